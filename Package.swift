@@ -1,0 +1,69 @@
+// swift-tools-version:6.0
+// ZSM Edge: space-time video super-resolution (Zooming Slow-Mo) on CPUs, in Swift.
+//
+// Building for a CPU. Every target is compiled for a named CPU, because without one each
+// `SIMD16<Float>.addingProduct` lane becomes a call to `fmaf` (170x slower, see README).
+//   swift build -c release                          # -target-cpu native (this machine)
+//   ZSM_TARGET_CPU=znver4 swift build -c release    # another x86 CPU by LLVM name
+//   ZSM_TARGET_CPU=generic ZSM_MARCH=x86-64-v3 swift build -c release   # a psABI level via clang
+//   ZSM_TARGET_CPU=generic swift build              # no CPU flags at all (portable, slow)
+// ZSM_TARGET_CPU takes any name `swiftc -target-cpu` accepts (x86-64-v3/v4 are rejected by
+// the frontend; use ZSM_MARCH for those). ZSM_MARCH is passed as `-Xcc -march=...`.
+import Foundation
+import PackageDescription
+
+let environment = ProcessInfo.processInfo.environment
+
+/// Compiler flags that name the CPU the binary is built for.
+func cpuFlags() -> [String] {
+  var flags: [String] = []
+  let cpu = environment["ZSM_TARGET_CPU"].flatMap { $0.isEmpty ? nil : $0 } ?? "native"
+  if cpu != "generic" { flags += ["-target-cpu", cpu] }
+  if let march = environment["ZSM_MARCH"], !march.isEmpty { flags += ["-Xcc", "-march=\(march)"] }
+  return flags
+}
+
+let kernelSettings: [SwiftSetting] = [.unsafeFlags(cpuFlags())]
+
+let package = Package(
+  name: "ZSMEdge",
+  platforms: [.macOS(.v14)],
+  products: [
+    .executable(name: "zsm", targets: ["zsm"]),
+    .library(name: "ZSMRuntime", targets: ["ZSMRuntime"]),
+  ],
+  dependencies: [
+    .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0")
+  ],
+  targets: [
+    // MARK: - Runtime (no third-party dependencies)
+
+    /// The arithmetic. Imports nothing (no Foundation, no Glibc), so the same files also
+    /// compile as Embedded Swift for aarch64.
+    .target(name: "ZSMKernels", swiftSettings: kernelSettings),
+    /// Tensor descriptors, the static arena and its planner, the worker pool.
+    .target(name: "ZSMRuntime", dependencies: ["ZSMKernels"], swiftSettings: kernelSettings),
+
+    // MARK: - Command line
+
+    .executableTarget(
+      name: "zsm",
+      dependencies: [
+        "ZSMRuntime",
+        .product(name: "ArgumentParser", package: "swift-argument-parser"),
+      ],
+      swiftSettings: kernelSettings
+    ),
+
+    // MARK: - Tests
+
+    /// Counts calls to malloc & co. so tests can prove "no heap allocation per frame".
+    .target(name: "CAllocCounter", path: "Tests/Support/CAllocCounter"),
+    .testTarget(name: "ZSMKernelsTests", dependencies: ["ZSMKernels"], swiftSettings: kernelSettings),
+    .testTarget(
+      name: "ZSMRuntimeTests",
+      dependencies: ["ZSMRuntime", "CAllocCounter"],
+      swiftSettings: kernelSettings
+    ),
+  ]
+)

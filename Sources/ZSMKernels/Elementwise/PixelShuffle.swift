@@ -1,0 +1,38 @@
+/// Pixel shuffle x2 (depth to space) with an optional LeakyReLU, for input rows `rows`.
+///
+/// PyTorch's definition is `out[c, 2h+a, 2w+b] = in[4c + 2a + b, h, w]`. This kernel expects
+/// the input channels in *phase-major* order, `in'[(2a+b)*C + c] = in[4c + 2a + b]`, so each
+/// output pixel is one contiguous channel vector; convolutions produce that order for free when
+/// their weights are packed with `pixelShufflePhaseMajorOrder(channels:)`.
+public func pixelShuffle2x(input: FeatureMap, output: FeatureMap, leaky: Bool, rows: Range<Int>) {
+  let channels = output.channels
+  for h in rows {
+    for w in 0..<input.width {
+      let src = input.pixel(h, w)
+      for phase in 0..<4 {
+        let dst = output.pixel(2 &* h &+ phase / 2, 2 &* w &+ phase % 2)
+        let s = src + phase &* channels
+        var c = 0
+        while c &+ 16 <= channels {
+          let v = loadVector(s + c)
+          storeVector(leaky ? leakyRelu(v) : v, dst + c)
+          c &+= 16
+        }
+        while c < channels {
+          dst[c] = leaky ? leakyRelu(s[c]) : s[c]
+          c &+= 1
+        }
+      }
+    }
+  }
+}
+
+/// The packing order (packed output channel -> PyTorch output channel) that makes a
+/// convolution with `4 * channels` outputs emit pixel-shuffle phases contiguously.
+public func pixelShufflePhaseMajorOrder(channels: Int) -> (Int) -> Int {
+  { packed in
+    let phase = packed / channels
+    let c = packed % channels
+    return 4 * c + phase
+  }
+}

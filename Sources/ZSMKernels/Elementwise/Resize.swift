@@ -1,0 +1,47 @@
+/// Source rows/columns and weights of output index `o` of a x2 bilinear resize with half-pixel
+/// centres (PyTorch `interpolate(scale_factor=2, mode="bilinear", align_corners=False)`):
+/// `s = max((o + 0.5) / 2 - 0.5, 0)`, `i0 = floor(s)`, `i1 = min(i0 + 1, n - 1)`, `lambda = s - i0`.
+@inline(__always)
+func upsampleTaps(_ o: Int, _ n: Int) -> (Int, Int, Float, Float) {
+  let s = max((Float(o) + 0.5) * 0.5 - 0.5, 0)
+  let i0 = min(Int(s), n - 1)
+  let i1 = min(i0 + 1, n - 1)
+  let lambda = s - Float(i0)
+  return (i0, i1, 1 - lambda, lambda)
+}
+
+/// `output = scale * U2(input)`: x2 bilinear upsampling with half-pixel centres and edge
+/// clamping, times `scale` (the network doubles upsampled offset features), for output rows
+/// `rows`. `output` is `2H x 2W` with the same channel count.
+public func upsample2x(input: FeatureMap, output: FeatureMap, scale: Float, rows: Range<Int>) {
+  let channels = input.channels
+  for oy in rows {
+    let (ya, yb, wya, wyb) = upsampleTaps(oy, input.height)
+    let rowA = input.base + ya &* input.rowStride
+    let rowB = input.base + yb &* input.rowStride
+    let dstRow = output.base + oy &* output.rowStride
+    for ox in 0..<output.width {
+      let (xa, xb, wxa, wxb) = upsampleTaps(ox, input.width)
+      let p00 = rowA + xa &* input.pixelStride
+      let p01 = rowA + xb &* input.pixelStride
+      let p10 = rowB + xa &* input.pixelStride
+      let p11 = rowB + xb &* input.pixelStride
+      let dst = dstRow + ox &* output.pixelStride
+      let a0 = wya * scale
+      let b0 = wyb * scale
+      var c = 0
+      while c &+ 16 <= channels {
+        let top = loadVector(p00 + c) * wxa + loadVector(p01 + c) * wxb
+        let bottom = loadVector(p10 + c) * wxa + loadVector(p11 + c) * wxb
+        storeVector(top * a0 + bottom * b0, dst + c)
+        c &+= 16
+      }
+      while c < channels {
+        let top = p00[c] * wxa + p01[c] * wxb
+        let bottom = p10[c] * wxa + p11[c] * wxb
+        dst[c] = top * a0 + bottom * b0
+        c &+= 1
+      }
+    }
+  }
+}

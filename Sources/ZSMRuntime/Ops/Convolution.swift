@@ -1,0 +1,144 @@
+import ZSMKernels
+
+/// A convolution layer (3x3 with stride 1 or 2, or 1x1) with packed weights and a fused epilogue.
+/// `run` validates shapes and layouts, then splits the output rows over the pool.
+public struct Conv2D: @unchecked Sendable {
+  public let name: String
+  public let kernelSize: Int
+  public let stride: Int
+  public let epilogue: Epilogue
+  public let weights: PackedConvWeights
+
+  public init(name: String, kernelSize: Int, stride: Int = 1, epilogue: Epilogue, weights: PackedConvWeights) {
+    precondition(kernelSize == 1 || kernelSize == 3)
+    precondition(stride == 1 || (stride == 2 && kernelSize == 3))
+    precondition(weights.layout.taps == kernelSize * kernelSize)
+    self.name = name
+    self.kernelSize = kernelSize
+    self.stride = stride
+    self.epilogue = epilogue
+    self.weights = weights
+  }
+
+  public var inputChannels: Int { weights.layout.inputChannels }
+  public var outputChannels: Int { weights.layout.outputChannels }
+
+  /// Output size for an input of `height x width`.
+  public func outputSize(height: Int, width: Int) -> (height: Int, width: Int) {
+    ((height + stride - 1) / stride, (width + stride - 1) / stride)
+  }
+
+  public func validate(input: TensorView, output: TensorView, residual: TensorView?) throws(ShapeError) {
+    let op = "\(kernelSize)x\(kernelSize) conv \(name)"
+    guard input.channels == inputChannels else {
+      throw ShapeError("\(op): input has \(input.channels) channels, expected \(inputChannels)")
+    }
+    guard output.channels == outputChannels else {
+      throw ShapeError("\(op): output has \(output.channels) channels, expected \(outputChannels)")
+    }
+    if kernelSize == 3 && input.descriptor.halo < 1 {
+      throw ShapeError("\(op): input needs a 1-pixel zero halo, got halo \(input.descriptor.halo)")
+    }
+    let expected = outputSize(height: input.height, width: input.width)
+    guard output.height == expected.height, output.width == expected.width else {
+      throw ShapeError(
+        "\(op): output is \(output.width)x\(output.height), expected \(expected.width)x\(expected.height)"
+          + " for a \(input.width)x\(input.height) input with stride \(stride)")
+    }
+    if epilogue == .residual {
+      guard let residual else { throw ShapeError("\(op): residual epilogue without a residual tensor") }
+      guard residual.channels == outputChannels, residual.height == output.height, residual.width == output.width
+      else {
+        throw ShapeError(
+          "\(op): residual is \(residual.channels)x\(residual.height)x\(residual.width), expected "
+            + "\(outputChannels)x\(output.height)x\(output.width)")
+      }
+    }
+  }
+
+  /// Validates, then computes the whole output on `pool`.
+  public func run(input: TensorView, output: TensorView, residual: TensorView? = nil, pool: WorkerPool)
+    throws(ShapeError)
+  {
+    try validate(input: input, output: output, residual: residual)
+    runUnchecked(input: input.map, output: output.map, residual: residual?.map, pool: pool)
+  }
+
+  /// Computes without validation: for plans whose shapes were validated when they were built.
+  public func runUnchecked(input: FeatureMap, output: FeatureMap, residual: FeatureMap?, pool: WorkerPool) {
+    pool.forEachRowRange(rows: output.height) { rows, _ in
+      if kernelSize == 3 {
+        conv3x3(
+          input: input, weights: weights, output: output, stride: stride, epilogue: epilogue, residual: residual,
+          rows: rows)
+      } else {
+        conv1x1(input: input, weights: weights, output: output, epilogue: epilogue, residual: residual, rows: rows)
+      }
+    }
+  }
+}
+
+/// A modulated deformable 3x3 convolution (DCNv2) with packed weights; its offsets and mask
+/// come from a separate `Conv2D` with `3 * groups * 9` outputs.
+public struct DeformableConv2D: @unchecked Sendable {
+  public let name: String
+  public let groups: Int
+  public let epilogue: Epilogue
+  public let weights: PackedConvWeights
+  public let tilePixels: Int
+
+  public init(
+    name: String, groups: Int, epilogue: Epilogue, weights: PackedConvWeights,
+    tilePixels: Int = DeformableConv.defaultTilePixels
+  ) {
+    self.name = name
+    self.groups = groups
+    self.epilogue = epilogue
+    self.weights = weights
+    self.tilePixels = tilePixels
+  }
+
+  /// Floats of scratch each worker thread needs.
+  public var scratchFloatsPerWorker: Int {
+    DeformableConv.scratchCount(inputChannels: weights.layout.inputChannels, groups: groups, tilePixels: tilePixels)
+  }
+
+  public func validate(input: TensorView, offsetsAndMask: TensorView, output: TensorView) throws(ShapeError) {
+    let op = "deformable conv \(name)"
+    let cin = weights.layout.inputChannels
+    guard input.channels == cin, cin % groups == 0 else {
+      throw ShapeError("\(op): input has \(input.channels) channels, expected \(cin) (divisible by \(groups) groups)")
+    }
+    guard offsetsAndMask.channels == 27 * groups else {
+      throw ShapeError("\(op): offsets/mask have \(offsetsAndMask.channels) channels, expected \(27 * groups)")
+    }
+    guard output.channels == weights.layout.outputChannels else {
+      throw ShapeError("\(op): output has \(output.channels) channels, expected \(weights.layout.outputChannels)")
+    }
+    for (what, t) in [("offsets/mask", offsetsAndMask), ("output", output)]
+    where t.height != input.height || t.width != input.width {
+      throw ShapeError("\(op): \(what) is \(t.width)x\(t.height), expected \(input.width)x\(input.height)")
+    }
+  }
+
+  /// Validates, then computes on `pool`; `scratch(worker)` returns that worker's scratch
+  /// (`scratchFloatsPerWorker` floats).
+  public func run(
+    input: TensorView, offsetsAndMask: TensorView, output: TensorView, pool: WorkerPool,
+    scratch: (Int) -> UnsafeMutablePointer<Float>
+  ) throws(ShapeError) {
+    try validate(input: input, offsetsAndMask: offsetsAndMask, output: output)
+    runUnchecked(input: input.map, offsetsAndMask: offsetsAndMask.map, output: output.map, pool: pool, scratch: scratch)
+  }
+
+  public func runUnchecked(
+    input: FeatureMap, offsetsAndMask: FeatureMap, output: FeatureMap, pool: WorkerPool,
+    scratch: (Int) -> UnsafeMutablePointer<Float>
+  ) {
+    pool.forEachRowRange(rows: output.height) { rows, worker in
+      deformConv3x3(
+        input: input, offsetsAndMask: offsetsAndMask, groups: groups, weights: weights, output: output,
+        epilogue: epilogue, rows: rows, scratch: scratch(worker), tilePixels: tilePixels)
+    }
+  }
+}

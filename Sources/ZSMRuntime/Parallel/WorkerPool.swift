@@ -1,0 +1,149 @@
+#if canImport(Glibc)
+  import Glibc
+#elseif canImport(Darwin)
+  import Darwin
+#endif
+import Synchronization
+
+/// A fixed set of threads, created once, that split kernels over cores.
+///
+/// `run(tasks:_:)` hands task indices out dynamically to the calling thread (worker 0) and the
+/// pool's threads (workers 1...), and returns when all are done. Nothing is allocated per call:
+/// the body is a non-escaping closure, and workers spin briefly before sleeping on a condition
+/// variable, so back-to-back small kernels do not pay a wake-up each.
+public final class WorkerPool: @unchecked Sendable {
+  /// Threads that run tasks, the caller included.
+  public let threadCount: Int
+
+  private var threads: [pthread_t] = []
+  private let mutex: UnsafeMutablePointer<pthread_mutex_t>
+  private let wakeCondition: UnsafeMutablePointer<pthread_cond_t>
+  private let doneCondition: UnsafeMutablePointer<pthread_cond_t>
+  private let generation = Atomic<Int>(0)
+  private let nextTask = Atomic<Int>(0)
+  private let pendingWorkers = Atomic<Int>(0)
+  private var taskCount = 0
+  private var job: ((Int, Int) -> Void)?
+  private var shuttingDown = false
+
+  /// - Parameter threads: total threads including the caller (at least 1).
+  public init(threads: Int) {
+    threadCount = max(1, threads)
+    mutex = .allocate(capacity: 1)
+    wakeCondition = .allocate(capacity: 1)
+    doneCondition = .allocate(capacity: 1)
+    pthread_mutex_init(mutex, nil)
+    pthread_cond_init(wakeCondition, nil)
+    pthread_cond_init(doneCondition, nil)
+    for worker in 1..<threadCount {
+      let context = Unmanaged.passRetained(WorkerContext(pool: self, worker: worker)).toOpaque()
+      var thread = pthread_t()
+      let rc = pthread_create(
+        &thread, nil,
+        { raw in
+          let context = Unmanaged<WorkerContext>.fromOpaque(raw!).takeRetainedValue()
+          context.pool.workerLoop(context.worker)
+          return nil
+        }, context)
+      precondition(rc == 0, "pthread_create failed: \(rc)")
+      self.threads.append(thread)
+    }
+  }
+
+  deinit {
+    pthread_mutex_lock(mutex)
+    shuttingDown = true
+    generation.add(1, ordering: .releasing)
+    pthread_cond_broadcast(wakeCondition)
+    pthread_mutex_unlock(mutex)
+    for thread in threads { pthread_join(thread, nil) }
+    pthread_cond_destroy(wakeCondition)
+    pthread_cond_destroy(doneCondition)
+    pthread_mutex_destroy(mutex)
+    mutex.deallocate()
+    wakeCondition.deallocate()
+    doneCondition.deallocate()
+  }
+
+  /// Runs `body(task, worker)` for every `task` in `0..<tasks`, spread over the threads.
+  /// `worker` (0..<threadCount) identifies the thread, for per-thread scratch memory.
+  /// Not reentrant: a body must not call `run` again.
+  public func run(tasks: Int, _ body: (_ task: Int, _ worker: Int) -> Void) {
+    if tasks <= 0 { return }
+    if threadCount == 1 || tasks == 1 {
+      for task in 0..<tasks { body(task, 0) }
+      return
+    }
+    withoutActuallyEscaping(body) { escapable in
+      pthread_mutex_lock(mutex)
+      job = escapable
+      taskCount = tasks
+      nextTask.store(0, ordering: .relaxed)
+      pendingWorkers.store(threadCount - 1, ordering: .relaxed)
+      generation.add(1, ordering: .releasing)
+      pthread_cond_broadcast(wakeCondition)
+      pthread_mutex_unlock(mutex)
+      drainTasks(worker: 0)
+      var spins = 0
+      while pendingWorkers.load(ordering: .acquiring) != 0 && spins < 20_000 { spins += 1 }
+      if pendingWorkers.load(ordering: .acquiring) != 0 {
+        pthread_mutex_lock(mutex)
+        while pendingWorkers.load(ordering: .acquiring) != 0 { pthread_cond_wait(doneCondition, mutex) }
+        pthread_mutex_unlock(mutex)
+      }
+      job = nil
+    }
+  }
+
+  /// Splits `rows` into contiguous ranges (a few per thread, for balance) and runs them.
+  public func forEachRowRange(rows: Int, _ body: (_ rows: Range<Int>, _ worker: Int) -> Void) {
+    if rows <= 0 { return }
+    let chunks = threadCount == 1 ? 1 : min(rows, threadCount * 4)
+    run(tasks: chunks) { chunk, worker in
+      let lower = rows * chunk / chunks
+      let upper = rows * (chunk + 1) / chunks
+      body(lower..<upper, worker)
+    }
+  }
+
+  private func drainTasks(worker: Int) {
+    guard let job else { return }
+    while true {
+      let task = nextTask.add(1, ordering: .relaxed).oldValue
+      if task >= taskCount { break }
+      job(task, worker)
+    }
+  }
+
+  fileprivate func workerLoop(_ worker: Int) {
+    var seen = 0
+    while true {
+      var spins = 0
+      while generation.load(ordering: .acquiring) == seen && spins < 20_000 { spins += 1 }
+      pthread_mutex_lock(mutex)
+      while generation.load(ordering: .acquiring) == seen && !shuttingDown {
+        pthread_cond_wait(wakeCondition, mutex)
+      }
+      let stop = shuttingDown
+      seen = generation.load(ordering: .acquiring)
+      pthread_mutex_unlock(mutex)
+      if stop { return }
+      drainTasks(worker: worker)
+      if pendingWorkers.subtract(1, ordering: .acquiringAndReleasing).newValue == 0 {
+        pthread_mutex_lock(mutex)
+        pthread_cond_broadcast(doneCondition)
+        pthread_mutex_unlock(mutex)
+      }
+    }
+  }
+}
+
+private final class WorkerContext {
+  /// Unowned: the pool's deinit joins its threads before anything is freed.
+  unowned(unsafe) let pool: WorkerPool
+  let worker: Int
+  init(pool: WorkerPool, worker: Int) {
+    self.pool = pool
+    self.worker = worker
+  }
+}

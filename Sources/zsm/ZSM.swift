@@ -1,0 +1,10 @@
+import ArgumentParser
+
+@main
+struct ZSM: ParsableCommand {
+  static let configuration = CommandConfiguration(
+    commandName: "zsm",
+    abstract: "Zooming Slow-Mo space-time video super-resolution on the CPU.",
+    subcommands: [Bench.self]
+  )
+}
