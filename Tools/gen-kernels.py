@@ -49,9 +49,32 @@ def kernel(p_count, v_count):
   lines.append("      }")
   lines.append("    }")
   lines.append("  }")
+  # Common case inline: every lane of the block exists. One switch per tile, then straight
+  # vector code; partial blocks (the last block of a channel count that is not a multiple of
+  # 16) take the lane-by-lane path in EpilogueBlock.finish.
+  lines.append(f"  if epilogue.validLanes >= {nr} {{")
+  for v in range(v_count):
+    lines.append(f"    let bias{v} = loadVector(epilogue.bias + {16 * v})")
+  for p in range(p_count):
+    lines.append(f"    let o{p} = out + {p} &* outPStride")
+  lines.append("    switch epilogue.kind {")
+  for kind, expr in [("none", "{acc}"), ("relu", "relu({acc})"), ("leakyRelu", "leakyRelu({acc})")]:
+    lines.append(f"    case .{kind}:")
+    for p in range(p_count):
+      for v in range(v_count):
+        acc = f"c{p}_{v} + bias{v}"
+        lines.append(f"      storeVector({expr.format(acc=acc)}, o{p} + {16 * v})")
+  lines.append("    case .residual:")
+  for p in range(p_count):
+    lines.append(f"      let r{p} = epilogue.residual + {p} &* epilogue.residualPStride")
+    for v in range(v_count):
+      lines.append(f"      storeVector(c{p}_{v} + bias{v} + loadVector(r{p} + {16 * v}), o{p} + {16 * v})")
+  lines.append("    }")
+  lines.append("  } else {")
   for p in range(p_count):
     for v in range(v_count):
-      lines.append(f"  epilogue.finish(c{p}_{v}, pixel: {p}, vector: {v}, out: out, outPStride: outPStride)")
+      lines.append(f"    epilogue.finish(c{p}_{v}, pixel: {p}, vector: {v}, out: out, outPStride: outPStride)")
+  lines.append("  }")
   lines.append("}")
   return "\n".join(lines)
 

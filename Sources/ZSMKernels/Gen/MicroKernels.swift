@@ -40,10 +40,41 @@ func microKernel_p1x64(
       }
     }
   }
-  epilogue.finish(c0_0, pixel: 0, vector: 0, out: out, outPStride: outPStride)
-  epilogue.finish(c0_1, pixel: 0, vector: 1, out: out, outPStride: outPStride)
-  epilogue.finish(c0_2, pixel: 0, vector: 2, out: out, outPStride: outPStride)
-  epilogue.finish(c0_3, pixel: 0, vector: 3, out: out, outPStride: outPStride)
+  if epilogue.validLanes >= 64 {
+    let bias0 = loadVector(epilogue.bias + 0)
+    let bias1 = loadVector(epilogue.bias + 16)
+    let bias2 = loadVector(epilogue.bias + 32)
+    let bias3 = loadVector(epilogue.bias + 48)
+    let o0 = out + 0 &* outPStride
+    switch epilogue.kind {
+    case .none:
+      storeVector(c0_0 + bias0, o0 + 0)
+      storeVector(c0_1 + bias1, o0 + 16)
+      storeVector(c0_2 + bias2, o0 + 32)
+      storeVector(c0_3 + bias3, o0 + 48)
+    case .relu:
+      storeVector(relu(c0_0 + bias0), o0 + 0)
+      storeVector(relu(c0_1 + bias1), o0 + 16)
+      storeVector(relu(c0_2 + bias2), o0 + 32)
+      storeVector(relu(c0_3 + bias3), o0 + 48)
+    case .leakyRelu:
+      storeVector(leakyRelu(c0_0 + bias0), o0 + 0)
+      storeVector(leakyRelu(c0_1 + bias1), o0 + 16)
+      storeVector(leakyRelu(c0_2 + bias2), o0 + 32)
+      storeVector(leakyRelu(c0_3 + bias3), o0 + 48)
+    case .residual:
+      let r0 = epilogue.residual + 0 &* epilogue.residualPStride
+      storeVector(c0_0 + bias0 + loadVector(r0 + 0), o0 + 0)
+      storeVector(c0_1 + bias1 + loadVector(r0 + 16), o0 + 16)
+      storeVector(c0_2 + bias2 + loadVector(r0 + 32), o0 + 32)
+      storeVector(c0_3 + bias3 + loadVector(r0 + 48), o0 + 48)
+    }
+  } else {
+    epilogue.finish(c0_0, pixel: 0, vector: 0, out: out, outPStride: outPStride)
+    epilogue.finish(c0_1, pixel: 0, vector: 1, out: out, outPStride: outPStride)
+    epilogue.finish(c0_2, pixel: 0, vector: 2, out: out, outPStride: outPStride)
+    epilogue.finish(c0_3, pixel: 0, vector: 3, out: out, outPStride: outPStride)
+  }
 }
 
 @inline(__always)
@@ -84,14 +115,63 @@ func microKernel_p2x64(
       }
     }
   }
-  epilogue.finish(c0_0, pixel: 0, vector: 0, out: out, outPStride: outPStride)
-  epilogue.finish(c0_1, pixel: 0, vector: 1, out: out, outPStride: outPStride)
-  epilogue.finish(c0_2, pixel: 0, vector: 2, out: out, outPStride: outPStride)
-  epilogue.finish(c0_3, pixel: 0, vector: 3, out: out, outPStride: outPStride)
-  epilogue.finish(c1_0, pixel: 1, vector: 0, out: out, outPStride: outPStride)
-  epilogue.finish(c1_1, pixel: 1, vector: 1, out: out, outPStride: outPStride)
-  epilogue.finish(c1_2, pixel: 1, vector: 2, out: out, outPStride: outPStride)
-  epilogue.finish(c1_3, pixel: 1, vector: 3, out: out, outPStride: outPStride)
+  if epilogue.validLanes >= 64 {
+    let bias0 = loadVector(epilogue.bias + 0)
+    let bias1 = loadVector(epilogue.bias + 16)
+    let bias2 = loadVector(epilogue.bias + 32)
+    let bias3 = loadVector(epilogue.bias + 48)
+    let o0 = out + 0 &* outPStride
+    let o1 = out + 1 &* outPStride
+    switch epilogue.kind {
+    case .none:
+      storeVector(c0_0 + bias0, o0 + 0)
+      storeVector(c0_1 + bias1, o0 + 16)
+      storeVector(c0_2 + bias2, o0 + 32)
+      storeVector(c0_3 + bias3, o0 + 48)
+      storeVector(c1_0 + bias0, o1 + 0)
+      storeVector(c1_1 + bias1, o1 + 16)
+      storeVector(c1_2 + bias2, o1 + 32)
+      storeVector(c1_3 + bias3, o1 + 48)
+    case .relu:
+      storeVector(relu(c0_0 + bias0), o0 + 0)
+      storeVector(relu(c0_1 + bias1), o0 + 16)
+      storeVector(relu(c0_2 + bias2), o0 + 32)
+      storeVector(relu(c0_3 + bias3), o0 + 48)
+      storeVector(relu(c1_0 + bias0), o1 + 0)
+      storeVector(relu(c1_1 + bias1), o1 + 16)
+      storeVector(relu(c1_2 + bias2), o1 + 32)
+      storeVector(relu(c1_3 + bias3), o1 + 48)
+    case .leakyRelu:
+      storeVector(leakyRelu(c0_0 + bias0), o0 + 0)
+      storeVector(leakyRelu(c0_1 + bias1), o0 + 16)
+      storeVector(leakyRelu(c0_2 + bias2), o0 + 32)
+      storeVector(leakyRelu(c0_3 + bias3), o0 + 48)
+      storeVector(leakyRelu(c1_0 + bias0), o1 + 0)
+      storeVector(leakyRelu(c1_1 + bias1), o1 + 16)
+      storeVector(leakyRelu(c1_2 + bias2), o1 + 32)
+      storeVector(leakyRelu(c1_3 + bias3), o1 + 48)
+    case .residual:
+      let r0 = epilogue.residual + 0 &* epilogue.residualPStride
+      storeVector(c0_0 + bias0 + loadVector(r0 + 0), o0 + 0)
+      storeVector(c0_1 + bias1 + loadVector(r0 + 16), o0 + 16)
+      storeVector(c0_2 + bias2 + loadVector(r0 + 32), o0 + 32)
+      storeVector(c0_3 + bias3 + loadVector(r0 + 48), o0 + 48)
+      let r1 = epilogue.residual + 1 &* epilogue.residualPStride
+      storeVector(c1_0 + bias0 + loadVector(r1 + 0), o1 + 0)
+      storeVector(c1_1 + bias1 + loadVector(r1 + 16), o1 + 16)
+      storeVector(c1_2 + bias2 + loadVector(r1 + 32), o1 + 32)
+      storeVector(c1_3 + bias3 + loadVector(r1 + 48), o1 + 48)
+    }
+  } else {
+    epilogue.finish(c0_0, pixel: 0, vector: 0, out: out, outPStride: outPStride)
+    epilogue.finish(c0_1, pixel: 0, vector: 1, out: out, outPStride: outPStride)
+    epilogue.finish(c0_2, pixel: 0, vector: 2, out: out, outPStride: outPStride)
+    epilogue.finish(c0_3, pixel: 0, vector: 3, out: out, outPStride: outPStride)
+    epilogue.finish(c1_0, pixel: 1, vector: 0, out: out, outPStride: outPStride)
+    epilogue.finish(c1_1, pixel: 1, vector: 1, out: out, outPStride: outPStride)
+    epilogue.finish(c1_2, pixel: 1, vector: 2, out: out, outPStride: outPStride)
+    epilogue.finish(c1_3, pixel: 1, vector: 3, out: out, outPStride: outPStride)
+  }
 }
 
 @inline(__always)
@@ -141,18 +221,85 @@ func microKernel_p3x64(
       }
     }
   }
-  epilogue.finish(c0_0, pixel: 0, vector: 0, out: out, outPStride: outPStride)
-  epilogue.finish(c0_1, pixel: 0, vector: 1, out: out, outPStride: outPStride)
-  epilogue.finish(c0_2, pixel: 0, vector: 2, out: out, outPStride: outPStride)
-  epilogue.finish(c0_3, pixel: 0, vector: 3, out: out, outPStride: outPStride)
-  epilogue.finish(c1_0, pixel: 1, vector: 0, out: out, outPStride: outPStride)
-  epilogue.finish(c1_1, pixel: 1, vector: 1, out: out, outPStride: outPStride)
-  epilogue.finish(c1_2, pixel: 1, vector: 2, out: out, outPStride: outPStride)
-  epilogue.finish(c1_3, pixel: 1, vector: 3, out: out, outPStride: outPStride)
-  epilogue.finish(c2_0, pixel: 2, vector: 0, out: out, outPStride: outPStride)
-  epilogue.finish(c2_1, pixel: 2, vector: 1, out: out, outPStride: outPStride)
-  epilogue.finish(c2_2, pixel: 2, vector: 2, out: out, outPStride: outPStride)
-  epilogue.finish(c2_3, pixel: 2, vector: 3, out: out, outPStride: outPStride)
+  if epilogue.validLanes >= 64 {
+    let bias0 = loadVector(epilogue.bias + 0)
+    let bias1 = loadVector(epilogue.bias + 16)
+    let bias2 = loadVector(epilogue.bias + 32)
+    let bias3 = loadVector(epilogue.bias + 48)
+    let o0 = out + 0 &* outPStride
+    let o1 = out + 1 &* outPStride
+    let o2 = out + 2 &* outPStride
+    switch epilogue.kind {
+    case .none:
+      storeVector(c0_0 + bias0, o0 + 0)
+      storeVector(c0_1 + bias1, o0 + 16)
+      storeVector(c0_2 + bias2, o0 + 32)
+      storeVector(c0_3 + bias3, o0 + 48)
+      storeVector(c1_0 + bias0, o1 + 0)
+      storeVector(c1_1 + bias1, o1 + 16)
+      storeVector(c1_2 + bias2, o1 + 32)
+      storeVector(c1_3 + bias3, o1 + 48)
+      storeVector(c2_0 + bias0, o2 + 0)
+      storeVector(c2_1 + bias1, o2 + 16)
+      storeVector(c2_2 + bias2, o2 + 32)
+      storeVector(c2_3 + bias3, o2 + 48)
+    case .relu:
+      storeVector(relu(c0_0 + bias0), o0 + 0)
+      storeVector(relu(c0_1 + bias1), o0 + 16)
+      storeVector(relu(c0_2 + bias2), o0 + 32)
+      storeVector(relu(c0_3 + bias3), o0 + 48)
+      storeVector(relu(c1_0 + bias0), o1 + 0)
+      storeVector(relu(c1_1 + bias1), o1 + 16)
+      storeVector(relu(c1_2 + bias2), o1 + 32)
+      storeVector(relu(c1_3 + bias3), o1 + 48)
+      storeVector(relu(c2_0 + bias0), o2 + 0)
+      storeVector(relu(c2_1 + bias1), o2 + 16)
+      storeVector(relu(c2_2 + bias2), o2 + 32)
+      storeVector(relu(c2_3 + bias3), o2 + 48)
+    case .leakyRelu:
+      storeVector(leakyRelu(c0_0 + bias0), o0 + 0)
+      storeVector(leakyRelu(c0_1 + bias1), o0 + 16)
+      storeVector(leakyRelu(c0_2 + bias2), o0 + 32)
+      storeVector(leakyRelu(c0_3 + bias3), o0 + 48)
+      storeVector(leakyRelu(c1_0 + bias0), o1 + 0)
+      storeVector(leakyRelu(c1_1 + bias1), o1 + 16)
+      storeVector(leakyRelu(c1_2 + bias2), o1 + 32)
+      storeVector(leakyRelu(c1_3 + bias3), o1 + 48)
+      storeVector(leakyRelu(c2_0 + bias0), o2 + 0)
+      storeVector(leakyRelu(c2_1 + bias1), o2 + 16)
+      storeVector(leakyRelu(c2_2 + bias2), o2 + 32)
+      storeVector(leakyRelu(c2_3 + bias3), o2 + 48)
+    case .residual:
+      let r0 = epilogue.residual + 0 &* epilogue.residualPStride
+      storeVector(c0_0 + bias0 + loadVector(r0 + 0), o0 + 0)
+      storeVector(c0_1 + bias1 + loadVector(r0 + 16), o0 + 16)
+      storeVector(c0_2 + bias2 + loadVector(r0 + 32), o0 + 32)
+      storeVector(c0_3 + bias3 + loadVector(r0 + 48), o0 + 48)
+      let r1 = epilogue.residual + 1 &* epilogue.residualPStride
+      storeVector(c1_0 + bias0 + loadVector(r1 + 0), o1 + 0)
+      storeVector(c1_1 + bias1 + loadVector(r1 + 16), o1 + 16)
+      storeVector(c1_2 + bias2 + loadVector(r1 + 32), o1 + 32)
+      storeVector(c1_3 + bias3 + loadVector(r1 + 48), o1 + 48)
+      let r2 = epilogue.residual + 2 &* epilogue.residualPStride
+      storeVector(c2_0 + bias0 + loadVector(r2 + 0), o2 + 0)
+      storeVector(c2_1 + bias1 + loadVector(r2 + 16), o2 + 16)
+      storeVector(c2_2 + bias2 + loadVector(r2 + 32), o2 + 32)
+      storeVector(c2_3 + bias3 + loadVector(r2 + 48), o2 + 48)
+    }
+  } else {
+    epilogue.finish(c0_0, pixel: 0, vector: 0, out: out, outPStride: outPStride)
+    epilogue.finish(c0_1, pixel: 0, vector: 1, out: out, outPStride: outPStride)
+    epilogue.finish(c0_2, pixel: 0, vector: 2, out: out, outPStride: outPStride)
+    epilogue.finish(c0_3, pixel: 0, vector: 3, out: out, outPStride: outPStride)
+    epilogue.finish(c1_0, pixel: 1, vector: 0, out: out, outPStride: outPStride)
+    epilogue.finish(c1_1, pixel: 1, vector: 1, out: out, outPStride: outPStride)
+    epilogue.finish(c1_2, pixel: 1, vector: 2, out: out, outPStride: outPStride)
+    epilogue.finish(c1_3, pixel: 1, vector: 3, out: out, outPStride: outPStride)
+    epilogue.finish(c2_0, pixel: 2, vector: 0, out: out, outPStride: outPStride)
+    epilogue.finish(c2_1, pixel: 2, vector: 1, out: out, outPStride: outPStride)
+    epilogue.finish(c2_2, pixel: 2, vector: 2, out: out, outPStride: outPStride)
+    epilogue.finish(c2_3, pixel: 2, vector: 3, out: out, outPStride: outPStride)
+  }
 }
 
 @inline(__always)
@@ -211,22 +358,107 @@ func microKernel_p4x64(
       }
     }
   }
-  epilogue.finish(c0_0, pixel: 0, vector: 0, out: out, outPStride: outPStride)
-  epilogue.finish(c0_1, pixel: 0, vector: 1, out: out, outPStride: outPStride)
-  epilogue.finish(c0_2, pixel: 0, vector: 2, out: out, outPStride: outPStride)
-  epilogue.finish(c0_3, pixel: 0, vector: 3, out: out, outPStride: outPStride)
-  epilogue.finish(c1_0, pixel: 1, vector: 0, out: out, outPStride: outPStride)
-  epilogue.finish(c1_1, pixel: 1, vector: 1, out: out, outPStride: outPStride)
-  epilogue.finish(c1_2, pixel: 1, vector: 2, out: out, outPStride: outPStride)
-  epilogue.finish(c1_3, pixel: 1, vector: 3, out: out, outPStride: outPStride)
-  epilogue.finish(c2_0, pixel: 2, vector: 0, out: out, outPStride: outPStride)
-  epilogue.finish(c2_1, pixel: 2, vector: 1, out: out, outPStride: outPStride)
-  epilogue.finish(c2_2, pixel: 2, vector: 2, out: out, outPStride: outPStride)
-  epilogue.finish(c2_3, pixel: 2, vector: 3, out: out, outPStride: outPStride)
-  epilogue.finish(c3_0, pixel: 3, vector: 0, out: out, outPStride: outPStride)
-  epilogue.finish(c3_1, pixel: 3, vector: 1, out: out, outPStride: outPStride)
-  epilogue.finish(c3_2, pixel: 3, vector: 2, out: out, outPStride: outPStride)
-  epilogue.finish(c3_3, pixel: 3, vector: 3, out: out, outPStride: outPStride)
+  if epilogue.validLanes >= 64 {
+    let bias0 = loadVector(epilogue.bias + 0)
+    let bias1 = loadVector(epilogue.bias + 16)
+    let bias2 = loadVector(epilogue.bias + 32)
+    let bias3 = loadVector(epilogue.bias + 48)
+    let o0 = out + 0 &* outPStride
+    let o1 = out + 1 &* outPStride
+    let o2 = out + 2 &* outPStride
+    let o3 = out + 3 &* outPStride
+    switch epilogue.kind {
+    case .none:
+      storeVector(c0_0 + bias0, o0 + 0)
+      storeVector(c0_1 + bias1, o0 + 16)
+      storeVector(c0_2 + bias2, o0 + 32)
+      storeVector(c0_3 + bias3, o0 + 48)
+      storeVector(c1_0 + bias0, o1 + 0)
+      storeVector(c1_1 + bias1, o1 + 16)
+      storeVector(c1_2 + bias2, o1 + 32)
+      storeVector(c1_3 + bias3, o1 + 48)
+      storeVector(c2_0 + bias0, o2 + 0)
+      storeVector(c2_1 + bias1, o2 + 16)
+      storeVector(c2_2 + bias2, o2 + 32)
+      storeVector(c2_3 + bias3, o2 + 48)
+      storeVector(c3_0 + bias0, o3 + 0)
+      storeVector(c3_1 + bias1, o3 + 16)
+      storeVector(c3_2 + bias2, o3 + 32)
+      storeVector(c3_3 + bias3, o3 + 48)
+    case .relu:
+      storeVector(relu(c0_0 + bias0), o0 + 0)
+      storeVector(relu(c0_1 + bias1), o0 + 16)
+      storeVector(relu(c0_2 + bias2), o0 + 32)
+      storeVector(relu(c0_3 + bias3), o0 + 48)
+      storeVector(relu(c1_0 + bias0), o1 + 0)
+      storeVector(relu(c1_1 + bias1), o1 + 16)
+      storeVector(relu(c1_2 + bias2), o1 + 32)
+      storeVector(relu(c1_3 + bias3), o1 + 48)
+      storeVector(relu(c2_0 + bias0), o2 + 0)
+      storeVector(relu(c2_1 + bias1), o2 + 16)
+      storeVector(relu(c2_2 + bias2), o2 + 32)
+      storeVector(relu(c2_3 + bias3), o2 + 48)
+      storeVector(relu(c3_0 + bias0), o3 + 0)
+      storeVector(relu(c3_1 + bias1), o3 + 16)
+      storeVector(relu(c3_2 + bias2), o3 + 32)
+      storeVector(relu(c3_3 + bias3), o3 + 48)
+    case .leakyRelu:
+      storeVector(leakyRelu(c0_0 + bias0), o0 + 0)
+      storeVector(leakyRelu(c0_1 + bias1), o0 + 16)
+      storeVector(leakyRelu(c0_2 + bias2), o0 + 32)
+      storeVector(leakyRelu(c0_3 + bias3), o0 + 48)
+      storeVector(leakyRelu(c1_0 + bias0), o1 + 0)
+      storeVector(leakyRelu(c1_1 + bias1), o1 + 16)
+      storeVector(leakyRelu(c1_2 + bias2), o1 + 32)
+      storeVector(leakyRelu(c1_3 + bias3), o1 + 48)
+      storeVector(leakyRelu(c2_0 + bias0), o2 + 0)
+      storeVector(leakyRelu(c2_1 + bias1), o2 + 16)
+      storeVector(leakyRelu(c2_2 + bias2), o2 + 32)
+      storeVector(leakyRelu(c2_3 + bias3), o2 + 48)
+      storeVector(leakyRelu(c3_0 + bias0), o3 + 0)
+      storeVector(leakyRelu(c3_1 + bias1), o3 + 16)
+      storeVector(leakyRelu(c3_2 + bias2), o3 + 32)
+      storeVector(leakyRelu(c3_3 + bias3), o3 + 48)
+    case .residual:
+      let r0 = epilogue.residual + 0 &* epilogue.residualPStride
+      storeVector(c0_0 + bias0 + loadVector(r0 + 0), o0 + 0)
+      storeVector(c0_1 + bias1 + loadVector(r0 + 16), o0 + 16)
+      storeVector(c0_2 + bias2 + loadVector(r0 + 32), o0 + 32)
+      storeVector(c0_3 + bias3 + loadVector(r0 + 48), o0 + 48)
+      let r1 = epilogue.residual + 1 &* epilogue.residualPStride
+      storeVector(c1_0 + bias0 + loadVector(r1 + 0), o1 + 0)
+      storeVector(c1_1 + bias1 + loadVector(r1 + 16), o1 + 16)
+      storeVector(c1_2 + bias2 + loadVector(r1 + 32), o1 + 32)
+      storeVector(c1_3 + bias3 + loadVector(r1 + 48), o1 + 48)
+      let r2 = epilogue.residual + 2 &* epilogue.residualPStride
+      storeVector(c2_0 + bias0 + loadVector(r2 + 0), o2 + 0)
+      storeVector(c2_1 + bias1 + loadVector(r2 + 16), o2 + 16)
+      storeVector(c2_2 + bias2 + loadVector(r2 + 32), o2 + 32)
+      storeVector(c2_3 + bias3 + loadVector(r2 + 48), o2 + 48)
+      let r3 = epilogue.residual + 3 &* epilogue.residualPStride
+      storeVector(c3_0 + bias0 + loadVector(r3 + 0), o3 + 0)
+      storeVector(c3_1 + bias1 + loadVector(r3 + 16), o3 + 16)
+      storeVector(c3_2 + bias2 + loadVector(r3 + 32), o3 + 32)
+      storeVector(c3_3 + bias3 + loadVector(r3 + 48), o3 + 48)
+    }
+  } else {
+    epilogue.finish(c0_0, pixel: 0, vector: 0, out: out, outPStride: outPStride)
+    epilogue.finish(c0_1, pixel: 0, vector: 1, out: out, outPStride: outPStride)
+    epilogue.finish(c0_2, pixel: 0, vector: 2, out: out, outPStride: outPStride)
+    epilogue.finish(c0_3, pixel: 0, vector: 3, out: out, outPStride: outPStride)
+    epilogue.finish(c1_0, pixel: 1, vector: 0, out: out, outPStride: outPStride)
+    epilogue.finish(c1_1, pixel: 1, vector: 1, out: out, outPStride: outPStride)
+    epilogue.finish(c1_2, pixel: 1, vector: 2, out: out, outPStride: outPStride)
+    epilogue.finish(c1_3, pixel: 1, vector: 3, out: out, outPStride: outPStride)
+    epilogue.finish(c2_0, pixel: 2, vector: 0, out: out, outPStride: outPStride)
+    epilogue.finish(c2_1, pixel: 2, vector: 1, out: out, outPStride: outPStride)
+    epilogue.finish(c2_2, pixel: 2, vector: 2, out: out, outPStride: outPStride)
+    epilogue.finish(c2_3, pixel: 2, vector: 3, out: out, outPStride: outPStride)
+    epilogue.finish(c3_0, pixel: 3, vector: 0, out: out, outPStride: outPStride)
+    epilogue.finish(c3_1, pixel: 3, vector: 1, out: out, outPStride: outPStride)
+    epilogue.finish(c3_2, pixel: 3, vector: 2, out: out, outPStride: outPStride)
+    epilogue.finish(c3_3, pixel: 3, vector: 3, out: out, outPStride: outPStride)
+  }
 }
 
 @inline(__always)
@@ -294,26 +526,129 @@ func microKernel_p5x64(
       }
     }
   }
-  epilogue.finish(c0_0, pixel: 0, vector: 0, out: out, outPStride: outPStride)
-  epilogue.finish(c0_1, pixel: 0, vector: 1, out: out, outPStride: outPStride)
-  epilogue.finish(c0_2, pixel: 0, vector: 2, out: out, outPStride: outPStride)
-  epilogue.finish(c0_3, pixel: 0, vector: 3, out: out, outPStride: outPStride)
-  epilogue.finish(c1_0, pixel: 1, vector: 0, out: out, outPStride: outPStride)
-  epilogue.finish(c1_1, pixel: 1, vector: 1, out: out, outPStride: outPStride)
-  epilogue.finish(c1_2, pixel: 1, vector: 2, out: out, outPStride: outPStride)
-  epilogue.finish(c1_3, pixel: 1, vector: 3, out: out, outPStride: outPStride)
-  epilogue.finish(c2_0, pixel: 2, vector: 0, out: out, outPStride: outPStride)
-  epilogue.finish(c2_1, pixel: 2, vector: 1, out: out, outPStride: outPStride)
-  epilogue.finish(c2_2, pixel: 2, vector: 2, out: out, outPStride: outPStride)
-  epilogue.finish(c2_3, pixel: 2, vector: 3, out: out, outPStride: outPStride)
-  epilogue.finish(c3_0, pixel: 3, vector: 0, out: out, outPStride: outPStride)
-  epilogue.finish(c3_1, pixel: 3, vector: 1, out: out, outPStride: outPStride)
-  epilogue.finish(c3_2, pixel: 3, vector: 2, out: out, outPStride: outPStride)
-  epilogue.finish(c3_3, pixel: 3, vector: 3, out: out, outPStride: outPStride)
-  epilogue.finish(c4_0, pixel: 4, vector: 0, out: out, outPStride: outPStride)
-  epilogue.finish(c4_1, pixel: 4, vector: 1, out: out, outPStride: outPStride)
-  epilogue.finish(c4_2, pixel: 4, vector: 2, out: out, outPStride: outPStride)
-  epilogue.finish(c4_3, pixel: 4, vector: 3, out: out, outPStride: outPStride)
+  if epilogue.validLanes >= 64 {
+    let bias0 = loadVector(epilogue.bias + 0)
+    let bias1 = loadVector(epilogue.bias + 16)
+    let bias2 = loadVector(epilogue.bias + 32)
+    let bias3 = loadVector(epilogue.bias + 48)
+    let o0 = out + 0 &* outPStride
+    let o1 = out + 1 &* outPStride
+    let o2 = out + 2 &* outPStride
+    let o3 = out + 3 &* outPStride
+    let o4 = out + 4 &* outPStride
+    switch epilogue.kind {
+    case .none:
+      storeVector(c0_0 + bias0, o0 + 0)
+      storeVector(c0_1 + bias1, o0 + 16)
+      storeVector(c0_2 + bias2, o0 + 32)
+      storeVector(c0_3 + bias3, o0 + 48)
+      storeVector(c1_0 + bias0, o1 + 0)
+      storeVector(c1_1 + bias1, o1 + 16)
+      storeVector(c1_2 + bias2, o1 + 32)
+      storeVector(c1_3 + bias3, o1 + 48)
+      storeVector(c2_0 + bias0, o2 + 0)
+      storeVector(c2_1 + bias1, o2 + 16)
+      storeVector(c2_2 + bias2, o2 + 32)
+      storeVector(c2_3 + bias3, o2 + 48)
+      storeVector(c3_0 + bias0, o3 + 0)
+      storeVector(c3_1 + bias1, o3 + 16)
+      storeVector(c3_2 + bias2, o3 + 32)
+      storeVector(c3_3 + bias3, o3 + 48)
+      storeVector(c4_0 + bias0, o4 + 0)
+      storeVector(c4_1 + bias1, o4 + 16)
+      storeVector(c4_2 + bias2, o4 + 32)
+      storeVector(c4_3 + bias3, o4 + 48)
+    case .relu:
+      storeVector(relu(c0_0 + bias0), o0 + 0)
+      storeVector(relu(c0_1 + bias1), o0 + 16)
+      storeVector(relu(c0_2 + bias2), o0 + 32)
+      storeVector(relu(c0_3 + bias3), o0 + 48)
+      storeVector(relu(c1_0 + bias0), o1 + 0)
+      storeVector(relu(c1_1 + bias1), o1 + 16)
+      storeVector(relu(c1_2 + bias2), o1 + 32)
+      storeVector(relu(c1_3 + bias3), o1 + 48)
+      storeVector(relu(c2_0 + bias0), o2 + 0)
+      storeVector(relu(c2_1 + bias1), o2 + 16)
+      storeVector(relu(c2_2 + bias2), o2 + 32)
+      storeVector(relu(c2_3 + bias3), o2 + 48)
+      storeVector(relu(c3_0 + bias0), o3 + 0)
+      storeVector(relu(c3_1 + bias1), o3 + 16)
+      storeVector(relu(c3_2 + bias2), o3 + 32)
+      storeVector(relu(c3_3 + bias3), o3 + 48)
+      storeVector(relu(c4_0 + bias0), o4 + 0)
+      storeVector(relu(c4_1 + bias1), o4 + 16)
+      storeVector(relu(c4_2 + bias2), o4 + 32)
+      storeVector(relu(c4_3 + bias3), o4 + 48)
+    case .leakyRelu:
+      storeVector(leakyRelu(c0_0 + bias0), o0 + 0)
+      storeVector(leakyRelu(c0_1 + bias1), o0 + 16)
+      storeVector(leakyRelu(c0_2 + bias2), o0 + 32)
+      storeVector(leakyRelu(c0_3 + bias3), o0 + 48)
+      storeVector(leakyRelu(c1_0 + bias0), o1 + 0)
+      storeVector(leakyRelu(c1_1 + bias1), o1 + 16)
+      storeVector(leakyRelu(c1_2 + bias2), o1 + 32)
+      storeVector(leakyRelu(c1_3 + bias3), o1 + 48)
+      storeVector(leakyRelu(c2_0 + bias0), o2 + 0)
+      storeVector(leakyRelu(c2_1 + bias1), o2 + 16)
+      storeVector(leakyRelu(c2_2 + bias2), o2 + 32)
+      storeVector(leakyRelu(c2_3 + bias3), o2 + 48)
+      storeVector(leakyRelu(c3_0 + bias0), o3 + 0)
+      storeVector(leakyRelu(c3_1 + bias1), o3 + 16)
+      storeVector(leakyRelu(c3_2 + bias2), o3 + 32)
+      storeVector(leakyRelu(c3_3 + bias3), o3 + 48)
+      storeVector(leakyRelu(c4_0 + bias0), o4 + 0)
+      storeVector(leakyRelu(c4_1 + bias1), o4 + 16)
+      storeVector(leakyRelu(c4_2 + bias2), o4 + 32)
+      storeVector(leakyRelu(c4_3 + bias3), o4 + 48)
+    case .residual:
+      let r0 = epilogue.residual + 0 &* epilogue.residualPStride
+      storeVector(c0_0 + bias0 + loadVector(r0 + 0), o0 + 0)
+      storeVector(c0_1 + bias1 + loadVector(r0 + 16), o0 + 16)
+      storeVector(c0_2 + bias2 + loadVector(r0 + 32), o0 + 32)
+      storeVector(c0_3 + bias3 + loadVector(r0 + 48), o0 + 48)
+      let r1 = epilogue.residual + 1 &* epilogue.residualPStride
+      storeVector(c1_0 + bias0 + loadVector(r1 + 0), o1 + 0)
+      storeVector(c1_1 + bias1 + loadVector(r1 + 16), o1 + 16)
+      storeVector(c1_2 + bias2 + loadVector(r1 + 32), o1 + 32)
+      storeVector(c1_3 + bias3 + loadVector(r1 + 48), o1 + 48)
+      let r2 = epilogue.residual + 2 &* epilogue.residualPStride
+      storeVector(c2_0 + bias0 + loadVector(r2 + 0), o2 + 0)
+      storeVector(c2_1 + bias1 + loadVector(r2 + 16), o2 + 16)
+      storeVector(c2_2 + bias2 + loadVector(r2 + 32), o2 + 32)
+      storeVector(c2_3 + bias3 + loadVector(r2 + 48), o2 + 48)
+      let r3 = epilogue.residual + 3 &* epilogue.residualPStride
+      storeVector(c3_0 + bias0 + loadVector(r3 + 0), o3 + 0)
+      storeVector(c3_1 + bias1 + loadVector(r3 + 16), o3 + 16)
+      storeVector(c3_2 + bias2 + loadVector(r3 + 32), o3 + 32)
+      storeVector(c3_3 + bias3 + loadVector(r3 + 48), o3 + 48)
+      let r4 = epilogue.residual + 4 &* epilogue.residualPStride
+      storeVector(c4_0 + bias0 + loadVector(r4 + 0), o4 + 0)
+      storeVector(c4_1 + bias1 + loadVector(r4 + 16), o4 + 16)
+      storeVector(c4_2 + bias2 + loadVector(r4 + 32), o4 + 32)
+      storeVector(c4_3 + bias3 + loadVector(r4 + 48), o4 + 48)
+    }
+  } else {
+    epilogue.finish(c0_0, pixel: 0, vector: 0, out: out, outPStride: outPStride)
+    epilogue.finish(c0_1, pixel: 0, vector: 1, out: out, outPStride: outPStride)
+    epilogue.finish(c0_2, pixel: 0, vector: 2, out: out, outPStride: outPStride)
+    epilogue.finish(c0_3, pixel: 0, vector: 3, out: out, outPStride: outPStride)
+    epilogue.finish(c1_0, pixel: 1, vector: 0, out: out, outPStride: outPStride)
+    epilogue.finish(c1_1, pixel: 1, vector: 1, out: out, outPStride: outPStride)
+    epilogue.finish(c1_2, pixel: 1, vector: 2, out: out, outPStride: outPStride)
+    epilogue.finish(c1_3, pixel: 1, vector: 3, out: out, outPStride: outPStride)
+    epilogue.finish(c2_0, pixel: 2, vector: 0, out: out, outPStride: outPStride)
+    epilogue.finish(c2_1, pixel: 2, vector: 1, out: out, outPStride: outPStride)
+    epilogue.finish(c2_2, pixel: 2, vector: 2, out: out, outPStride: outPStride)
+    epilogue.finish(c2_3, pixel: 2, vector: 3, out: out, outPStride: outPStride)
+    epilogue.finish(c3_0, pixel: 3, vector: 0, out: out, outPStride: outPStride)
+    epilogue.finish(c3_1, pixel: 3, vector: 1, out: out, outPStride: outPStride)
+    epilogue.finish(c3_2, pixel: 3, vector: 2, out: out, outPStride: outPStride)
+    epilogue.finish(c3_3, pixel: 3, vector: 3, out: out, outPStride: outPStride)
+    epilogue.finish(c4_0, pixel: 4, vector: 0, out: out, outPStride: outPStride)
+    epilogue.finish(c4_1, pixel: 4, vector: 1, out: out, outPStride: outPStride)
+    epilogue.finish(c4_2, pixel: 4, vector: 2, out: out, outPStride: outPStride)
+    epilogue.finish(c4_3, pixel: 4, vector: 3, out: out, outPStride: outPStride)
+  }
 }
 
 @inline(__always)
@@ -390,30 +725,151 @@ func microKernel_p6x64(
       }
     }
   }
-  epilogue.finish(c0_0, pixel: 0, vector: 0, out: out, outPStride: outPStride)
-  epilogue.finish(c0_1, pixel: 0, vector: 1, out: out, outPStride: outPStride)
-  epilogue.finish(c0_2, pixel: 0, vector: 2, out: out, outPStride: outPStride)
-  epilogue.finish(c0_3, pixel: 0, vector: 3, out: out, outPStride: outPStride)
-  epilogue.finish(c1_0, pixel: 1, vector: 0, out: out, outPStride: outPStride)
-  epilogue.finish(c1_1, pixel: 1, vector: 1, out: out, outPStride: outPStride)
-  epilogue.finish(c1_2, pixel: 1, vector: 2, out: out, outPStride: outPStride)
-  epilogue.finish(c1_3, pixel: 1, vector: 3, out: out, outPStride: outPStride)
-  epilogue.finish(c2_0, pixel: 2, vector: 0, out: out, outPStride: outPStride)
-  epilogue.finish(c2_1, pixel: 2, vector: 1, out: out, outPStride: outPStride)
-  epilogue.finish(c2_2, pixel: 2, vector: 2, out: out, outPStride: outPStride)
-  epilogue.finish(c2_3, pixel: 2, vector: 3, out: out, outPStride: outPStride)
-  epilogue.finish(c3_0, pixel: 3, vector: 0, out: out, outPStride: outPStride)
-  epilogue.finish(c3_1, pixel: 3, vector: 1, out: out, outPStride: outPStride)
-  epilogue.finish(c3_2, pixel: 3, vector: 2, out: out, outPStride: outPStride)
-  epilogue.finish(c3_3, pixel: 3, vector: 3, out: out, outPStride: outPStride)
-  epilogue.finish(c4_0, pixel: 4, vector: 0, out: out, outPStride: outPStride)
-  epilogue.finish(c4_1, pixel: 4, vector: 1, out: out, outPStride: outPStride)
-  epilogue.finish(c4_2, pixel: 4, vector: 2, out: out, outPStride: outPStride)
-  epilogue.finish(c4_3, pixel: 4, vector: 3, out: out, outPStride: outPStride)
-  epilogue.finish(c5_0, pixel: 5, vector: 0, out: out, outPStride: outPStride)
-  epilogue.finish(c5_1, pixel: 5, vector: 1, out: out, outPStride: outPStride)
-  epilogue.finish(c5_2, pixel: 5, vector: 2, out: out, outPStride: outPStride)
-  epilogue.finish(c5_3, pixel: 5, vector: 3, out: out, outPStride: outPStride)
+  if epilogue.validLanes >= 64 {
+    let bias0 = loadVector(epilogue.bias + 0)
+    let bias1 = loadVector(epilogue.bias + 16)
+    let bias2 = loadVector(epilogue.bias + 32)
+    let bias3 = loadVector(epilogue.bias + 48)
+    let o0 = out + 0 &* outPStride
+    let o1 = out + 1 &* outPStride
+    let o2 = out + 2 &* outPStride
+    let o3 = out + 3 &* outPStride
+    let o4 = out + 4 &* outPStride
+    let o5 = out + 5 &* outPStride
+    switch epilogue.kind {
+    case .none:
+      storeVector(c0_0 + bias0, o0 + 0)
+      storeVector(c0_1 + bias1, o0 + 16)
+      storeVector(c0_2 + bias2, o0 + 32)
+      storeVector(c0_3 + bias3, o0 + 48)
+      storeVector(c1_0 + bias0, o1 + 0)
+      storeVector(c1_1 + bias1, o1 + 16)
+      storeVector(c1_2 + bias2, o1 + 32)
+      storeVector(c1_3 + bias3, o1 + 48)
+      storeVector(c2_0 + bias0, o2 + 0)
+      storeVector(c2_1 + bias1, o2 + 16)
+      storeVector(c2_2 + bias2, o2 + 32)
+      storeVector(c2_3 + bias3, o2 + 48)
+      storeVector(c3_0 + bias0, o3 + 0)
+      storeVector(c3_1 + bias1, o3 + 16)
+      storeVector(c3_2 + bias2, o3 + 32)
+      storeVector(c3_3 + bias3, o3 + 48)
+      storeVector(c4_0 + bias0, o4 + 0)
+      storeVector(c4_1 + bias1, o4 + 16)
+      storeVector(c4_2 + bias2, o4 + 32)
+      storeVector(c4_3 + bias3, o4 + 48)
+      storeVector(c5_0 + bias0, o5 + 0)
+      storeVector(c5_1 + bias1, o5 + 16)
+      storeVector(c5_2 + bias2, o5 + 32)
+      storeVector(c5_3 + bias3, o5 + 48)
+    case .relu:
+      storeVector(relu(c0_0 + bias0), o0 + 0)
+      storeVector(relu(c0_1 + bias1), o0 + 16)
+      storeVector(relu(c0_2 + bias2), o0 + 32)
+      storeVector(relu(c0_3 + bias3), o0 + 48)
+      storeVector(relu(c1_0 + bias0), o1 + 0)
+      storeVector(relu(c1_1 + bias1), o1 + 16)
+      storeVector(relu(c1_2 + bias2), o1 + 32)
+      storeVector(relu(c1_3 + bias3), o1 + 48)
+      storeVector(relu(c2_0 + bias0), o2 + 0)
+      storeVector(relu(c2_1 + bias1), o2 + 16)
+      storeVector(relu(c2_2 + bias2), o2 + 32)
+      storeVector(relu(c2_3 + bias3), o2 + 48)
+      storeVector(relu(c3_0 + bias0), o3 + 0)
+      storeVector(relu(c3_1 + bias1), o3 + 16)
+      storeVector(relu(c3_2 + bias2), o3 + 32)
+      storeVector(relu(c3_3 + bias3), o3 + 48)
+      storeVector(relu(c4_0 + bias0), o4 + 0)
+      storeVector(relu(c4_1 + bias1), o4 + 16)
+      storeVector(relu(c4_2 + bias2), o4 + 32)
+      storeVector(relu(c4_3 + bias3), o4 + 48)
+      storeVector(relu(c5_0 + bias0), o5 + 0)
+      storeVector(relu(c5_1 + bias1), o5 + 16)
+      storeVector(relu(c5_2 + bias2), o5 + 32)
+      storeVector(relu(c5_3 + bias3), o5 + 48)
+    case .leakyRelu:
+      storeVector(leakyRelu(c0_0 + bias0), o0 + 0)
+      storeVector(leakyRelu(c0_1 + bias1), o0 + 16)
+      storeVector(leakyRelu(c0_2 + bias2), o0 + 32)
+      storeVector(leakyRelu(c0_3 + bias3), o0 + 48)
+      storeVector(leakyRelu(c1_0 + bias0), o1 + 0)
+      storeVector(leakyRelu(c1_1 + bias1), o1 + 16)
+      storeVector(leakyRelu(c1_2 + bias2), o1 + 32)
+      storeVector(leakyRelu(c1_3 + bias3), o1 + 48)
+      storeVector(leakyRelu(c2_0 + bias0), o2 + 0)
+      storeVector(leakyRelu(c2_1 + bias1), o2 + 16)
+      storeVector(leakyRelu(c2_2 + bias2), o2 + 32)
+      storeVector(leakyRelu(c2_3 + bias3), o2 + 48)
+      storeVector(leakyRelu(c3_0 + bias0), o3 + 0)
+      storeVector(leakyRelu(c3_1 + bias1), o3 + 16)
+      storeVector(leakyRelu(c3_2 + bias2), o3 + 32)
+      storeVector(leakyRelu(c3_3 + bias3), o3 + 48)
+      storeVector(leakyRelu(c4_0 + bias0), o4 + 0)
+      storeVector(leakyRelu(c4_1 + bias1), o4 + 16)
+      storeVector(leakyRelu(c4_2 + bias2), o4 + 32)
+      storeVector(leakyRelu(c4_3 + bias3), o4 + 48)
+      storeVector(leakyRelu(c5_0 + bias0), o5 + 0)
+      storeVector(leakyRelu(c5_1 + bias1), o5 + 16)
+      storeVector(leakyRelu(c5_2 + bias2), o5 + 32)
+      storeVector(leakyRelu(c5_3 + bias3), o5 + 48)
+    case .residual:
+      let r0 = epilogue.residual + 0 &* epilogue.residualPStride
+      storeVector(c0_0 + bias0 + loadVector(r0 + 0), o0 + 0)
+      storeVector(c0_1 + bias1 + loadVector(r0 + 16), o0 + 16)
+      storeVector(c0_2 + bias2 + loadVector(r0 + 32), o0 + 32)
+      storeVector(c0_3 + bias3 + loadVector(r0 + 48), o0 + 48)
+      let r1 = epilogue.residual + 1 &* epilogue.residualPStride
+      storeVector(c1_0 + bias0 + loadVector(r1 + 0), o1 + 0)
+      storeVector(c1_1 + bias1 + loadVector(r1 + 16), o1 + 16)
+      storeVector(c1_2 + bias2 + loadVector(r1 + 32), o1 + 32)
+      storeVector(c1_3 + bias3 + loadVector(r1 + 48), o1 + 48)
+      let r2 = epilogue.residual + 2 &* epilogue.residualPStride
+      storeVector(c2_0 + bias0 + loadVector(r2 + 0), o2 + 0)
+      storeVector(c2_1 + bias1 + loadVector(r2 + 16), o2 + 16)
+      storeVector(c2_2 + bias2 + loadVector(r2 + 32), o2 + 32)
+      storeVector(c2_3 + bias3 + loadVector(r2 + 48), o2 + 48)
+      let r3 = epilogue.residual + 3 &* epilogue.residualPStride
+      storeVector(c3_0 + bias0 + loadVector(r3 + 0), o3 + 0)
+      storeVector(c3_1 + bias1 + loadVector(r3 + 16), o3 + 16)
+      storeVector(c3_2 + bias2 + loadVector(r3 + 32), o3 + 32)
+      storeVector(c3_3 + bias3 + loadVector(r3 + 48), o3 + 48)
+      let r4 = epilogue.residual + 4 &* epilogue.residualPStride
+      storeVector(c4_0 + bias0 + loadVector(r4 + 0), o4 + 0)
+      storeVector(c4_1 + bias1 + loadVector(r4 + 16), o4 + 16)
+      storeVector(c4_2 + bias2 + loadVector(r4 + 32), o4 + 32)
+      storeVector(c4_3 + bias3 + loadVector(r4 + 48), o4 + 48)
+      let r5 = epilogue.residual + 5 &* epilogue.residualPStride
+      storeVector(c5_0 + bias0 + loadVector(r5 + 0), o5 + 0)
+      storeVector(c5_1 + bias1 + loadVector(r5 + 16), o5 + 16)
+      storeVector(c5_2 + bias2 + loadVector(r5 + 32), o5 + 32)
+      storeVector(c5_3 + bias3 + loadVector(r5 + 48), o5 + 48)
+    }
+  } else {
+    epilogue.finish(c0_0, pixel: 0, vector: 0, out: out, outPStride: outPStride)
+    epilogue.finish(c0_1, pixel: 0, vector: 1, out: out, outPStride: outPStride)
+    epilogue.finish(c0_2, pixel: 0, vector: 2, out: out, outPStride: outPStride)
+    epilogue.finish(c0_3, pixel: 0, vector: 3, out: out, outPStride: outPStride)
+    epilogue.finish(c1_0, pixel: 1, vector: 0, out: out, outPStride: outPStride)
+    epilogue.finish(c1_1, pixel: 1, vector: 1, out: out, outPStride: outPStride)
+    epilogue.finish(c1_2, pixel: 1, vector: 2, out: out, outPStride: outPStride)
+    epilogue.finish(c1_3, pixel: 1, vector: 3, out: out, outPStride: outPStride)
+    epilogue.finish(c2_0, pixel: 2, vector: 0, out: out, outPStride: outPStride)
+    epilogue.finish(c2_1, pixel: 2, vector: 1, out: out, outPStride: outPStride)
+    epilogue.finish(c2_2, pixel: 2, vector: 2, out: out, outPStride: outPStride)
+    epilogue.finish(c2_3, pixel: 2, vector: 3, out: out, outPStride: outPStride)
+    epilogue.finish(c3_0, pixel: 3, vector: 0, out: out, outPStride: outPStride)
+    epilogue.finish(c3_1, pixel: 3, vector: 1, out: out, outPStride: outPStride)
+    epilogue.finish(c3_2, pixel: 3, vector: 2, out: out, outPStride: outPStride)
+    epilogue.finish(c3_3, pixel: 3, vector: 3, out: out, outPStride: outPStride)
+    epilogue.finish(c4_0, pixel: 4, vector: 0, out: out, outPStride: outPStride)
+    epilogue.finish(c4_1, pixel: 4, vector: 1, out: out, outPStride: outPStride)
+    epilogue.finish(c4_2, pixel: 4, vector: 2, out: out, outPStride: outPStride)
+    epilogue.finish(c4_3, pixel: 4, vector: 3, out: out, outPStride: outPStride)
+    epilogue.finish(c5_0, pixel: 5, vector: 0, out: out, outPStride: outPStride)
+    epilogue.finish(c5_1, pixel: 5, vector: 1, out: out, outPStride: outPStride)
+    epilogue.finish(c5_2, pixel: 5, vector: 2, out: out, outPStride: outPStride)
+    epilogue.finish(c5_3, pixel: 5, vector: 3, out: out, outPStride: outPStride)
+  }
 }
 
 /// Runs the micro-kernel for `count` pixels (1...P) of a tile.
@@ -463,8 +919,29 @@ func microKernel_p1x32(
       }
     }
   }
-  epilogue.finish(c0_0, pixel: 0, vector: 0, out: out, outPStride: outPStride)
-  epilogue.finish(c0_1, pixel: 0, vector: 1, out: out, outPStride: outPStride)
+  if epilogue.validLanes >= 32 {
+    let bias0 = loadVector(epilogue.bias + 0)
+    let bias1 = loadVector(epilogue.bias + 16)
+    let o0 = out + 0 &* outPStride
+    switch epilogue.kind {
+    case .none:
+      storeVector(c0_0 + bias0, o0 + 0)
+      storeVector(c0_1 + bias1, o0 + 16)
+    case .relu:
+      storeVector(relu(c0_0 + bias0), o0 + 0)
+      storeVector(relu(c0_1 + bias1), o0 + 16)
+    case .leakyRelu:
+      storeVector(leakyRelu(c0_0 + bias0), o0 + 0)
+      storeVector(leakyRelu(c0_1 + bias1), o0 + 16)
+    case .residual:
+      let r0 = epilogue.residual + 0 &* epilogue.residualPStride
+      storeVector(c0_0 + bias0 + loadVector(r0 + 0), o0 + 0)
+      storeVector(c0_1 + bias1 + loadVector(r0 + 16), o0 + 16)
+    }
+  } else {
+    epilogue.finish(c0_0, pixel: 0, vector: 0, out: out, outPStride: outPStride)
+    epilogue.finish(c0_1, pixel: 0, vector: 1, out: out, outPStride: outPStride)
+  }
 }
 
 @inline(__always)
@@ -495,10 +972,41 @@ func microKernel_p2x32(
       }
     }
   }
-  epilogue.finish(c0_0, pixel: 0, vector: 0, out: out, outPStride: outPStride)
-  epilogue.finish(c0_1, pixel: 0, vector: 1, out: out, outPStride: outPStride)
-  epilogue.finish(c1_0, pixel: 1, vector: 0, out: out, outPStride: outPStride)
-  epilogue.finish(c1_1, pixel: 1, vector: 1, out: out, outPStride: outPStride)
+  if epilogue.validLanes >= 32 {
+    let bias0 = loadVector(epilogue.bias + 0)
+    let bias1 = loadVector(epilogue.bias + 16)
+    let o0 = out + 0 &* outPStride
+    let o1 = out + 1 &* outPStride
+    switch epilogue.kind {
+    case .none:
+      storeVector(c0_0 + bias0, o0 + 0)
+      storeVector(c0_1 + bias1, o0 + 16)
+      storeVector(c1_0 + bias0, o1 + 0)
+      storeVector(c1_1 + bias1, o1 + 16)
+    case .relu:
+      storeVector(relu(c0_0 + bias0), o0 + 0)
+      storeVector(relu(c0_1 + bias1), o0 + 16)
+      storeVector(relu(c1_0 + bias0), o1 + 0)
+      storeVector(relu(c1_1 + bias1), o1 + 16)
+    case .leakyRelu:
+      storeVector(leakyRelu(c0_0 + bias0), o0 + 0)
+      storeVector(leakyRelu(c0_1 + bias1), o0 + 16)
+      storeVector(leakyRelu(c1_0 + bias0), o1 + 0)
+      storeVector(leakyRelu(c1_1 + bias1), o1 + 16)
+    case .residual:
+      let r0 = epilogue.residual + 0 &* epilogue.residualPStride
+      storeVector(c0_0 + bias0 + loadVector(r0 + 0), o0 + 0)
+      storeVector(c0_1 + bias1 + loadVector(r0 + 16), o0 + 16)
+      let r1 = epilogue.residual + 1 &* epilogue.residualPStride
+      storeVector(c1_0 + bias0 + loadVector(r1 + 0), o1 + 0)
+      storeVector(c1_1 + bias1 + loadVector(r1 + 16), o1 + 16)
+    }
+  } else {
+    epilogue.finish(c0_0, pixel: 0, vector: 0, out: out, outPStride: outPStride)
+    epilogue.finish(c0_1, pixel: 0, vector: 1, out: out, outPStride: outPStride)
+    epilogue.finish(c1_0, pixel: 1, vector: 0, out: out, outPStride: outPStride)
+    epilogue.finish(c1_1, pixel: 1, vector: 1, out: out, outPStride: outPStride)
+  }
 }
 
 @inline(__always)
@@ -534,12 +1042,53 @@ func microKernel_p3x32(
       }
     }
   }
-  epilogue.finish(c0_0, pixel: 0, vector: 0, out: out, outPStride: outPStride)
-  epilogue.finish(c0_1, pixel: 0, vector: 1, out: out, outPStride: outPStride)
-  epilogue.finish(c1_0, pixel: 1, vector: 0, out: out, outPStride: outPStride)
-  epilogue.finish(c1_1, pixel: 1, vector: 1, out: out, outPStride: outPStride)
-  epilogue.finish(c2_0, pixel: 2, vector: 0, out: out, outPStride: outPStride)
-  epilogue.finish(c2_1, pixel: 2, vector: 1, out: out, outPStride: outPStride)
+  if epilogue.validLanes >= 32 {
+    let bias0 = loadVector(epilogue.bias + 0)
+    let bias1 = loadVector(epilogue.bias + 16)
+    let o0 = out + 0 &* outPStride
+    let o1 = out + 1 &* outPStride
+    let o2 = out + 2 &* outPStride
+    switch epilogue.kind {
+    case .none:
+      storeVector(c0_0 + bias0, o0 + 0)
+      storeVector(c0_1 + bias1, o0 + 16)
+      storeVector(c1_0 + bias0, o1 + 0)
+      storeVector(c1_1 + bias1, o1 + 16)
+      storeVector(c2_0 + bias0, o2 + 0)
+      storeVector(c2_1 + bias1, o2 + 16)
+    case .relu:
+      storeVector(relu(c0_0 + bias0), o0 + 0)
+      storeVector(relu(c0_1 + bias1), o0 + 16)
+      storeVector(relu(c1_0 + bias0), o1 + 0)
+      storeVector(relu(c1_1 + bias1), o1 + 16)
+      storeVector(relu(c2_0 + bias0), o2 + 0)
+      storeVector(relu(c2_1 + bias1), o2 + 16)
+    case .leakyRelu:
+      storeVector(leakyRelu(c0_0 + bias0), o0 + 0)
+      storeVector(leakyRelu(c0_1 + bias1), o0 + 16)
+      storeVector(leakyRelu(c1_0 + bias0), o1 + 0)
+      storeVector(leakyRelu(c1_1 + bias1), o1 + 16)
+      storeVector(leakyRelu(c2_0 + bias0), o2 + 0)
+      storeVector(leakyRelu(c2_1 + bias1), o2 + 16)
+    case .residual:
+      let r0 = epilogue.residual + 0 &* epilogue.residualPStride
+      storeVector(c0_0 + bias0 + loadVector(r0 + 0), o0 + 0)
+      storeVector(c0_1 + bias1 + loadVector(r0 + 16), o0 + 16)
+      let r1 = epilogue.residual + 1 &* epilogue.residualPStride
+      storeVector(c1_0 + bias0 + loadVector(r1 + 0), o1 + 0)
+      storeVector(c1_1 + bias1 + loadVector(r1 + 16), o1 + 16)
+      let r2 = epilogue.residual + 2 &* epilogue.residualPStride
+      storeVector(c2_0 + bias0 + loadVector(r2 + 0), o2 + 0)
+      storeVector(c2_1 + bias1 + loadVector(r2 + 16), o2 + 16)
+    }
+  } else {
+    epilogue.finish(c0_0, pixel: 0, vector: 0, out: out, outPStride: outPStride)
+    epilogue.finish(c0_1, pixel: 0, vector: 1, out: out, outPStride: outPStride)
+    epilogue.finish(c1_0, pixel: 1, vector: 0, out: out, outPStride: outPStride)
+    epilogue.finish(c1_1, pixel: 1, vector: 1, out: out, outPStride: outPStride)
+    epilogue.finish(c2_0, pixel: 2, vector: 0, out: out, outPStride: outPStride)
+    epilogue.finish(c2_1, pixel: 2, vector: 1, out: out, outPStride: outPStride)
+  }
 }
 
 @inline(__always)
@@ -580,14 +1129,65 @@ func microKernel_p4x32(
       }
     }
   }
-  epilogue.finish(c0_0, pixel: 0, vector: 0, out: out, outPStride: outPStride)
-  epilogue.finish(c0_1, pixel: 0, vector: 1, out: out, outPStride: outPStride)
-  epilogue.finish(c1_0, pixel: 1, vector: 0, out: out, outPStride: outPStride)
-  epilogue.finish(c1_1, pixel: 1, vector: 1, out: out, outPStride: outPStride)
-  epilogue.finish(c2_0, pixel: 2, vector: 0, out: out, outPStride: outPStride)
-  epilogue.finish(c2_1, pixel: 2, vector: 1, out: out, outPStride: outPStride)
-  epilogue.finish(c3_0, pixel: 3, vector: 0, out: out, outPStride: outPStride)
-  epilogue.finish(c3_1, pixel: 3, vector: 1, out: out, outPStride: outPStride)
+  if epilogue.validLanes >= 32 {
+    let bias0 = loadVector(epilogue.bias + 0)
+    let bias1 = loadVector(epilogue.bias + 16)
+    let o0 = out + 0 &* outPStride
+    let o1 = out + 1 &* outPStride
+    let o2 = out + 2 &* outPStride
+    let o3 = out + 3 &* outPStride
+    switch epilogue.kind {
+    case .none:
+      storeVector(c0_0 + bias0, o0 + 0)
+      storeVector(c0_1 + bias1, o0 + 16)
+      storeVector(c1_0 + bias0, o1 + 0)
+      storeVector(c1_1 + bias1, o1 + 16)
+      storeVector(c2_0 + bias0, o2 + 0)
+      storeVector(c2_1 + bias1, o2 + 16)
+      storeVector(c3_0 + bias0, o3 + 0)
+      storeVector(c3_1 + bias1, o3 + 16)
+    case .relu:
+      storeVector(relu(c0_0 + bias0), o0 + 0)
+      storeVector(relu(c0_1 + bias1), o0 + 16)
+      storeVector(relu(c1_0 + bias0), o1 + 0)
+      storeVector(relu(c1_1 + bias1), o1 + 16)
+      storeVector(relu(c2_0 + bias0), o2 + 0)
+      storeVector(relu(c2_1 + bias1), o2 + 16)
+      storeVector(relu(c3_0 + bias0), o3 + 0)
+      storeVector(relu(c3_1 + bias1), o3 + 16)
+    case .leakyRelu:
+      storeVector(leakyRelu(c0_0 + bias0), o0 + 0)
+      storeVector(leakyRelu(c0_1 + bias1), o0 + 16)
+      storeVector(leakyRelu(c1_0 + bias0), o1 + 0)
+      storeVector(leakyRelu(c1_1 + bias1), o1 + 16)
+      storeVector(leakyRelu(c2_0 + bias0), o2 + 0)
+      storeVector(leakyRelu(c2_1 + bias1), o2 + 16)
+      storeVector(leakyRelu(c3_0 + bias0), o3 + 0)
+      storeVector(leakyRelu(c3_1 + bias1), o3 + 16)
+    case .residual:
+      let r0 = epilogue.residual + 0 &* epilogue.residualPStride
+      storeVector(c0_0 + bias0 + loadVector(r0 + 0), o0 + 0)
+      storeVector(c0_1 + bias1 + loadVector(r0 + 16), o0 + 16)
+      let r1 = epilogue.residual + 1 &* epilogue.residualPStride
+      storeVector(c1_0 + bias0 + loadVector(r1 + 0), o1 + 0)
+      storeVector(c1_1 + bias1 + loadVector(r1 + 16), o1 + 16)
+      let r2 = epilogue.residual + 2 &* epilogue.residualPStride
+      storeVector(c2_0 + bias0 + loadVector(r2 + 0), o2 + 0)
+      storeVector(c2_1 + bias1 + loadVector(r2 + 16), o2 + 16)
+      let r3 = epilogue.residual + 3 &* epilogue.residualPStride
+      storeVector(c3_0 + bias0 + loadVector(r3 + 0), o3 + 0)
+      storeVector(c3_1 + bias1 + loadVector(r3 + 16), o3 + 16)
+    }
+  } else {
+    epilogue.finish(c0_0, pixel: 0, vector: 0, out: out, outPStride: outPStride)
+    epilogue.finish(c0_1, pixel: 0, vector: 1, out: out, outPStride: outPStride)
+    epilogue.finish(c1_0, pixel: 1, vector: 0, out: out, outPStride: outPStride)
+    epilogue.finish(c1_1, pixel: 1, vector: 1, out: out, outPStride: outPStride)
+    epilogue.finish(c2_0, pixel: 2, vector: 0, out: out, outPStride: outPStride)
+    epilogue.finish(c2_1, pixel: 2, vector: 1, out: out, outPStride: outPStride)
+    epilogue.finish(c3_0, pixel: 3, vector: 0, out: out, outPStride: outPStride)
+    epilogue.finish(c3_1, pixel: 3, vector: 1, out: out, outPStride: outPStride)
+  }
 }
 
 @inline(__always)
@@ -633,16 +1233,77 @@ func microKernel_p5x32(
       }
     }
   }
-  epilogue.finish(c0_0, pixel: 0, vector: 0, out: out, outPStride: outPStride)
-  epilogue.finish(c0_1, pixel: 0, vector: 1, out: out, outPStride: outPStride)
-  epilogue.finish(c1_0, pixel: 1, vector: 0, out: out, outPStride: outPStride)
-  epilogue.finish(c1_1, pixel: 1, vector: 1, out: out, outPStride: outPStride)
-  epilogue.finish(c2_0, pixel: 2, vector: 0, out: out, outPStride: outPStride)
-  epilogue.finish(c2_1, pixel: 2, vector: 1, out: out, outPStride: outPStride)
-  epilogue.finish(c3_0, pixel: 3, vector: 0, out: out, outPStride: outPStride)
-  epilogue.finish(c3_1, pixel: 3, vector: 1, out: out, outPStride: outPStride)
-  epilogue.finish(c4_0, pixel: 4, vector: 0, out: out, outPStride: outPStride)
-  epilogue.finish(c4_1, pixel: 4, vector: 1, out: out, outPStride: outPStride)
+  if epilogue.validLanes >= 32 {
+    let bias0 = loadVector(epilogue.bias + 0)
+    let bias1 = loadVector(epilogue.bias + 16)
+    let o0 = out + 0 &* outPStride
+    let o1 = out + 1 &* outPStride
+    let o2 = out + 2 &* outPStride
+    let o3 = out + 3 &* outPStride
+    let o4 = out + 4 &* outPStride
+    switch epilogue.kind {
+    case .none:
+      storeVector(c0_0 + bias0, o0 + 0)
+      storeVector(c0_1 + bias1, o0 + 16)
+      storeVector(c1_0 + bias0, o1 + 0)
+      storeVector(c1_1 + bias1, o1 + 16)
+      storeVector(c2_0 + bias0, o2 + 0)
+      storeVector(c2_1 + bias1, o2 + 16)
+      storeVector(c3_0 + bias0, o3 + 0)
+      storeVector(c3_1 + bias1, o3 + 16)
+      storeVector(c4_0 + bias0, o4 + 0)
+      storeVector(c4_1 + bias1, o4 + 16)
+    case .relu:
+      storeVector(relu(c0_0 + bias0), o0 + 0)
+      storeVector(relu(c0_1 + bias1), o0 + 16)
+      storeVector(relu(c1_0 + bias0), o1 + 0)
+      storeVector(relu(c1_1 + bias1), o1 + 16)
+      storeVector(relu(c2_0 + bias0), o2 + 0)
+      storeVector(relu(c2_1 + bias1), o2 + 16)
+      storeVector(relu(c3_0 + bias0), o3 + 0)
+      storeVector(relu(c3_1 + bias1), o3 + 16)
+      storeVector(relu(c4_0 + bias0), o4 + 0)
+      storeVector(relu(c4_1 + bias1), o4 + 16)
+    case .leakyRelu:
+      storeVector(leakyRelu(c0_0 + bias0), o0 + 0)
+      storeVector(leakyRelu(c0_1 + bias1), o0 + 16)
+      storeVector(leakyRelu(c1_0 + bias0), o1 + 0)
+      storeVector(leakyRelu(c1_1 + bias1), o1 + 16)
+      storeVector(leakyRelu(c2_0 + bias0), o2 + 0)
+      storeVector(leakyRelu(c2_1 + bias1), o2 + 16)
+      storeVector(leakyRelu(c3_0 + bias0), o3 + 0)
+      storeVector(leakyRelu(c3_1 + bias1), o3 + 16)
+      storeVector(leakyRelu(c4_0 + bias0), o4 + 0)
+      storeVector(leakyRelu(c4_1 + bias1), o4 + 16)
+    case .residual:
+      let r0 = epilogue.residual + 0 &* epilogue.residualPStride
+      storeVector(c0_0 + bias0 + loadVector(r0 + 0), o0 + 0)
+      storeVector(c0_1 + bias1 + loadVector(r0 + 16), o0 + 16)
+      let r1 = epilogue.residual + 1 &* epilogue.residualPStride
+      storeVector(c1_0 + bias0 + loadVector(r1 + 0), o1 + 0)
+      storeVector(c1_1 + bias1 + loadVector(r1 + 16), o1 + 16)
+      let r2 = epilogue.residual + 2 &* epilogue.residualPStride
+      storeVector(c2_0 + bias0 + loadVector(r2 + 0), o2 + 0)
+      storeVector(c2_1 + bias1 + loadVector(r2 + 16), o2 + 16)
+      let r3 = epilogue.residual + 3 &* epilogue.residualPStride
+      storeVector(c3_0 + bias0 + loadVector(r3 + 0), o3 + 0)
+      storeVector(c3_1 + bias1 + loadVector(r3 + 16), o3 + 16)
+      let r4 = epilogue.residual + 4 &* epilogue.residualPStride
+      storeVector(c4_0 + bias0 + loadVector(r4 + 0), o4 + 0)
+      storeVector(c4_1 + bias1 + loadVector(r4 + 16), o4 + 16)
+    }
+  } else {
+    epilogue.finish(c0_0, pixel: 0, vector: 0, out: out, outPStride: outPStride)
+    epilogue.finish(c0_1, pixel: 0, vector: 1, out: out, outPStride: outPStride)
+    epilogue.finish(c1_0, pixel: 1, vector: 0, out: out, outPStride: outPStride)
+    epilogue.finish(c1_1, pixel: 1, vector: 1, out: out, outPStride: outPStride)
+    epilogue.finish(c2_0, pixel: 2, vector: 0, out: out, outPStride: outPStride)
+    epilogue.finish(c2_1, pixel: 2, vector: 1, out: out, outPStride: outPStride)
+    epilogue.finish(c3_0, pixel: 3, vector: 0, out: out, outPStride: outPStride)
+    epilogue.finish(c3_1, pixel: 3, vector: 1, out: out, outPStride: outPStride)
+    epilogue.finish(c4_0, pixel: 4, vector: 0, out: out, outPStride: outPStride)
+    epilogue.finish(c4_1, pixel: 4, vector: 1, out: out, outPStride: outPStride)
+  }
 }
 
 @inline(__always)
@@ -693,18 +1354,89 @@ func microKernel_p6x32(
       }
     }
   }
-  epilogue.finish(c0_0, pixel: 0, vector: 0, out: out, outPStride: outPStride)
-  epilogue.finish(c0_1, pixel: 0, vector: 1, out: out, outPStride: outPStride)
-  epilogue.finish(c1_0, pixel: 1, vector: 0, out: out, outPStride: outPStride)
-  epilogue.finish(c1_1, pixel: 1, vector: 1, out: out, outPStride: outPStride)
-  epilogue.finish(c2_0, pixel: 2, vector: 0, out: out, outPStride: outPStride)
-  epilogue.finish(c2_1, pixel: 2, vector: 1, out: out, outPStride: outPStride)
-  epilogue.finish(c3_0, pixel: 3, vector: 0, out: out, outPStride: outPStride)
-  epilogue.finish(c3_1, pixel: 3, vector: 1, out: out, outPStride: outPStride)
-  epilogue.finish(c4_0, pixel: 4, vector: 0, out: out, outPStride: outPStride)
-  epilogue.finish(c4_1, pixel: 4, vector: 1, out: out, outPStride: outPStride)
-  epilogue.finish(c5_0, pixel: 5, vector: 0, out: out, outPStride: outPStride)
-  epilogue.finish(c5_1, pixel: 5, vector: 1, out: out, outPStride: outPStride)
+  if epilogue.validLanes >= 32 {
+    let bias0 = loadVector(epilogue.bias + 0)
+    let bias1 = loadVector(epilogue.bias + 16)
+    let o0 = out + 0 &* outPStride
+    let o1 = out + 1 &* outPStride
+    let o2 = out + 2 &* outPStride
+    let o3 = out + 3 &* outPStride
+    let o4 = out + 4 &* outPStride
+    let o5 = out + 5 &* outPStride
+    switch epilogue.kind {
+    case .none:
+      storeVector(c0_0 + bias0, o0 + 0)
+      storeVector(c0_1 + bias1, o0 + 16)
+      storeVector(c1_0 + bias0, o1 + 0)
+      storeVector(c1_1 + bias1, o1 + 16)
+      storeVector(c2_0 + bias0, o2 + 0)
+      storeVector(c2_1 + bias1, o2 + 16)
+      storeVector(c3_0 + bias0, o3 + 0)
+      storeVector(c3_1 + bias1, o3 + 16)
+      storeVector(c4_0 + bias0, o4 + 0)
+      storeVector(c4_1 + bias1, o4 + 16)
+      storeVector(c5_0 + bias0, o5 + 0)
+      storeVector(c5_1 + bias1, o5 + 16)
+    case .relu:
+      storeVector(relu(c0_0 + bias0), o0 + 0)
+      storeVector(relu(c0_1 + bias1), o0 + 16)
+      storeVector(relu(c1_0 + bias0), o1 + 0)
+      storeVector(relu(c1_1 + bias1), o1 + 16)
+      storeVector(relu(c2_0 + bias0), o2 + 0)
+      storeVector(relu(c2_1 + bias1), o2 + 16)
+      storeVector(relu(c3_0 + bias0), o3 + 0)
+      storeVector(relu(c3_1 + bias1), o3 + 16)
+      storeVector(relu(c4_0 + bias0), o4 + 0)
+      storeVector(relu(c4_1 + bias1), o4 + 16)
+      storeVector(relu(c5_0 + bias0), o5 + 0)
+      storeVector(relu(c5_1 + bias1), o5 + 16)
+    case .leakyRelu:
+      storeVector(leakyRelu(c0_0 + bias0), o0 + 0)
+      storeVector(leakyRelu(c0_1 + bias1), o0 + 16)
+      storeVector(leakyRelu(c1_0 + bias0), o1 + 0)
+      storeVector(leakyRelu(c1_1 + bias1), o1 + 16)
+      storeVector(leakyRelu(c2_0 + bias0), o2 + 0)
+      storeVector(leakyRelu(c2_1 + bias1), o2 + 16)
+      storeVector(leakyRelu(c3_0 + bias0), o3 + 0)
+      storeVector(leakyRelu(c3_1 + bias1), o3 + 16)
+      storeVector(leakyRelu(c4_0 + bias0), o4 + 0)
+      storeVector(leakyRelu(c4_1 + bias1), o4 + 16)
+      storeVector(leakyRelu(c5_0 + bias0), o5 + 0)
+      storeVector(leakyRelu(c5_1 + bias1), o5 + 16)
+    case .residual:
+      let r0 = epilogue.residual + 0 &* epilogue.residualPStride
+      storeVector(c0_0 + bias0 + loadVector(r0 + 0), o0 + 0)
+      storeVector(c0_1 + bias1 + loadVector(r0 + 16), o0 + 16)
+      let r1 = epilogue.residual + 1 &* epilogue.residualPStride
+      storeVector(c1_0 + bias0 + loadVector(r1 + 0), o1 + 0)
+      storeVector(c1_1 + bias1 + loadVector(r1 + 16), o1 + 16)
+      let r2 = epilogue.residual + 2 &* epilogue.residualPStride
+      storeVector(c2_0 + bias0 + loadVector(r2 + 0), o2 + 0)
+      storeVector(c2_1 + bias1 + loadVector(r2 + 16), o2 + 16)
+      let r3 = epilogue.residual + 3 &* epilogue.residualPStride
+      storeVector(c3_0 + bias0 + loadVector(r3 + 0), o3 + 0)
+      storeVector(c3_1 + bias1 + loadVector(r3 + 16), o3 + 16)
+      let r4 = epilogue.residual + 4 &* epilogue.residualPStride
+      storeVector(c4_0 + bias0 + loadVector(r4 + 0), o4 + 0)
+      storeVector(c4_1 + bias1 + loadVector(r4 + 16), o4 + 16)
+      let r5 = epilogue.residual + 5 &* epilogue.residualPStride
+      storeVector(c5_0 + bias0 + loadVector(r5 + 0), o5 + 0)
+      storeVector(c5_1 + bias1 + loadVector(r5 + 16), o5 + 16)
+    }
+  } else {
+    epilogue.finish(c0_0, pixel: 0, vector: 0, out: out, outPStride: outPStride)
+    epilogue.finish(c0_1, pixel: 0, vector: 1, out: out, outPStride: outPStride)
+    epilogue.finish(c1_0, pixel: 1, vector: 0, out: out, outPStride: outPStride)
+    epilogue.finish(c1_1, pixel: 1, vector: 1, out: out, outPStride: outPStride)
+    epilogue.finish(c2_0, pixel: 2, vector: 0, out: out, outPStride: outPStride)
+    epilogue.finish(c2_1, pixel: 2, vector: 1, out: out, outPStride: outPStride)
+    epilogue.finish(c3_0, pixel: 3, vector: 0, out: out, outPStride: outPStride)
+    epilogue.finish(c3_1, pixel: 3, vector: 1, out: out, outPStride: outPStride)
+    epilogue.finish(c4_0, pixel: 4, vector: 0, out: out, outPStride: outPStride)
+    epilogue.finish(c4_1, pixel: 4, vector: 1, out: out, outPStride: outPStride)
+    epilogue.finish(c5_0, pixel: 5, vector: 0, out: out, outPStride: outPStride)
+    epilogue.finish(c5_1, pixel: 5, vector: 1, out: out, outPStride: outPStride)
+  }
 }
 
 @inline(__always)
@@ -760,20 +1492,101 @@ func microKernel_p7x32(
       }
     }
   }
-  epilogue.finish(c0_0, pixel: 0, vector: 0, out: out, outPStride: outPStride)
-  epilogue.finish(c0_1, pixel: 0, vector: 1, out: out, outPStride: outPStride)
-  epilogue.finish(c1_0, pixel: 1, vector: 0, out: out, outPStride: outPStride)
-  epilogue.finish(c1_1, pixel: 1, vector: 1, out: out, outPStride: outPStride)
-  epilogue.finish(c2_0, pixel: 2, vector: 0, out: out, outPStride: outPStride)
-  epilogue.finish(c2_1, pixel: 2, vector: 1, out: out, outPStride: outPStride)
-  epilogue.finish(c3_0, pixel: 3, vector: 0, out: out, outPStride: outPStride)
-  epilogue.finish(c3_1, pixel: 3, vector: 1, out: out, outPStride: outPStride)
-  epilogue.finish(c4_0, pixel: 4, vector: 0, out: out, outPStride: outPStride)
-  epilogue.finish(c4_1, pixel: 4, vector: 1, out: out, outPStride: outPStride)
-  epilogue.finish(c5_0, pixel: 5, vector: 0, out: out, outPStride: outPStride)
-  epilogue.finish(c5_1, pixel: 5, vector: 1, out: out, outPStride: outPStride)
-  epilogue.finish(c6_0, pixel: 6, vector: 0, out: out, outPStride: outPStride)
-  epilogue.finish(c6_1, pixel: 6, vector: 1, out: out, outPStride: outPStride)
+  if epilogue.validLanes >= 32 {
+    let bias0 = loadVector(epilogue.bias + 0)
+    let bias1 = loadVector(epilogue.bias + 16)
+    let o0 = out + 0 &* outPStride
+    let o1 = out + 1 &* outPStride
+    let o2 = out + 2 &* outPStride
+    let o3 = out + 3 &* outPStride
+    let o4 = out + 4 &* outPStride
+    let o5 = out + 5 &* outPStride
+    let o6 = out + 6 &* outPStride
+    switch epilogue.kind {
+    case .none:
+      storeVector(c0_0 + bias0, o0 + 0)
+      storeVector(c0_1 + bias1, o0 + 16)
+      storeVector(c1_0 + bias0, o1 + 0)
+      storeVector(c1_1 + bias1, o1 + 16)
+      storeVector(c2_0 + bias0, o2 + 0)
+      storeVector(c2_1 + bias1, o2 + 16)
+      storeVector(c3_0 + bias0, o3 + 0)
+      storeVector(c3_1 + bias1, o3 + 16)
+      storeVector(c4_0 + bias0, o4 + 0)
+      storeVector(c4_1 + bias1, o4 + 16)
+      storeVector(c5_0 + bias0, o5 + 0)
+      storeVector(c5_1 + bias1, o5 + 16)
+      storeVector(c6_0 + bias0, o6 + 0)
+      storeVector(c6_1 + bias1, o6 + 16)
+    case .relu:
+      storeVector(relu(c0_0 + bias0), o0 + 0)
+      storeVector(relu(c0_1 + bias1), o0 + 16)
+      storeVector(relu(c1_0 + bias0), o1 + 0)
+      storeVector(relu(c1_1 + bias1), o1 + 16)
+      storeVector(relu(c2_0 + bias0), o2 + 0)
+      storeVector(relu(c2_1 + bias1), o2 + 16)
+      storeVector(relu(c3_0 + bias0), o3 + 0)
+      storeVector(relu(c3_1 + bias1), o3 + 16)
+      storeVector(relu(c4_0 + bias0), o4 + 0)
+      storeVector(relu(c4_1 + bias1), o4 + 16)
+      storeVector(relu(c5_0 + bias0), o5 + 0)
+      storeVector(relu(c5_1 + bias1), o5 + 16)
+      storeVector(relu(c6_0 + bias0), o6 + 0)
+      storeVector(relu(c6_1 + bias1), o6 + 16)
+    case .leakyRelu:
+      storeVector(leakyRelu(c0_0 + bias0), o0 + 0)
+      storeVector(leakyRelu(c0_1 + bias1), o0 + 16)
+      storeVector(leakyRelu(c1_0 + bias0), o1 + 0)
+      storeVector(leakyRelu(c1_1 + bias1), o1 + 16)
+      storeVector(leakyRelu(c2_0 + bias0), o2 + 0)
+      storeVector(leakyRelu(c2_1 + bias1), o2 + 16)
+      storeVector(leakyRelu(c3_0 + bias0), o3 + 0)
+      storeVector(leakyRelu(c3_1 + bias1), o3 + 16)
+      storeVector(leakyRelu(c4_0 + bias0), o4 + 0)
+      storeVector(leakyRelu(c4_1 + bias1), o4 + 16)
+      storeVector(leakyRelu(c5_0 + bias0), o5 + 0)
+      storeVector(leakyRelu(c5_1 + bias1), o5 + 16)
+      storeVector(leakyRelu(c6_0 + bias0), o6 + 0)
+      storeVector(leakyRelu(c6_1 + bias1), o6 + 16)
+    case .residual:
+      let r0 = epilogue.residual + 0 &* epilogue.residualPStride
+      storeVector(c0_0 + bias0 + loadVector(r0 + 0), o0 + 0)
+      storeVector(c0_1 + bias1 + loadVector(r0 + 16), o0 + 16)
+      let r1 = epilogue.residual + 1 &* epilogue.residualPStride
+      storeVector(c1_0 + bias0 + loadVector(r1 + 0), o1 + 0)
+      storeVector(c1_1 + bias1 + loadVector(r1 + 16), o1 + 16)
+      let r2 = epilogue.residual + 2 &* epilogue.residualPStride
+      storeVector(c2_0 + bias0 + loadVector(r2 + 0), o2 + 0)
+      storeVector(c2_1 + bias1 + loadVector(r2 + 16), o2 + 16)
+      let r3 = epilogue.residual + 3 &* epilogue.residualPStride
+      storeVector(c3_0 + bias0 + loadVector(r3 + 0), o3 + 0)
+      storeVector(c3_1 + bias1 + loadVector(r3 + 16), o3 + 16)
+      let r4 = epilogue.residual + 4 &* epilogue.residualPStride
+      storeVector(c4_0 + bias0 + loadVector(r4 + 0), o4 + 0)
+      storeVector(c4_1 + bias1 + loadVector(r4 + 16), o4 + 16)
+      let r5 = epilogue.residual + 5 &* epilogue.residualPStride
+      storeVector(c5_0 + bias0 + loadVector(r5 + 0), o5 + 0)
+      storeVector(c5_1 + bias1 + loadVector(r5 + 16), o5 + 16)
+      let r6 = epilogue.residual + 6 &* epilogue.residualPStride
+      storeVector(c6_0 + bias0 + loadVector(r6 + 0), o6 + 0)
+      storeVector(c6_1 + bias1 + loadVector(r6 + 16), o6 + 16)
+    }
+  } else {
+    epilogue.finish(c0_0, pixel: 0, vector: 0, out: out, outPStride: outPStride)
+    epilogue.finish(c0_1, pixel: 0, vector: 1, out: out, outPStride: outPStride)
+    epilogue.finish(c1_0, pixel: 1, vector: 0, out: out, outPStride: outPStride)
+    epilogue.finish(c1_1, pixel: 1, vector: 1, out: out, outPStride: outPStride)
+    epilogue.finish(c2_0, pixel: 2, vector: 0, out: out, outPStride: outPStride)
+    epilogue.finish(c2_1, pixel: 2, vector: 1, out: out, outPStride: outPStride)
+    epilogue.finish(c3_0, pixel: 3, vector: 0, out: out, outPStride: outPStride)
+    epilogue.finish(c3_1, pixel: 3, vector: 1, out: out, outPStride: outPStride)
+    epilogue.finish(c4_0, pixel: 4, vector: 0, out: out, outPStride: outPStride)
+    epilogue.finish(c4_1, pixel: 4, vector: 1, out: out, outPStride: outPStride)
+    epilogue.finish(c5_0, pixel: 5, vector: 0, out: out, outPStride: outPStride)
+    epilogue.finish(c5_1, pixel: 5, vector: 1, out: out, outPStride: outPStride)
+    epilogue.finish(c6_0, pixel: 6, vector: 0, out: out, outPStride: outPStride)
+    epilogue.finish(c6_1, pixel: 6, vector: 1, out: out, outPStride: outPStride)
+  }
 }
 
 @inline(__always)
@@ -834,22 +1647,113 @@ func microKernel_p8x32(
       }
     }
   }
-  epilogue.finish(c0_0, pixel: 0, vector: 0, out: out, outPStride: outPStride)
-  epilogue.finish(c0_1, pixel: 0, vector: 1, out: out, outPStride: outPStride)
-  epilogue.finish(c1_0, pixel: 1, vector: 0, out: out, outPStride: outPStride)
-  epilogue.finish(c1_1, pixel: 1, vector: 1, out: out, outPStride: outPStride)
-  epilogue.finish(c2_0, pixel: 2, vector: 0, out: out, outPStride: outPStride)
-  epilogue.finish(c2_1, pixel: 2, vector: 1, out: out, outPStride: outPStride)
-  epilogue.finish(c3_0, pixel: 3, vector: 0, out: out, outPStride: outPStride)
-  epilogue.finish(c3_1, pixel: 3, vector: 1, out: out, outPStride: outPStride)
-  epilogue.finish(c4_0, pixel: 4, vector: 0, out: out, outPStride: outPStride)
-  epilogue.finish(c4_1, pixel: 4, vector: 1, out: out, outPStride: outPStride)
-  epilogue.finish(c5_0, pixel: 5, vector: 0, out: out, outPStride: outPStride)
-  epilogue.finish(c5_1, pixel: 5, vector: 1, out: out, outPStride: outPStride)
-  epilogue.finish(c6_0, pixel: 6, vector: 0, out: out, outPStride: outPStride)
-  epilogue.finish(c6_1, pixel: 6, vector: 1, out: out, outPStride: outPStride)
-  epilogue.finish(c7_0, pixel: 7, vector: 0, out: out, outPStride: outPStride)
-  epilogue.finish(c7_1, pixel: 7, vector: 1, out: out, outPStride: outPStride)
+  if epilogue.validLanes >= 32 {
+    let bias0 = loadVector(epilogue.bias + 0)
+    let bias1 = loadVector(epilogue.bias + 16)
+    let o0 = out + 0 &* outPStride
+    let o1 = out + 1 &* outPStride
+    let o2 = out + 2 &* outPStride
+    let o3 = out + 3 &* outPStride
+    let o4 = out + 4 &* outPStride
+    let o5 = out + 5 &* outPStride
+    let o6 = out + 6 &* outPStride
+    let o7 = out + 7 &* outPStride
+    switch epilogue.kind {
+    case .none:
+      storeVector(c0_0 + bias0, o0 + 0)
+      storeVector(c0_1 + bias1, o0 + 16)
+      storeVector(c1_0 + bias0, o1 + 0)
+      storeVector(c1_1 + bias1, o1 + 16)
+      storeVector(c2_0 + bias0, o2 + 0)
+      storeVector(c2_1 + bias1, o2 + 16)
+      storeVector(c3_0 + bias0, o3 + 0)
+      storeVector(c3_1 + bias1, o3 + 16)
+      storeVector(c4_0 + bias0, o4 + 0)
+      storeVector(c4_1 + bias1, o4 + 16)
+      storeVector(c5_0 + bias0, o5 + 0)
+      storeVector(c5_1 + bias1, o5 + 16)
+      storeVector(c6_0 + bias0, o6 + 0)
+      storeVector(c6_1 + bias1, o6 + 16)
+      storeVector(c7_0 + bias0, o7 + 0)
+      storeVector(c7_1 + bias1, o7 + 16)
+    case .relu:
+      storeVector(relu(c0_0 + bias0), o0 + 0)
+      storeVector(relu(c0_1 + bias1), o0 + 16)
+      storeVector(relu(c1_0 + bias0), o1 + 0)
+      storeVector(relu(c1_1 + bias1), o1 + 16)
+      storeVector(relu(c2_0 + bias0), o2 + 0)
+      storeVector(relu(c2_1 + bias1), o2 + 16)
+      storeVector(relu(c3_0 + bias0), o3 + 0)
+      storeVector(relu(c3_1 + bias1), o3 + 16)
+      storeVector(relu(c4_0 + bias0), o4 + 0)
+      storeVector(relu(c4_1 + bias1), o4 + 16)
+      storeVector(relu(c5_0 + bias0), o5 + 0)
+      storeVector(relu(c5_1 + bias1), o5 + 16)
+      storeVector(relu(c6_0 + bias0), o6 + 0)
+      storeVector(relu(c6_1 + bias1), o6 + 16)
+      storeVector(relu(c7_0 + bias0), o7 + 0)
+      storeVector(relu(c7_1 + bias1), o7 + 16)
+    case .leakyRelu:
+      storeVector(leakyRelu(c0_0 + bias0), o0 + 0)
+      storeVector(leakyRelu(c0_1 + bias1), o0 + 16)
+      storeVector(leakyRelu(c1_0 + bias0), o1 + 0)
+      storeVector(leakyRelu(c1_1 + bias1), o1 + 16)
+      storeVector(leakyRelu(c2_0 + bias0), o2 + 0)
+      storeVector(leakyRelu(c2_1 + bias1), o2 + 16)
+      storeVector(leakyRelu(c3_0 + bias0), o3 + 0)
+      storeVector(leakyRelu(c3_1 + bias1), o3 + 16)
+      storeVector(leakyRelu(c4_0 + bias0), o4 + 0)
+      storeVector(leakyRelu(c4_1 + bias1), o4 + 16)
+      storeVector(leakyRelu(c5_0 + bias0), o5 + 0)
+      storeVector(leakyRelu(c5_1 + bias1), o5 + 16)
+      storeVector(leakyRelu(c6_0 + bias0), o6 + 0)
+      storeVector(leakyRelu(c6_1 + bias1), o6 + 16)
+      storeVector(leakyRelu(c7_0 + bias0), o7 + 0)
+      storeVector(leakyRelu(c7_1 + bias1), o7 + 16)
+    case .residual:
+      let r0 = epilogue.residual + 0 &* epilogue.residualPStride
+      storeVector(c0_0 + bias0 + loadVector(r0 + 0), o0 + 0)
+      storeVector(c0_1 + bias1 + loadVector(r0 + 16), o0 + 16)
+      let r1 = epilogue.residual + 1 &* epilogue.residualPStride
+      storeVector(c1_0 + bias0 + loadVector(r1 + 0), o1 + 0)
+      storeVector(c1_1 + bias1 + loadVector(r1 + 16), o1 + 16)
+      let r2 = epilogue.residual + 2 &* epilogue.residualPStride
+      storeVector(c2_0 + bias0 + loadVector(r2 + 0), o2 + 0)
+      storeVector(c2_1 + bias1 + loadVector(r2 + 16), o2 + 16)
+      let r3 = epilogue.residual + 3 &* epilogue.residualPStride
+      storeVector(c3_0 + bias0 + loadVector(r3 + 0), o3 + 0)
+      storeVector(c3_1 + bias1 + loadVector(r3 + 16), o3 + 16)
+      let r4 = epilogue.residual + 4 &* epilogue.residualPStride
+      storeVector(c4_0 + bias0 + loadVector(r4 + 0), o4 + 0)
+      storeVector(c4_1 + bias1 + loadVector(r4 + 16), o4 + 16)
+      let r5 = epilogue.residual + 5 &* epilogue.residualPStride
+      storeVector(c5_0 + bias0 + loadVector(r5 + 0), o5 + 0)
+      storeVector(c5_1 + bias1 + loadVector(r5 + 16), o5 + 16)
+      let r6 = epilogue.residual + 6 &* epilogue.residualPStride
+      storeVector(c6_0 + bias0 + loadVector(r6 + 0), o6 + 0)
+      storeVector(c6_1 + bias1 + loadVector(r6 + 16), o6 + 16)
+      let r7 = epilogue.residual + 7 &* epilogue.residualPStride
+      storeVector(c7_0 + bias0 + loadVector(r7 + 0), o7 + 0)
+      storeVector(c7_1 + bias1 + loadVector(r7 + 16), o7 + 16)
+    }
+  } else {
+    epilogue.finish(c0_0, pixel: 0, vector: 0, out: out, outPStride: outPStride)
+    epilogue.finish(c0_1, pixel: 0, vector: 1, out: out, outPStride: outPStride)
+    epilogue.finish(c1_0, pixel: 1, vector: 0, out: out, outPStride: outPStride)
+    epilogue.finish(c1_1, pixel: 1, vector: 1, out: out, outPStride: outPStride)
+    epilogue.finish(c2_0, pixel: 2, vector: 0, out: out, outPStride: outPStride)
+    epilogue.finish(c2_1, pixel: 2, vector: 1, out: out, outPStride: outPStride)
+    epilogue.finish(c3_0, pixel: 3, vector: 0, out: out, outPStride: outPStride)
+    epilogue.finish(c3_1, pixel: 3, vector: 1, out: out, outPStride: outPStride)
+    epilogue.finish(c4_0, pixel: 4, vector: 0, out: out, outPStride: outPStride)
+    epilogue.finish(c4_1, pixel: 4, vector: 1, out: out, outPStride: outPStride)
+    epilogue.finish(c5_0, pixel: 5, vector: 0, out: out, outPStride: outPStride)
+    epilogue.finish(c5_1, pixel: 5, vector: 1, out: out, outPStride: outPStride)
+    epilogue.finish(c6_0, pixel: 6, vector: 0, out: out, outPStride: outPStride)
+    epilogue.finish(c6_1, pixel: 6, vector: 1, out: out, outPStride: outPStride)
+    epilogue.finish(c7_0, pixel: 7, vector: 0, out: out, outPStride: outPStride)
+    epilogue.finish(c7_1, pixel: 7, vector: 1, out: out, outPStride: outPStride)
+  }
 }
 
 @inline(__always)
@@ -915,24 +1819,125 @@ func microKernel_p9x32(
       }
     }
   }
-  epilogue.finish(c0_0, pixel: 0, vector: 0, out: out, outPStride: outPStride)
-  epilogue.finish(c0_1, pixel: 0, vector: 1, out: out, outPStride: outPStride)
-  epilogue.finish(c1_0, pixel: 1, vector: 0, out: out, outPStride: outPStride)
-  epilogue.finish(c1_1, pixel: 1, vector: 1, out: out, outPStride: outPStride)
-  epilogue.finish(c2_0, pixel: 2, vector: 0, out: out, outPStride: outPStride)
-  epilogue.finish(c2_1, pixel: 2, vector: 1, out: out, outPStride: outPStride)
-  epilogue.finish(c3_0, pixel: 3, vector: 0, out: out, outPStride: outPStride)
-  epilogue.finish(c3_1, pixel: 3, vector: 1, out: out, outPStride: outPStride)
-  epilogue.finish(c4_0, pixel: 4, vector: 0, out: out, outPStride: outPStride)
-  epilogue.finish(c4_1, pixel: 4, vector: 1, out: out, outPStride: outPStride)
-  epilogue.finish(c5_0, pixel: 5, vector: 0, out: out, outPStride: outPStride)
-  epilogue.finish(c5_1, pixel: 5, vector: 1, out: out, outPStride: outPStride)
-  epilogue.finish(c6_0, pixel: 6, vector: 0, out: out, outPStride: outPStride)
-  epilogue.finish(c6_1, pixel: 6, vector: 1, out: out, outPStride: outPStride)
-  epilogue.finish(c7_0, pixel: 7, vector: 0, out: out, outPStride: outPStride)
-  epilogue.finish(c7_1, pixel: 7, vector: 1, out: out, outPStride: outPStride)
-  epilogue.finish(c8_0, pixel: 8, vector: 0, out: out, outPStride: outPStride)
-  epilogue.finish(c8_1, pixel: 8, vector: 1, out: out, outPStride: outPStride)
+  if epilogue.validLanes >= 32 {
+    let bias0 = loadVector(epilogue.bias + 0)
+    let bias1 = loadVector(epilogue.bias + 16)
+    let o0 = out + 0 &* outPStride
+    let o1 = out + 1 &* outPStride
+    let o2 = out + 2 &* outPStride
+    let o3 = out + 3 &* outPStride
+    let o4 = out + 4 &* outPStride
+    let o5 = out + 5 &* outPStride
+    let o6 = out + 6 &* outPStride
+    let o7 = out + 7 &* outPStride
+    let o8 = out + 8 &* outPStride
+    switch epilogue.kind {
+    case .none:
+      storeVector(c0_0 + bias0, o0 + 0)
+      storeVector(c0_1 + bias1, o0 + 16)
+      storeVector(c1_0 + bias0, o1 + 0)
+      storeVector(c1_1 + bias1, o1 + 16)
+      storeVector(c2_0 + bias0, o2 + 0)
+      storeVector(c2_1 + bias1, o2 + 16)
+      storeVector(c3_0 + bias0, o3 + 0)
+      storeVector(c3_1 + bias1, o3 + 16)
+      storeVector(c4_0 + bias0, o4 + 0)
+      storeVector(c4_1 + bias1, o4 + 16)
+      storeVector(c5_0 + bias0, o5 + 0)
+      storeVector(c5_1 + bias1, o5 + 16)
+      storeVector(c6_0 + bias0, o6 + 0)
+      storeVector(c6_1 + bias1, o6 + 16)
+      storeVector(c7_0 + bias0, o7 + 0)
+      storeVector(c7_1 + bias1, o7 + 16)
+      storeVector(c8_0 + bias0, o8 + 0)
+      storeVector(c8_1 + bias1, o8 + 16)
+    case .relu:
+      storeVector(relu(c0_0 + bias0), o0 + 0)
+      storeVector(relu(c0_1 + bias1), o0 + 16)
+      storeVector(relu(c1_0 + bias0), o1 + 0)
+      storeVector(relu(c1_1 + bias1), o1 + 16)
+      storeVector(relu(c2_0 + bias0), o2 + 0)
+      storeVector(relu(c2_1 + bias1), o2 + 16)
+      storeVector(relu(c3_0 + bias0), o3 + 0)
+      storeVector(relu(c3_1 + bias1), o3 + 16)
+      storeVector(relu(c4_0 + bias0), o4 + 0)
+      storeVector(relu(c4_1 + bias1), o4 + 16)
+      storeVector(relu(c5_0 + bias0), o5 + 0)
+      storeVector(relu(c5_1 + bias1), o5 + 16)
+      storeVector(relu(c6_0 + bias0), o6 + 0)
+      storeVector(relu(c6_1 + bias1), o6 + 16)
+      storeVector(relu(c7_0 + bias0), o7 + 0)
+      storeVector(relu(c7_1 + bias1), o7 + 16)
+      storeVector(relu(c8_0 + bias0), o8 + 0)
+      storeVector(relu(c8_1 + bias1), o8 + 16)
+    case .leakyRelu:
+      storeVector(leakyRelu(c0_0 + bias0), o0 + 0)
+      storeVector(leakyRelu(c0_1 + bias1), o0 + 16)
+      storeVector(leakyRelu(c1_0 + bias0), o1 + 0)
+      storeVector(leakyRelu(c1_1 + bias1), o1 + 16)
+      storeVector(leakyRelu(c2_0 + bias0), o2 + 0)
+      storeVector(leakyRelu(c2_1 + bias1), o2 + 16)
+      storeVector(leakyRelu(c3_0 + bias0), o3 + 0)
+      storeVector(leakyRelu(c3_1 + bias1), o3 + 16)
+      storeVector(leakyRelu(c4_0 + bias0), o4 + 0)
+      storeVector(leakyRelu(c4_1 + bias1), o4 + 16)
+      storeVector(leakyRelu(c5_0 + bias0), o5 + 0)
+      storeVector(leakyRelu(c5_1 + bias1), o5 + 16)
+      storeVector(leakyRelu(c6_0 + bias0), o6 + 0)
+      storeVector(leakyRelu(c6_1 + bias1), o6 + 16)
+      storeVector(leakyRelu(c7_0 + bias0), o7 + 0)
+      storeVector(leakyRelu(c7_1 + bias1), o7 + 16)
+      storeVector(leakyRelu(c8_0 + bias0), o8 + 0)
+      storeVector(leakyRelu(c8_1 + bias1), o8 + 16)
+    case .residual:
+      let r0 = epilogue.residual + 0 &* epilogue.residualPStride
+      storeVector(c0_0 + bias0 + loadVector(r0 + 0), o0 + 0)
+      storeVector(c0_1 + bias1 + loadVector(r0 + 16), o0 + 16)
+      let r1 = epilogue.residual + 1 &* epilogue.residualPStride
+      storeVector(c1_0 + bias0 + loadVector(r1 + 0), o1 + 0)
+      storeVector(c1_1 + bias1 + loadVector(r1 + 16), o1 + 16)
+      let r2 = epilogue.residual + 2 &* epilogue.residualPStride
+      storeVector(c2_0 + bias0 + loadVector(r2 + 0), o2 + 0)
+      storeVector(c2_1 + bias1 + loadVector(r2 + 16), o2 + 16)
+      let r3 = epilogue.residual + 3 &* epilogue.residualPStride
+      storeVector(c3_0 + bias0 + loadVector(r3 + 0), o3 + 0)
+      storeVector(c3_1 + bias1 + loadVector(r3 + 16), o3 + 16)
+      let r4 = epilogue.residual + 4 &* epilogue.residualPStride
+      storeVector(c4_0 + bias0 + loadVector(r4 + 0), o4 + 0)
+      storeVector(c4_1 + bias1 + loadVector(r4 + 16), o4 + 16)
+      let r5 = epilogue.residual + 5 &* epilogue.residualPStride
+      storeVector(c5_0 + bias0 + loadVector(r5 + 0), o5 + 0)
+      storeVector(c5_1 + bias1 + loadVector(r5 + 16), o5 + 16)
+      let r6 = epilogue.residual + 6 &* epilogue.residualPStride
+      storeVector(c6_0 + bias0 + loadVector(r6 + 0), o6 + 0)
+      storeVector(c6_1 + bias1 + loadVector(r6 + 16), o6 + 16)
+      let r7 = epilogue.residual + 7 &* epilogue.residualPStride
+      storeVector(c7_0 + bias0 + loadVector(r7 + 0), o7 + 0)
+      storeVector(c7_1 + bias1 + loadVector(r7 + 16), o7 + 16)
+      let r8 = epilogue.residual + 8 &* epilogue.residualPStride
+      storeVector(c8_0 + bias0 + loadVector(r8 + 0), o8 + 0)
+      storeVector(c8_1 + bias1 + loadVector(r8 + 16), o8 + 16)
+    }
+  } else {
+    epilogue.finish(c0_0, pixel: 0, vector: 0, out: out, outPStride: outPStride)
+    epilogue.finish(c0_1, pixel: 0, vector: 1, out: out, outPStride: outPStride)
+    epilogue.finish(c1_0, pixel: 1, vector: 0, out: out, outPStride: outPStride)
+    epilogue.finish(c1_1, pixel: 1, vector: 1, out: out, outPStride: outPStride)
+    epilogue.finish(c2_0, pixel: 2, vector: 0, out: out, outPStride: outPStride)
+    epilogue.finish(c2_1, pixel: 2, vector: 1, out: out, outPStride: outPStride)
+    epilogue.finish(c3_0, pixel: 3, vector: 0, out: out, outPStride: outPStride)
+    epilogue.finish(c3_1, pixel: 3, vector: 1, out: out, outPStride: outPStride)
+    epilogue.finish(c4_0, pixel: 4, vector: 0, out: out, outPStride: outPStride)
+    epilogue.finish(c4_1, pixel: 4, vector: 1, out: out, outPStride: outPStride)
+    epilogue.finish(c5_0, pixel: 5, vector: 0, out: out, outPStride: outPStride)
+    epilogue.finish(c5_1, pixel: 5, vector: 1, out: out, outPStride: outPStride)
+    epilogue.finish(c6_0, pixel: 6, vector: 0, out: out, outPStride: outPStride)
+    epilogue.finish(c6_1, pixel: 6, vector: 1, out: out, outPStride: outPStride)
+    epilogue.finish(c7_0, pixel: 7, vector: 0, out: out, outPStride: outPStride)
+    epilogue.finish(c7_1, pixel: 7, vector: 1, out: out, outPStride: outPStride)
+    epilogue.finish(c8_0, pixel: 8, vector: 0, out: out, outPStride: outPStride)
+    epilogue.finish(c8_1, pixel: 8, vector: 1, out: out, outPStride: outPStride)
+  }
 }
 
 @inline(__always)
@@ -1003,26 +2008,137 @@ func microKernel_p10x32(
       }
     }
   }
-  epilogue.finish(c0_0, pixel: 0, vector: 0, out: out, outPStride: outPStride)
-  epilogue.finish(c0_1, pixel: 0, vector: 1, out: out, outPStride: outPStride)
-  epilogue.finish(c1_0, pixel: 1, vector: 0, out: out, outPStride: outPStride)
-  epilogue.finish(c1_1, pixel: 1, vector: 1, out: out, outPStride: outPStride)
-  epilogue.finish(c2_0, pixel: 2, vector: 0, out: out, outPStride: outPStride)
-  epilogue.finish(c2_1, pixel: 2, vector: 1, out: out, outPStride: outPStride)
-  epilogue.finish(c3_0, pixel: 3, vector: 0, out: out, outPStride: outPStride)
-  epilogue.finish(c3_1, pixel: 3, vector: 1, out: out, outPStride: outPStride)
-  epilogue.finish(c4_0, pixel: 4, vector: 0, out: out, outPStride: outPStride)
-  epilogue.finish(c4_1, pixel: 4, vector: 1, out: out, outPStride: outPStride)
-  epilogue.finish(c5_0, pixel: 5, vector: 0, out: out, outPStride: outPStride)
-  epilogue.finish(c5_1, pixel: 5, vector: 1, out: out, outPStride: outPStride)
-  epilogue.finish(c6_0, pixel: 6, vector: 0, out: out, outPStride: outPStride)
-  epilogue.finish(c6_1, pixel: 6, vector: 1, out: out, outPStride: outPStride)
-  epilogue.finish(c7_0, pixel: 7, vector: 0, out: out, outPStride: outPStride)
-  epilogue.finish(c7_1, pixel: 7, vector: 1, out: out, outPStride: outPStride)
-  epilogue.finish(c8_0, pixel: 8, vector: 0, out: out, outPStride: outPStride)
-  epilogue.finish(c8_1, pixel: 8, vector: 1, out: out, outPStride: outPStride)
-  epilogue.finish(c9_0, pixel: 9, vector: 0, out: out, outPStride: outPStride)
-  epilogue.finish(c9_1, pixel: 9, vector: 1, out: out, outPStride: outPStride)
+  if epilogue.validLanes >= 32 {
+    let bias0 = loadVector(epilogue.bias + 0)
+    let bias1 = loadVector(epilogue.bias + 16)
+    let o0 = out + 0 &* outPStride
+    let o1 = out + 1 &* outPStride
+    let o2 = out + 2 &* outPStride
+    let o3 = out + 3 &* outPStride
+    let o4 = out + 4 &* outPStride
+    let o5 = out + 5 &* outPStride
+    let o6 = out + 6 &* outPStride
+    let o7 = out + 7 &* outPStride
+    let o8 = out + 8 &* outPStride
+    let o9 = out + 9 &* outPStride
+    switch epilogue.kind {
+    case .none:
+      storeVector(c0_0 + bias0, o0 + 0)
+      storeVector(c0_1 + bias1, o0 + 16)
+      storeVector(c1_0 + bias0, o1 + 0)
+      storeVector(c1_1 + bias1, o1 + 16)
+      storeVector(c2_0 + bias0, o2 + 0)
+      storeVector(c2_1 + bias1, o2 + 16)
+      storeVector(c3_0 + bias0, o3 + 0)
+      storeVector(c3_1 + bias1, o3 + 16)
+      storeVector(c4_0 + bias0, o4 + 0)
+      storeVector(c4_1 + bias1, o4 + 16)
+      storeVector(c5_0 + bias0, o5 + 0)
+      storeVector(c5_1 + bias1, o5 + 16)
+      storeVector(c6_0 + bias0, o6 + 0)
+      storeVector(c6_1 + bias1, o6 + 16)
+      storeVector(c7_0 + bias0, o7 + 0)
+      storeVector(c7_1 + bias1, o7 + 16)
+      storeVector(c8_0 + bias0, o8 + 0)
+      storeVector(c8_1 + bias1, o8 + 16)
+      storeVector(c9_0 + bias0, o9 + 0)
+      storeVector(c9_1 + bias1, o9 + 16)
+    case .relu:
+      storeVector(relu(c0_0 + bias0), o0 + 0)
+      storeVector(relu(c0_1 + bias1), o0 + 16)
+      storeVector(relu(c1_0 + bias0), o1 + 0)
+      storeVector(relu(c1_1 + bias1), o1 + 16)
+      storeVector(relu(c2_0 + bias0), o2 + 0)
+      storeVector(relu(c2_1 + bias1), o2 + 16)
+      storeVector(relu(c3_0 + bias0), o3 + 0)
+      storeVector(relu(c3_1 + bias1), o3 + 16)
+      storeVector(relu(c4_0 + bias0), o4 + 0)
+      storeVector(relu(c4_1 + bias1), o4 + 16)
+      storeVector(relu(c5_0 + bias0), o5 + 0)
+      storeVector(relu(c5_1 + bias1), o5 + 16)
+      storeVector(relu(c6_0 + bias0), o6 + 0)
+      storeVector(relu(c6_1 + bias1), o6 + 16)
+      storeVector(relu(c7_0 + bias0), o7 + 0)
+      storeVector(relu(c7_1 + bias1), o7 + 16)
+      storeVector(relu(c8_0 + bias0), o8 + 0)
+      storeVector(relu(c8_1 + bias1), o8 + 16)
+      storeVector(relu(c9_0 + bias0), o9 + 0)
+      storeVector(relu(c9_1 + bias1), o9 + 16)
+    case .leakyRelu:
+      storeVector(leakyRelu(c0_0 + bias0), o0 + 0)
+      storeVector(leakyRelu(c0_1 + bias1), o0 + 16)
+      storeVector(leakyRelu(c1_0 + bias0), o1 + 0)
+      storeVector(leakyRelu(c1_1 + bias1), o1 + 16)
+      storeVector(leakyRelu(c2_0 + bias0), o2 + 0)
+      storeVector(leakyRelu(c2_1 + bias1), o2 + 16)
+      storeVector(leakyRelu(c3_0 + bias0), o3 + 0)
+      storeVector(leakyRelu(c3_1 + bias1), o3 + 16)
+      storeVector(leakyRelu(c4_0 + bias0), o4 + 0)
+      storeVector(leakyRelu(c4_1 + bias1), o4 + 16)
+      storeVector(leakyRelu(c5_0 + bias0), o5 + 0)
+      storeVector(leakyRelu(c5_1 + bias1), o5 + 16)
+      storeVector(leakyRelu(c6_0 + bias0), o6 + 0)
+      storeVector(leakyRelu(c6_1 + bias1), o6 + 16)
+      storeVector(leakyRelu(c7_0 + bias0), o7 + 0)
+      storeVector(leakyRelu(c7_1 + bias1), o7 + 16)
+      storeVector(leakyRelu(c8_0 + bias0), o8 + 0)
+      storeVector(leakyRelu(c8_1 + bias1), o8 + 16)
+      storeVector(leakyRelu(c9_0 + bias0), o9 + 0)
+      storeVector(leakyRelu(c9_1 + bias1), o9 + 16)
+    case .residual:
+      let r0 = epilogue.residual + 0 &* epilogue.residualPStride
+      storeVector(c0_0 + bias0 + loadVector(r0 + 0), o0 + 0)
+      storeVector(c0_1 + bias1 + loadVector(r0 + 16), o0 + 16)
+      let r1 = epilogue.residual + 1 &* epilogue.residualPStride
+      storeVector(c1_0 + bias0 + loadVector(r1 + 0), o1 + 0)
+      storeVector(c1_1 + bias1 + loadVector(r1 + 16), o1 + 16)
+      let r2 = epilogue.residual + 2 &* epilogue.residualPStride
+      storeVector(c2_0 + bias0 + loadVector(r2 + 0), o2 + 0)
+      storeVector(c2_1 + bias1 + loadVector(r2 + 16), o2 + 16)
+      let r3 = epilogue.residual + 3 &* epilogue.residualPStride
+      storeVector(c3_0 + bias0 + loadVector(r3 + 0), o3 + 0)
+      storeVector(c3_1 + bias1 + loadVector(r3 + 16), o3 + 16)
+      let r4 = epilogue.residual + 4 &* epilogue.residualPStride
+      storeVector(c4_0 + bias0 + loadVector(r4 + 0), o4 + 0)
+      storeVector(c4_1 + bias1 + loadVector(r4 + 16), o4 + 16)
+      let r5 = epilogue.residual + 5 &* epilogue.residualPStride
+      storeVector(c5_0 + bias0 + loadVector(r5 + 0), o5 + 0)
+      storeVector(c5_1 + bias1 + loadVector(r5 + 16), o5 + 16)
+      let r6 = epilogue.residual + 6 &* epilogue.residualPStride
+      storeVector(c6_0 + bias0 + loadVector(r6 + 0), o6 + 0)
+      storeVector(c6_1 + bias1 + loadVector(r6 + 16), o6 + 16)
+      let r7 = epilogue.residual + 7 &* epilogue.residualPStride
+      storeVector(c7_0 + bias0 + loadVector(r7 + 0), o7 + 0)
+      storeVector(c7_1 + bias1 + loadVector(r7 + 16), o7 + 16)
+      let r8 = epilogue.residual + 8 &* epilogue.residualPStride
+      storeVector(c8_0 + bias0 + loadVector(r8 + 0), o8 + 0)
+      storeVector(c8_1 + bias1 + loadVector(r8 + 16), o8 + 16)
+      let r9 = epilogue.residual + 9 &* epilogue.residualPStride
+      storeVector(c9_0 + bias0 + loadVector(r9 + 0), o9 + 0)
+      storeVector(c9_1 + bias1 + loadVector(r9 + 16), o9 + 16)
+    }
+  } else {
+    epilogue.finish(c0_0, pixel: 0, vector: 0, out: out, outPStride: outPStride)
+    epilogue.finish(c0_1, pixel: 0, vector: 1, out: out, outPStride: outPStride)
+    epilogue.finish(c1_0, pixel: 1, vector: 0, out: out, outPStride: outPStride)
+    epilogue.finish(c1_1, pixel: 1, vector: 1, out: out, outPStride: outPStride)
+    epilogue.finish(c2_0, pixel: 2, vector: 0, out: out, outPStride: outPStride)
+    epilogue.finish(c2_1, pixel: 2, vector: 1, out: out, outPStride: outPStride)
+    epilogue.finish(c3_0, pixel: 3, vector: 0, out: out, outPStride: outPStride)
+    epilogue.finish(c3_1, pixel: 3, vector: 1, out: out, outPStride: outPStride)
+    epilogue.finish(c4_0, pixel: 4, vector: 0, out: out, outPStride: outPStride)
+    epilogue.finish(c4_1, pixel: 4, vector: 1, out: out, outPStride: outPStride)
+    epilogue.finish(c5_0, pixel: 5, vector: 0, out: out, outPStride: outPStride)
+    epilogue.finish(c5_1, pixel: 5, vector: 1, out: out, outPStride: outPStride)
+    epilogue.finish(c6_0, pixel: 6, vector: 0, out: out, outPStride: outPStride)
+    epilogue.finish(c6_1, pixel: 6, vector: 1, out: out, outPStride: outPStride)
+    epilogue.finish(c7_0, pixel: 7, vector: 0, out: out, outPStride: outPStride)
+    epilogue.finish(c7_1, pixel: 7, vector: 1, out: out, outPStride: outPStride)
+    epilogue.finish(c8_0, pixel: 8, vector: 0, out: out, outPStride: outPStride)
+    epilogue.finish(c8_1, pixel: 8, vector: 1, out: out, outPStride: outPStride)
+    epilogue.finish(c9_0, pixel: 9, vector: 0, out: out, outPStride: outPStride)
+    epilogue.finish(c9_1, pixel: 9, vector: 1, out: out, outPStride: outPStride)
+  }
 }
 
 @inline(__always)
@@ -1098,28 +2214,149 @@ func microKernel_p11x32(
       }
     }
   }
-  epilogue.finish(c0_0, pixel: 0, vector: 0, out: out, outPStride: outPStride)
-  epilogue.finish(c0_1, pixel: 0, vector: 1, out: out, outPStride: outPStride)
-  epilogue.finish(c1_0, pixel: 1, vector: 0, out: out, outPStride: outPStride)
-  epilogue.finish(c1_1, pixel: 1, vector: 1, out: out, outPStride: outPStride)
-  epilogue.finish(c2_0, pixel: 2, vector: 0, out: out, outPStride: outPStride)
-  epilogue.finish(c2_1, pixel: 2, vector: 1, out: out, outPStride: outPStride)
-  epilogue.finish(c3_0, pixel: 3, vector: 0, out: out, outPStride: outPStride)
-  epilogue.finish(c3_1, pixel: 3, vector: 1, out: out, outPStride: outPStride)
-  epilogue.finish(c4_0, pixel: 4, vector: 0, out: out, outPStride: outPStride)
-  epilogue.finish(c4_1, pixel: 4, vector: 1, out: out, outPStride: outPStride)
-  epilogue.finish(c5_0, pixel: 5, vector: 0, out: out, outPStride: outPStride)
-  epilogue.finish(c5_1, pixel: 5, vector: 1, out: out, outPStride: outPStride)
-  epilogue.finish(c6_0, pixel: 6, vector: 0, out: out, outPStride: outPStride)
-  epilogue.finish(c6_1, pixel: 6, vector: 1, out: out, outPStride: outPStride)
-  epilogue.finish(c7_0, pixel: 7, vector: 0, out: out, outPStride: outPStride)
-  epilogue.finish(c7_1, pixel: 7, vector: 1, out: out, outPStride: outPStride)
-  epilogue.finish(c8_0, pixel: 8, vector: 0, out: out, outPStride: outPStride)
-  epilogue.finish(c8_1, pixel: 8, vector: 1, out: out, outPStride: outPStride)
-  epilogue.finish(c9_0, pixel: 9, vector: 0, out: out, outPStride: outPStride)
-  epilogue.finish(c9_1, pixel: 9, vector: 1, out: out, outPStride: outPStride)
-  epilogue.finish(c10_0, pixel: 10, vector: 0, out: out, outPStride: outPStride)
-  epilogue.finish(c10_1, pixel: 10, vector: 1, out: out, outPStride: outPStride)
+  if epilogue.validLanes >= 32 {
+    let bias0 = loadVector(epilogue.bias + 0)
+    let bias1 = loadVector(epilogue.bias + 16)
+    let o0 = out + 0 &* outPStride
+    let o1 = out + 1 &* outPStride
+    let o2 = out + 2 &* outPStride
+    let o3 = out + 3 &* outPStride
+    let o4 = out + 4 &* outPStride
+    let o5 = out + 5 &* outPStride
+    let o6 = out + 6 &* outPStride
+    let o7 = out + 7 &* outPStride
+    let o8 = out + 8 &* outPStride
+    let o9 = out + 9 &* outPStride
+    let o10 = out + 10 &* outPStride
+    switch epilogue.kind {
+    case .none:
+      storeVector(c0_0 + bias0, o0 + 0)
+      storeVector(c0_1 + bias1, o0 + 16)
+      storeVector(c1_0 + bias0, o1 + 0)
+      storeVector(c1_1 + bias1, o1 + 16)
+      storeVector(c2_0 + bias0, o2 + 0)
+      storeVector(c2_1 + bias1, o2 + 16)
+      storeVector(c3_0 + bias0, o3 + 0)
+      storeVector(c3_1 + bias1, o3 + 16)
+      storeVector(c4_0 + bias0, o4 + 0)
+      storeVector(c4_1 + bias1, o4 + 16)
+      storeVector(c5_0 + bias0, o5 + 0)
+      storeVector(c5_1 + bias1, o5 + 16)
+      storeVector(c6_0 + bias0, o6 + 0)
+      storeVector(c6_1 + bias1, o6 + 16)
+      storeVector(c7_0 + bias0, o7 + 0)
+      storeVector(c7_1 + bias1, o7 + 16)
+      storeVector(c8_0 + bias0, o8 + 0)
+      storeVector(c8_1 + bias1, o8 + 16)
+      storeVector(c9_0 + bias0, o9 + 0)
+      storeVector(c9_1 + bias1, o9 + 16)
+      storeVector(c10_0 + bias0, o10 + 0)
+      storeVector(c10_1 + bias1, o10 + 16)
+    case .relu:
+      storeVector(relu(c0_0 + bias0), o0 + 0)
+      storeVector(relu(c0_1 + bias1), o0 + 16)
+      storeVector(relu(c1_0 + bias0), o1 + 0)
+      storeVector(relu(c1_1 + bias1), o1 + 16)
+      storeVector(relu(c2_0 + bias0), o2 + 0)
+      storeVector(relu(c2_1 + bias1), o2 + 16)
+      storeVector(relu(c3_0 + bias0), o3 + 0)
+      storeVector(relu(c3_1 + bias1), o3 + 16)
+      storeVector(relu(c4_0 + bias0), o4 + 0)
+      storeVector(relu(c4_1 + bias1), o4 + 16)
+      storeVector(relu(c5_0 + bias0), o5 + 0)
+      storeVector(relu(c5_1 + bias1), o5 + 16)
+      storeVector(relu(c6_0 + bias0), o6 + 0)
+      storeVector(relu(c6_1 + bias1), o6 + 16)
+      storeVector(relu(c7_0 + bias0), o7 + 0)
+      storeVector(relu(c7_1 + bias1), o7 + 16)
+      storeVector(relu(c8_0 + bias0), o8 + 0)
+      storeVector(relu(c8_1 + bias1), o8 + 16)
+      storeVector(relu(c9_0 + bias0), o9 + 0)
+      storeVector(relu(c9_1 + bias1), o9 + 16)
+      storeVector(relu(c10_0 + bias0), o10 + 0)
+      storeVector(relu(c10_1 + bias1), o10 + 16)
+    case .leakyRelu:
+      storeVector(leakyRelu(c0_0 + bias0), o0 + 0)
+      storeVector(leakyRelu(c0_1 + bias1), o0 + 16)
+      storeVector(leakyRelu(c1_0 + bias0), o1 + 0)
+      storeVector(leakyRelu(c1_1 + bias1), o1 + 16)
+      storeVector(leakyRelu(c2_0 + bias0), o2 + 0)
+      storeVector(leakyRelu(c2_1 + bias1), o2 + 16)
+      storeVector(leakyRelu(c3_0 + bias0), o3 + 0)
+      storeVector(leakyRelu(c3_1 + bias1), o3 + 16)
+      storeVector(leakyRelu(c4_0 + bias0), o4 + 0)
+      storeVector(leakyRelu(c4_1 + bias1), o4 + 16)
+      storeVector(leakyRelu(c5_0 + bias0), o5 + 0)
+      storeVector(leakyRelu(c5_1 + bias1), o5 + 16)
+      storeVector(leakyRelu(c6_0 + bias0), o6 + 0)
+      storeVector(leakyRelu(c6_1 + bias1), o6 + 16)
+      storeVector(leakyRelu(c7_0 + bias0), o7 + 0)
+      storeVector(leakyRelu(c7_1 + bias1), o7 + 16)
+      storeVector(leakyRelu(c8_0 + bias0), o8 + 0)
+      storeVector(leakyRelu(c8_1 + bias1), o8 + 16)
+      storeVector(leakyRelu(c9_0 + bias0), o9 + 0)
+      storeVector(leakyRelu(c9_1 + bias1), o9 + 16)
+      storeVector(leakyRelu(c10_0 + bias0), o10 + 0)
+      storeVector(leakyRelu(c10_1 + bias1), o10 + 16)
+    case .residual:
+      let r0 = epilogue.residual + 0 &* epilogue.residualPStride
+      storeVector(c0_0 + bias0 + loadVector(r0 + 0), o0 + 0)
+      storeVector(c0_1 + bias1 + loadVector(r0 + 16), o0 + 16)
+      let r1 = epilogue.residual + 1 &* epilogue.residualPStride
+      storeVector(c1_0 + bias0 + loadVector(r1 + 0), o1 + 0)
+      storeVector(c1_1 + bias1 + loadVector(r1 + 16), o1 + 16)
+      let r2 = epilogue.residual + 2 &* epilogue.residualPStride
+      storeVector(c2_0 + bias0 + loadVector(r2 + 0), o2 + 0)
+      storeVector(c2_1 + bias1 + loadVector(r2 + 16), o2 + 16)
+      let r3 = epilogue.residual + 3 &* epilogue.residualPStride
+      storeVector(c3_0 + bias0 + loadVector(r3 + 0), o3 + 0)
+      storeVector(c3_1 + bias1 + loadVector(r3 + 16), o3 + 16)
+      let r4 = epilogue.residual + 4 &* epilogue.residualPStride
+      storeVector(c4_0 + bias0 + loadVector(r4 + 0), o4 + 0)
+      storeVector(c4_1 + bias1 + loadVector(r4 + 16), o4 + 16)
+      let r5 = epilogue.residual + 5 &* epilogue.residualPStride
+      storeVector(c5_0 + bias0 + loadVector(r5 + 0), o5 + 0)
+      storeVector(c5_1 + bias1 + loadVector(r5 + 16), o5 + 16)
+      let r6 = epilogue.residual + 6 &* epilogue.residualPStride
+      storeVector(c6_0 + bias0 + loadVector(r6 + 0), o6 + 0)
+      storeVector(c6_1 + bias1 + loadVector(r6 + 16), o6 + 16)
+      let r7 = epilogue.residual + 7 &* epilogue.residualPStride
+      storeVector(c7_0 + bias0 + loadVector(r7 + 0), o7 + 0)
+      storeVector(c7_1 + bias1 + loadVector(r7 + 16), o7 + 16)
+      let r8 = epilogue.residual + 8 &* epilogue.residualPStride
+      storeVector(c8_0 + bias0 + loadVector(r8 + 0), o8 + 0)
+      storeVector(c8_1 + bias1 + loadVector(r8 + 16), o8 + 16)
+      let r9 = epilogue.residual + 9 &* epilogue.residualPStride
+      storeVector(c9_0 + bias0 + loadVector(r9 + 0), o9 + 0)
+      storeVector(c9_1 + bias1 + loadVector(r9 + 16), o9 + 16)
+      let r10 = epilogue.residual + 10 &* epilogue.residualPStride
+      storeVector(c10_0 + bias0 + loadVector(r10 + 0), o10 + 0)
+      storeVector(c10_1 + bias1 + loadVector(r10 + 16), o10 + 16)
+    }
+  } else {
+    epilogue.finish(c0_0, pixel: 0, vector: 0, out: out, outPStride: outPStride)
+    epilogue.finish(c0_1, pixel: 0, vector: 1, out: out, outPStride: outPStride)
+    epilogue.finish(c1_0, pixel: 1, vector: 0, out: out, outPStride: outPStride)
+    epilogue.finish(c1_1, pixel: 1, vector: 1, out: out, outPStride: outPStride)
+    epilogue.finish(c2_0, pixel: 2, vector: 0, out: out, outPStride: outPStride)
+    epilogue.finish(c2_1, pixel: 2, vector: 1, out: out, outPStride: outPStride)
+    epilogue.finish(c3_0, pixel: 3, vector: 0, out: out, outPStride: outPStride)
+    epilogue.finish(c3_1, pixel: 3, vector: 1, out: out, outPStride: outPStride)
+    epilogue.finish(c4_0, pixel: 4, vector: 0, out: out, outPStride: outPStride)
+    epilogue.finish(c4_1, pixel: 4, vector: 1, out: out, outPStride: outPStride)
+    epilogue.finish(c5_0, pixel: 5, vector: 0, out: out, outPStride: outPStride)
+    epilogue.finish(c5_1, pixel: 5, vector: 1, out: out, outPStride: outPStride)
+    epilogue.finish(c6_0, pixel: 6, vector: 0, out: out, outPStride: outPStride)
+    epilogue.finish(c6_1, pixel: 6, vector: 1, out: out, outPStride: outPStride)
+    epilogue.finish(c7_0, pixel: 7, vector: 0, out: out, outPStride: outPStride)
+    epilogue.finish(c7_1, pixel: 7, vector: 1, out: out, outPStride: outPStride)
+    epilogue.finish(c8_0, pixel: 8, vector: 0, out: out, outPStride: outPStride)
+    epilogue.finish(c8_1, pixel: 8, vector: 1, out: out, outPStride: outPStride)
+    epilogue.finish(c9_0, pixel: 9, vector: 0, out: out, outPStride: outPStride)
+    epilogue.finish(c9_1, pixel: 9, vector: 1, out: out, outPStride: outPStride)
+    epilogue.finish(c10_0, pixel: 10, vector: 0, out: out, outPStride: outPStride)
+    epilogue.finish(c10_1, pixel: 10, vector: 1, out: out, outPStride: outPStride)
+  }
 }
 
 @inline(__always)
@@ -1200,30 +2437,161 @@ func microKernel_p12x32(
       }
     }
   }
-  epilogue.finish(c0_0, pixel: 0, vector: 0, out: out, outPStride: outPStride)
-  epilogue.finish(c0_1, pixel: 0, vector: 1, out: out, outPStride: outPStride)
-  epilogue.finish(c1_0, pixel: 1, vector: 0, out: out, outPStride: outPStride)
-  epilogue.finish(c1_1, pixel: 1, vector: 1, out: out, outPStride: outPStride)
-  epilogue.finish(c2_0, pixel: 2, vector: 0, out: out, outPStride: outPStride)
-  epilogue.finish(c2_1, pixel: 2, vector: 1, out: out, outPStride: outPStride)
-  epilogue.finish(c3_0, pixel: 3, vector: 0, out: out, outPStride: outPStride)
-  epilogue.finish(c3_1, pixel: 3, vector: 1, out: out, outPStride: outPStride)
-  epilogue.finish(c4_0, pixel: 4, vector: 0, out: out, outPStride: outPStride)
-  epilogue.finish(c4_1, pixel: 4, vector: 1, out: out, outPStride: outPStride)
-  epilogue.finish(c5_0, pixel: 5, vector: 0, out: out, outPStride: outPStride)
-  epilogue.finish(c5_1, pixel: 5, vector: 1, out: out, outPStride: outPStride)
-  epilogue.finish(c6_0, pixel: 6, vector: 0, out: out, outPStride: outPStride)
-  epilogue.finish(c6_1, pixel: 6, vector: 1, out: out, outPStride: outPStride)
-  epilogue.finish(c7_0, pixel: 7, vector: 0, out: out, outPStride: outPStride)
-  epilogue.finish(c7_1, pixel: 7, vector: 1, out: out, outPStride: outPStride)
-  epilogue.finish(c8_0, pixel: 8, vector: 0, out: out, outPStride: outPStride)
-  epilogue.finish(c8_1, pixel: 8, vector: 1, out: out, outPStride: outPStride)
-  epilogue.finish(c9_0, pixel: 9, vector: 0, out: out, outPStride: outPStride)
-  epilogue.finish(c9_1, pixel: 9, vector: 1, out: out, outPStride: outPStride)
-  epilogue.finish(c10_0, pixel: 10, vector: 0, out: out, outPStride: outPStride)
-  epilogue.finish(c10_1, pixel: 10, vector: 1, out: out, outPStride: outPStride)
-  epilogue.finish(c11_0, pixel: 11, vector: 0, out: out, outPStride: outPStride)
-  epilogue.finish(c11_1, pixel: 11, vector: 1, out: out, outPStride: outPStride)
+  if epilogue.validLanes >= 32 {
+    let bias0 = loadVector(epilogue.bias + 0)
+    let bias1 = loadVector(epilogue.bias + 16)
+    let o0 = out + 0 &* outPStride
+    let o1 = out + 1 &* outPStride
+    let o2 = out + 2 &* outPStride
+    let o3 = out + 3 &* outPStride
+    let o4 = out + 4 &* outPStride
+    let o5 = out + 5 &* outPStride
+    let o6 = out + 6 &* outPStride
+    let o7 = out + 7 &* outPStride
+    let o8 = out + 8 &* outPStride
+    let o9 = out + 9 &* outPStride
+    let o10 = out + 10 &* outPStride
+    let o11 = out + 11 &* outPStride
+    switch epilogue.kind {
+    case .none:
+      storeVector(c0_0 + bias0, o0 + 0)
+      storeVector(c0_1 + bias1, o0 + 16)
+      storeVector(c1_0 + bias0, o1 + 0)
+      storeVector(c1_1 + bias1, o1 + 16)
+      storeVector(c2_0 + bias0, o2 + 0)
+      storeVector(c2_1 + bias1, o2 + 16)
+      storeVector(c3_0 + bias0, o3 + 0)
+      storeVector(c3_1 + bias1, o3 + 16)
+      storeVector(c4_0 + bias0, o4 + 0)
+      storeVector(c4_1 + bias1, o4 + 16)
+      storeVector(c5_0 + bias0, o5 + 0)
+      storeVector(c5_1 + bias1, o5 + 16)
+      storeVector(c6_0 + bias0, o6 + 0)
+      storeVector(c6_1 + bias1, o6 + 16)
+      storeVector(c7_0 + bias0, o7 + 0)
+      storeVector(c7_1 + bias1, o7 + 16)
+      storeVector(c8_0 + bias0, o8 + 0)
+      storeVector(c8_1 + bias1, o8 + 16)
+      storeVector(c9_0 + bias0, o9 + 0)
+      storeVector(c9_1 + bias1, o9 + 16)
+      storeVector(c10_0 + bias0, o10 + 0)
+      storeVector(c10_1 + bias1, o10 + 16)
+      storeVector(c11_0 + bias0, o11 + 0)
+      storeVector(c11_1 + bias1, o11 + 16)
+    case .relu:
+      storeVector(relu(c0_0 + bias0), o0 + 0)
+      storeVector(relu(c0_1 + bias1), o0 + 16)
+      storeVector(relu(c1_0 + bias0), o1 + 0)
+      storeVector(relu(c1_1 + bias1), o1 + 16)
+      storeVector(relu(c2_0 + bias0), o2 + 0)
+      storeVector(relu(c2_1 + bias1), o2 + 16)
+      storeVector(relu(c3_0 + bias0), o3 + 0)
+      storeVector(relu(c3_1 + bias1), o3 + 16)
+      storeVector(relu(c4_0 + bias0), o4 + 0)
+      storeVector(relu(c4_1 + bias1), o4 + 16)
+      storeVector(relu(c5_0 + bias0), o5 + 0)
+      storeVector(relu(c5_1 + bias1), o5 + 16)
+      storeVector(relu(c6_0 + bias0), o6 + 0)
+      storeVector(relu(c6_1 + bias1), o6 + 16)
+      storeVector(relu(c7_0 + bias0), o7 + 0)
+      storeVector(relu(c7_1 + bias1), o7 + 16)
+      storeVector(relu(c8_0 + bias0), o8 + 0)
+      storeVector(relu(c8_1 + bias1), o8 + 16)
+      storeVector(relu(c9_0 + bias0), o9 + 0)
+      storeVector(relu(c9_1 + bias1), o9 + 16)
+      storeVector(relu(c10_0 + bias0), o10 + 0)
+      storeVector(relu(c10_1 + bias1), o10 + 16)
+      storeVector(relu(c11_0 + bias0), o11 + 0)
+      storeVector(relu(c11_1 + bias1), o11 + 16)
+    case .leakyRelu:
+      storeVector(leakyRelu(c0_0 + bias0), o0 + 0)
+      storeVector(leakyRelu(c0_1 + bias1), o0 + 16)
+      storeVector(leakyRelu(c1_0 + bias0), o1 + 0)
+      storeVector(leakyRelu(c1_1 + bias1), o1 + 16)
+      storeVector(leakyRelu(c2_0 + bias0), o2 + 0)
+      storeVector(leakyRelu(c2_1 + bias1), o2 + 16)
+      storeVector(leakyRelu(c3_0 + bias0), o3 + 0)
+      storeVector(leakyRelu(c3_1 + bias1), o3 + 16)
+      storeVector(leakyRelu(c4_0 + bias0), o4 + 0)
+      storeVector(leakyRelu(c4_1 + bias1), o4 + 16)
+      storeVector(leakyRelu(c5_0 + bias0), o5 + 0)
+      storeVector(leakyRelu(c5_1 + bias1), o5 + 16)
+      storeVector(leakyRelu(c6_0 + bias0), o6 + 0)
+      storeVector(leakyRelu(c6_1 + bias1), o6 + 16)
+      storeVector(leakyRelu(c7_0 + bias0), o7 + 0)
+      storeVector(leakyRelu(c7_1 + bias1), o7 + 16)
+      storeVector(leakyRelu(c8_0 + bias0), o8 + 0)
+      storeVector(leakyRelu(c8_1 + bias1), o8 + 16)
+      storeVector(leakyRelu(c9_0 + bias0), o9 + 0)
+      storeVector(leakyRelu(c9_1 + bias1), o9 + 16)
+      storeVector(leakyRelu(c10_0 + bias0), o10 + 0)
+      storeVector(leakyRelu(c10_1 + bias1), o10 + 16)
+      storeVector(leakyRelu(c11_0 + bias0), o11 + 0)
+      storeVector(leakyRelu(c11_1 + bias1), o11 + 16)
+    case .residual:
+      let r0 = epilogue.residual + 0 &* epilogue.residualPStride
+      storeVector(c0_0 + bias0 + loadVector(r0 + 0), o0 + 0)
+      storeVector(c0_1 + bias1 + loadVector(r0 + 16), o0 + 16)
+      let r1 = epilogue.residual + 1 &* epilogue.residualPStride
+      storeVector(c1_0 + bias0 + loadVector(r1 + 0), o1 + 0)
+      storeVector(c1_1 + bias1 + loadVector(r1 + 16), o1 + 16)
+      let r2 = epilogue.residual + 2 &* epilogue.residualPStride
+      storeVector(c2_0 + bias0 + loadVector(r2 + 0), o2 + 0)
+      storeVector(c2_1 + bias1 + loadVector(r2 + 16), o2 + 16)
+      let r3 = epilogue.residual + 3 &* epilogue.residualPStride
+      storeVector(c3_0 + bias0 + loadVector(r3 + 0), o3 + 0)
+      storeVector(c3_1 + bias1 + loadVector(r3 + 16), o3 + 16)
+      let r4 = epilogue.residual + 4 &* epilogue.residualPStride
+      storeVector(c4_0 + bias0 + loadVector(r4 + 0), o4 + 0)
+      storeVector(c4_1 + bias1 + loadVector(r4 + 16), o4 + 16)
+      let r5 = epilogue.residual + 5 &* epilogue.residualPStride
+      storeVector(c5_0 + bias0 + loadVector(r5 + 0), o5 + 0)
+      storeVector(c5_1 + bias1 + loadVector(r5 + 16), o5 + 16)
+      let r6 = epilogue.residual + 6 &* epilogue.residualPStride
+      storeVector(c6_0 + bias0 + loadVector(r6 + 0), o6 + 0)
+      storeVector(c6_1 + bias1 + loadVector(r6 + 16), o6 + 16)
+      let r7 = epilogue.residual + 7 &* epilogue.residualPStride
+      storeVector(c7_0 + bias0 + loadVector(r7 + 0), o7 + 0)
+      storeVector(c7_1 + bias1 + loadVector(r7 + 16), o7 + 16)
+      let r8 = epilogue.residual + 8 &* epilogue.residualPStride
+      storeVector(c8_0 + bias0 + loadVector(r8 + 0), o8 + 0)
+      storeVector(c8_1 + bias1 + loadVector(r8 + 16), o8 + 16)
+      let r9 = epilogue.residual + 9 &* epilogue.residualPStride
+      storeVector(c9_0 + bias0 + loadVector(r9 + 0), o9 + 0)
+      storeVector(c9_1 + bias1 + loadVector(r9 + 16), o9 + 16)
+      let r10 = epilogue.residual + 10 &* epilogue.residualPStride
+      storeVector(c10_0 + bias0 + loadVector(r10 + 0), o10 + 0)
+      storeVector(c10_1 + bias1 + loadVector(r10 + 16), o10 + 16)
+      let r11 = epilogue.residual + 11 &* epilogue.residualPStride
+      storeVector(c11_0 + bias0 + loadVector(r11 + 0), o11 + 0)
+      storeVector(c11_1 + bias1 + loadVector(r11 + 16), o11 + 16)
+    }
+  } else {
+    epilogue.finish(c0_0, pixel: 0, vector: 0, out: out, outPStride: outPStride)
+    epilogue.finish(c0_1, pixel: 0, vector: 1, out: out, outPStride: outPStride)
+    epilogue.finish(c1_0, pixel: 1, vector: 0, out: out, outPStride: outPStride)
+    epilogue.finish(c1_1, pixel: 1, vector: 1, out: out, outPStride: outPStride)
+    epilogue.finish(c2_0, pixel: 2, vector: 0, out: out, outPStride: outPStride)
+    epilogue.finish(c2_1, pixel: 2, vector: 1, out: out, outPStride: outPStride)
+    epilogue.finish(c3_0, pixel: 3, vector: 0, out: out, outPStride: outPStride)
+    epilogue.finish(c3_1, pixel: 3, vector: 1, out: out, outPStride: outPStride)
+    epilogue.finish(c4_0, pixel: 4, vector: 0, out: out, outPStride: outPStride)
+    epilogue.finish(c4_1, pixel: 4, vector: 1, out: out, outPStride: outPStride)
+    epilogue.finish(c5_0, pixel: 5, vector: 0, out: out, outPStride: outPStride)
+    epilogue.finish(c5_1, pixel: 5, vector: 1, out: out, outPStride: outPStride)
+    epilogue.finish(c6_0, pixel: 6, vector: 0, out: out, outPStride: outPStride)
+    epilogue.finish(c6_1, pixel: 6, vector: 1, out: out, outPStride: outPStride)
+    epilogue.finish(c7_0, pixel: 7, vector: 0, out: out, outPStride: outPStride)
+    epilogue.finish(c7_1, pixel: 7, vector: 1, out: out, outPStride: outPStride)
+    epilogue.finish(c8_0, pixel: 8, vector: 0, out: out, outPStride: outPStride)
+    epilogue.finish(c8_1, pixel: 8, vector: 1, out: out, outPStride: outPStride)
+    epilogue.finish(c9_0, pixel: 9, vector: 0, out: out, outPStride: outPStride)
+    epilogue.finish(c9_1, pixel: 9, vector: 1, out: out, outPStride: outPStride)
+    epilogue.finish(c10_0, pixel: 10, vector: 0, out: out, outPStride: outPStride)
+    epilogue.finish(c10_1, pixel: 10, vector: 1, out: out, outPStride: outPStride)
+    epilogue.finish(c11_0, pixel: 11, vector: 0, out: out, outPStride: outPStride)
+    epilogue.finish(c11_1, pixel: 11, vector: 1, out: out, outPStride: outPStride)
+  }
 }
 
 /// Runs the micro-kernel for `count` pixels (1...P) of a tile.
@@ -1282,7 +2650,23 @@ func microKernel_p1x16(
       }
     }
   }
-  epilogue.finish(c0_0, pixel: 0, vector: 0, out: out, outPStride: outPStride)
+  if epilogue.validLanes >= 16 {
+    let bias0 = loadVector(epilogue.bias + 0)
+    let o0 = out + 0 &* outPStride
+    switch epilogue.kind {
+    case .none:
+      storeVector(c0_0 + bias0, o0 + 0)
+    case .relu:
+      storeVector(relu(c0_0 + bias0), o0 + 0)
+    case .leakyRelu:
+      storeVector(leakyRelu(c0_0 + bias0), o0 + 0)
+    case .residual:
+      let r0 = epilogue.residual + 0 &* epilogue.residualPStride
+      storeVector(c0_0 + bias0 + loadVector(r0 + 0), o0 + 0)
+    }
+  } else {
+    epilogue.finish(c0_0, pixel: 0, vector: 0, out: out, outPStride: outPStride)
+  }
 }
 
 @inline(__always)
@@ -1308,8 +2692,30 @@ func microKernel_p2x16(
       }
     }
   }
-  epilogue.finish(c0_0, pixel: 0, vector: 0, out: out, outPStride: outPStride)
-  epilogue.finish(c1_0, pixel: 1, vector: 0, out: out, outPStride: outPStride)
+  if epilogue.validLanes >= 16 {
+    let bias0 = loadVector(epilogue.bias + 0)
+    let o0 = out + 0 &* outPStride
+    let o1 = out + 1 &* outPStride
+    switch epilogue.kind {
+    case .none:
+      storeVector(c0_0 + bias0, o0 + 0)
+      storeVector(c1_0 + bias0, o1 + 0)
+    case .relu:
+      storeVector(relu(c0_0 + bias0), o0 + 0)
+      storeVector(relu(c1_0 + bias0), o1 + 0)
+    case .leakyRelu:
+      storeVector(leakyRelu(c0_0 + bias0), o0 + 0)
+      storeVector(leakyRelu(c1_0 + bias0), o1 + 0)
+    case .residual:
+      let r0 = epilogue.residual + 0 &* epilogue.residualPStride
+      storeVector(c0_0 + bias0 + loadVector(r0 + 0), o0 + 0)
+      let r1 = epilogue.residual + 1 &* epilogue.residualPStride
+      storeVector(c1_0 + bias0 + loadVector(r1 + 0), o1 + 0)
+    }
+  } else {
+    epilogue.finish(c0_0, pixel: 0, vector: 0, out: out, outPStride: outPStride)
+    epilogue.finish(c1_0, pixel: 1, vector: 0, out: out, outPStride: outPStride)
+  }
 }
 
 @inline(__always)
@@ -1338,9 +2744,37 @@ func microKernel_p3x16(
       }
     }
   }
-  epilogue.finish(c0_0, pixel: 0, vector: 0, out: out, outPStride: outPStride)
-  epilogue.finish(c1_0, pixel: 1, vector: 0, out: out, outPStride: outPStride)
-  epilogue.finish(c2_0, pixel: 2, vector: 0, out: out, outPStride: outPStride)
+  if epilogue.validLanes >= 16 {
+    let bias0 = loadVector(epilogue.bias + 0)
+    let o0 = out + 0 &* outPStride
+    let o1 = out + 1 &* outPStride
+    let o2 = out + 2 &* outPStride
+    switch epilogue.kind {
+    case .none:
+      storeVector(c0_0 + bias0, o0 + 0)
+      storeVector(c1_0 + bias0, o1 + 0)
+      storeVector(c2_0 + bias0, o2 + 0)
+    case .relu:
+      storeVector(relu(c0_0 + bias0), o0 + 0)
+      storeVector(relu(c1_0 + bias0), o1 + 0)
+      storeVector(relu(c2_0 + bias0), o2 + 0)
+    case .leakyRelu:
+      storeVector(leakyRelu(c0_0 + bias0), o0 + 0)
+      storeVector(leakyRelu(c1_0 + bias0), o1 + 0)
+      storeVector(leakyRelu(c2_0 + bias0), o2 + 0)
+    case .residual:
+      let r0 = epilogue.residual + 0 &* epilogue.residualPStride
+      storeVector(c0_0 + bias0 + loadVector(r0 + 0), o0 + 0)
+      let r1 = epilogue.residual + 1 &* epilogue.residualPStride
+      storeVector(c1_0 + bias0 + loadVector(r1 + 0), o1 + 0)
+      let r2 = epilogue.residual + 2 &* epilogue.residualPStride
+      storeVector(c2_0 + bias0 + loadVector(r2 + 0), o2 + 0)
+    }
+  } else {
+    epilogue.finish(c0_0, pixel: 0, vector: 0, out: out, outPStride: outPStride)
+    epilogue.finish(c1_0, pixel: 1, vector: 0, out: out, outPStride: outPStride)
+    epilogue.finish(c2_0, pixel: 2, vector: 0, out: out, outPStride: outPStride)
+  }
 }
 
 @inline(__always)
@@ -1372,10 +2806,44 @@ func microKernel_p4x16(
       }
     }
   }
-  epilogue.finish(c0_0, pixel: 0, vector: 0, out: out, outPStride: outPStride)
-  epilogue.finish(c1_0, pixel: 1, vector: 0, out: out, outPStride: outPStride)
-  epilogue.finish(c2_0, pixel: 2, vector: 0, out: out, outPStride: outPStride)
-  epilogue.finish(c3_0, pixel: 3, vector: 0, out: out, outPStride: outPStride)
+  if epilogue.validLanes >= 16 {
+    let bias0 = loadVector(epilogue.bias + 0)
+    let o0 = out + 0 &* outPStride
+    let o1 = out + 1 &* outPStride
+    let o2 = out + 2 &* outPStride
+    let o3 = out + 3 &* outPStride
+    switch epilogue.kind {
+    case .none:
+      storeVector(c0_0 + bias0, o0 + 0)
+      storeVector(c1_0 + bias0, o1 + 0)
+      storeVector(c2_0 + bias0, o2 + 0)
+      storeVector(c3_0 + bias0, o3 + 0)
+    case .relu:
+      storeVector(relu(c0_0 + bias0), o0 + 0)
+      storeVector(relu(c1_0 + bias0), o1 + 0)
+      storeVector(relu(c2_0 + bias0), o2 + 0)
+      storeVector(relu(c3_0 + bias0), o3 + 0)
+    case .leakyRelu:
+      storeVector(leakyRelu(c0_0 + bias0), o0 + 0)
+      storeVector(leakyRelu(c1_0 + bias0), o1 + 0)
+      storeVector(leakyRelu(c2_0 + bias0), o2 + 0)
+      storeVector(leakyRelu(c3_0 + bias0), o3 + 0)
+    case .residual:
+      let r0 = epilogue.residual + 0 &* epilogue.residualPStride
+      storeVector(c0_0 + bias0 + loadVector(r0 + 0), o0 + 0)
+      let r1 = epilogue.residual + 1 &* epilogue.residualPStride
+      storeVector(c1_0 + bias0 + loadVector(r1 + 0), o1 + 0)
+      let r2 = epilogue.residual + 2 &* epilogue.residualPStride
+      storeVector(c2_0 + bias0 + loadVector(r2 + 0), o2 + 0)
+      let r3 = epilogue.residual + 3 &* epilogue.residualPStride
+      storeVector(c3_0 + bias0 + loadVector(r3 + 0), o3 + 0)
+    }
+  } else {
+    epilogue.finish(c0_0, pixel: 0, vector: 0, out: out, outPStride: outPStride)
+    epilogue.finish(c1_0, pixel: 1, vector: 0, out: out, outPStride: outPStride)
+    epilogue.finish(c2_0, pixel: 2, vector: 0, out: out, outPStride: outPStride)
+    epilogue.finish(c3_0, pixel: 3, vector: 0, out: out, outPStride: outPStride)
+  }
 }
 
 @inline(__always)
@@ -1410,11 +2878,51 @@ func microKernel_p5x16(
       }
     }
   }
-  epilogue.finish(c0_0, pixel: 0, vector: 0, out: out, outPStride: outPStride)
-  epilogue.finish(c1_0, pixel: 1, vector: 0, out: out, outPStride: outPStride)
-  epilogue.finish(c2_0, pixel: 2, vector: 0, out: out, outPStride: outPStride)
-  epilogue.finish(c3_0, pixel: 3, vector: 0, out: out, outPStride: outPStride)
-  epilogue.finish(c4_0, pixel: 4, vector: 0, out: out, outPStride: outPStride)
+  if epilogue.validLanes >= 16 {
+    let bias0 = loadVector(epilogue.bias + 0)
+    let o0 = out + 0 &* outPStride
+    let o1 = out + 1 &* outPStride
+    let o2 = out + 2 &* outPStride
+    let o3 = out + 3 &* outPStride
+    let o4 = out + 4 &* outPStride
+    switch epilogue.kind {
+    case .none:
+      storeVector(c0_0 + bias0, o0 + 0)
+      storeVector(c1_0 + bias0, o1 + 0)
+      storeVector(c2_0 + bias0, o2 + 0)
+      storeVector(c3_0 + bias0, o3 + 0)
+      storeVector(c4_0 + bias0, o4 + 0)
+    case .relu:
+      storeVector(relu(c0_0 + bias0), o0 + 0)
+      storeVector(relu(c1_0 + bias0), o1 + 0)
+      storeVector(relu(c2_0 + bias0), o2 + 0)
+      storeVector(relu(c3_0 + bias0), o3 + 0)
+      storeVector(relu(c4_0 + bias0), o4 + 0)
+    case .leakyRelu:
+      storeVector(leakyRelu(c0_0 + bias0), o0 + 0)
+      storeVector(leakyRelu(c1_0 + bias0), o1 + 0)
+      storeVector(leakyRelu(c2_0 + bias0), o2 + 0)
+      storeVector(leakyRelu(c3_0 + bias0), o3 + 0)
+      storeVector(leakyRelu(c4_0 + bias0), o4 + 0)
+    case .residual:
+      let r0 = epilogue.residual + 0 &* epilogue.residualPStride
+      storeVector(c0_0 + bias0 + loadVector(r0 + 0), o0 + 0)
+      let r1 = epilogue.residual + 1 &* epilogue.residualPStride
+      storeVector(c1_0 + bias0 + loadVector(r1 + 0), o1 + 0)
+      let r2 = epilogue.residual + 2 &* epilogue.residualPStride
+      storeVector(c2_0 + bias0 + loadVector(r2 + 0), o2 + 0)
+      let r3 = epilogue.residual + 3 &* epilogue.residualPStride
+      storeVector(c3_0 + bias0 + loadVector(r3 + 0), o3 + 0)
+      let r4 = epilogue.residual + 4 &* epilogue.residualPStride
+      storeVector(c4_0 + bias0 + loadVector(r4 + 0), o4 + 0)
+    }
+  } else {
+    epilogue.finish(c0_0, pixel: 0, vector: 0, out: out, outPStride: outPStride)
+    epilogue.finish(c1_0, pixel: 1, vector: 0, out: out, outPStride: outPStride)
+    epilogue.finish(c2_0, pixel: 2, vector: 0, out: out, outPStride: outPStride)
+    epilogue.finish(c3_0, pixel: 3, vector: 0, out: out, outPStride: outPStride)
+    epilogue.finish(c4_0, pixel: 4, vector: 0, out: out, outPStride: outPStride)
+  }
 }
 
 @inline(__always)
@@ -1452,12 +2960,58 @@ func microKernel_p6x16(
       }
     }
   }
-  epilogue.finish(c0_0, pixel: 0, vector: 0, out: out, outPStride: outPStride)
-  epilogue.finish(c1_0, pixel: 1, vector: 0, out: out, outPStride: outPStride)
-  epilogue.finish(c2_0, pixel: 2, vector: 0, out: out, outPStride: outPStride)
-  epilogue.finish(c3_0, pixel: 3, vector: 0, out: out, outPStride: outPStride)
-  epilogue.finish(c4_0, pixel: 4, vector: 0, out: out, outPStride: outPStride)
-  epilogue.finish(c5_0, pixel: 5, vector: 0, out: out, outPStride: outPStride)
+  if epilogue.validLanes >= 16 {
+    let bias0 = loadVector(epilogue.bias + 0)
+    let o0 = out + 0 &* outPStride
+    let o1 = out + 1 &* outPStride
+    let o2 = out + 2 &* outPStride
+    let o3 = out + 3 &* outPStride
+    let o4 = out + 4 &* outPStride
+    let o5 = out + 5 &* outPStride
+    switch epilogue.kind {
+    case .none:
+      storeVector(c0_0 + bias0, o0 + 0)
+      storeVector(c1_0 + bias0, o1 + 0)
+      storeVector(c2_0 + bias0, o2 + 0)
+      storeVector(c3_0 + bias0, o3 + 0)
+      storeVector(c4_0 + bias0, o4 + 0)
+      storeVector(c5_0 + bias0, o5 + 0)
+    case .relu:
+      storeVector(relu(c0_0 + bias0), o0 + 0)
+      storeVector(relu(c1_0 + bias0), o1 + 0)
+      storeVector(relu(c2_0 + bias0), o2 + 0)
+      storeVector(relu(c3_0 + bias0), o3 + 0)
+      storeVector(relu(c4_0 + bias0), o4 + 0)
+      storeVector(relu(c5_0 + bias0), o5 + 0)
+    case .leakyRelu:
+      storeVector(leakyRelu(c0_0 + bias0), o0 + 0)
+      storeVector(leakyRelu(c1_0 + bias0), o1 + 0)
+      storeVector(leakyRelu(c2_0 + bias0), o2 + 0)
+      storeVector(leakyRelu(c3_0 + bias0), o3 + 0)
+      storeVector(leakyRelu(c4_0 + bias0), o4 + 0)
+      storeVector(leakyRelu(c5_0 + bias0), o5 + 0)
+    case .residual:
+      let r0 = epilogue.residual + 0 &* epilogue.residualPStride
+      storeVector(c0_0 + bias0 + loadVector(r0 + 0), o0 + 0)
+      let r1 = epilogue.residual + 1 &* epilogue.residualPStride
+      storeVector(c1_0 + bias0 + loadVector(r1 + 0), o1 + 0)
+      let r2 = epilogue.residual + 2 &* epilogue.residualPStride
+      storeVector(c2_0 + bias0 + loadVector(r2 + 0), o2 + 0)
+      let r3 = epilogue.residual + 3 &* epilogue.residualPStride
+      storeVector(c3_0 + bias0 + loadVector(r3 + 0), o3 + 0)
+      let r4 = epilogue.residual + 4 &* epilogue.residualPStride
+      storeVector(c4_0 + bias0 + loadVector(r4 + 0), o4 + 0)
+      let r5 = epilogue.residual + 5 &* epilogue.residualPStride
+      storeVector(c5_0 + bias0 + loadVector(r5 + 0), o5 + 0)
+    }
+  } else {
+    epilogue.finish(c0_0, pixel: 0, vector: 0, out: out, outPStride: outPStride)
+    epilogue.finish(c1_0, pixel: 1, vector: 0, out: out, outPStride: outPStride)
+    epilogue.finish(c2_0, pixel: 2, vector: 0, out: out, outPStride: outPStride)
+    epilogue.finish(c3_0, pixel: 3, vector: 0, out: out, outPStride: outPStride)
+    epilogue.finish(c4_0, pixel: 4, vector: 0, out: out, outPStride: outPStride)
+    epilogue.finish(c5_0, pixel: 5, vector: 0, out: out, outPStride: outPStride)
+  }
 }
 
 @inline(__always)
@@ -1498,13 +3052,65 @@ func microKernel_p7x16(
       }
     }
   }
-  epilogue.finish(c0_0, pixel: 0, vector: 0, out: out, outPStride: outPStride)
-  epilogue.finish(c1_0, pixel: 1, vector: 0, out: out, outPStride: outPStride)
-  epilogue.finish(c2_0, pixel: 2, vector: 0, out: out, outPStride: outPStride)
-  epilogue.finish(c3_0, pixel: 3, vector: 0, out: out, outPStride: outPStride)
-  epilogue.finish(c4_0, pixel: 4, vector: 0, out: out, outPStride: outPStride)
-  epilogue.finish(c5_0, pixel: 5, vector: 0, out: out, outPStride: outPStride)
-  epilogue.finish(c6_0, pixel: 6, vector: 0, out: out, outPStride: outPStride)
+  if epilogue.validLanes >= 16 {
+    let bias0 = loadVector(epilogue.bias + 0)
+    let o0 = out + 0 &* outPStride
+    let o1 = out + 1 &* outPStride
+    let o2 = out + 2 &* outPStride
+    let o3 = out + 3 &* outPStride
+    let o4 = out + 4 &* outPStride
+    let o5 = out + 5 &* outPStride
+    let o6 = out + 6 &* outPStride
+    switch epilogue.kind {
+    case .none:
+      storeVector(c0_0 + bias0, o0 + 0)
+      storeVector(c1_0 + bias0, o1 + 0)
+      storeVector(c2_0 + bias0, o2 + 0)
+      storeVector(c3_0 + bias0, o3 + 0)
+      storeVector(c4_0 + bias0, o4 + 0)
+      storeVector(c5_0 + bias0, o5 + 0)
+      storeVector(c6_0 + bias0, o6 + 0)
+    case .relu:
+      storeVector(relu(c0_0 + bias0), o0 + 0)
+      storeVector(relu(c1_0 + bias0), o1 + 0)
+      storeVector(relu(c2_0 + bias0), o2 + 0)
+      storeVector(relu(c3_0 + bias0), o3 + 0)
+      storeVector(relu(c4_0 + bias0), o4 + 0)
+      storeVector(relu(c5_0 + bias0), o5 + 0)
+      storeVector(relu(c6_0 + bias0), o6 + 0)
+    case .leakyRelu:
+      storeVector(leakyRelu(c0_0 + bias0), o0 + 0)
+      storeVector(leakyRelu(c1_0 + bias0), o1 + 0)
+      storeVector(leakyRelu(c2_0 + bias0), o2 + 0)
+      storeVector(leakyRelu(c3_0 + bias0), o3 + 0)
+      storeVector(leakyRelu(c4_0 + bias0), o4 + 0)
+      storeVector(leakyRelu(c5_0 + bias0), o5 + 0)
+      storeVector(leakyRelu(c6_0 + bias0), o6 + 0)
+    case .residual:
+      let r0 = epilogue.residual + 0 &* epilogue.residualPStride
+      storeVector(c0_0 + bias0 + loadVector(r0 + 0), o0 + 0)
+      let r1 = epilogue.residual + 1 &* epilogue.residualPStride
+      storeVector(c1_0 + bias0 + loadVector(r1 + 0), o1 + 0)
+      let r2 = epilogue.residual + 2 &* epilogue.residualPStride
+      storeVector(c2_0 + bias0 + loadVector(r2 + 0), o2 + 0)
+      let r3 = epilogue.residual + 3 &* epilogue.residualPStride
+      storeVector(c3_0 + bias0 + loadVector(r3 + 0), o3 + 0)
+      let r4 = epilogue.residual + 4 &* epilogue.residualPStride
+      storeVector(c4_0 + bias0 + loadVector(r4 + 0), o4 + 0)
+      let r5 = epilogue.residual + 5 &* epilogue.residualPStride
+      storeVector(c5_0 + bias0 + loadVector(r5 + 0), o5 + 0)
+      let r6 = epilogue.residual + 6 &* epilogue.residualPStride
+      storeVector(c6_0 + bias0 + loadVector(r6 + 0), o6 + 0)
+    }
+  } else {
+    epilogue.finish(c0_0, pixel: 0, vector: 0, out: out, outPStride: outPStride)
+    epilogue.finish(c1_0, pixel: 1, vector: 0, out: out, outPStride: outPStride)
+    epilogue.finish(c2_0, pixel: 2, vector: 0, out: out, outPStride: outPStride)
+    epilogue.finish(c3_0, pixel: 3, vector: 0, out: out, outPStride: outPStride)
+    epilogue.finish(c4_0, pixel: 4, vector: 0, out: out, outPStride: outPStride)
+    epilogue.finish(c5_0, pixel: 5, vector: 0, out: out, outPStride: outPStride)
+    epilogue.finish(c6_0, pixel: 6, vector: 0, out: out, outPStride: outPStride)
+  }
 }
 
 @inline(__always)
@@ -1548,14 +3154,72 @@ func microKernel_p8x16(
       }
     }
   }
-  epilogue.finish(c0_0, pixel: 0, vector: 0, out: out, outPStride: outPStride)
-  epilogue.finish(c1_0, pixel: 1, vector: 0, out: out, outPStride: outPStride)
-  epilogue.finish(c2_0, pixel: 2, vector: 0, out: out, outPStride: outPStride)
-  epilogue.finish(c3_0, pixel: 3, vector: 0, out: out, outPStride: outPStride)
-  epilogue.finish(c4_0, pixel: 4, vector: 0, out: out, outPStride: outPStride)
-  epilogue.finish(c5_0, pixel: 5, vector: 0, out: out, outPStride: outPStride)
-  epilogue.finish(c6_0, pixel: 6, vector: 0, out: out, outPStride: outPStride)
-  epilogue.finish(c7_0, pixel: 7, vector: 0, out: out, outPStride: outPStride)
+  if epilogue.validLanes >= 16 {
+    let bias0 = loadVector(epilogue.bias + 0)
+    let o0 = out + 0 &* outPStride
+    let o1 = out + 1 &* outPStride
+    let o2 = out + 2 &* outPStride
+    let o3 = out + 3 &* outPStride
+    let o4 = out + 4 &* outPStride
+    let o5 = out + 5 &* outPStride
+    let o6 = out + 6 &* outPStride
+    let o7 = out + 7 &* outPStride
+    switch epilogue.kind {
+    case .none:
+      storeVector(c0_0 + bias0, o0 + 0)
+      storeVector(c1_0 + bias0, o1 + 0)
+      storeVector(c2_0 + bias0, o2 + 0)
+      storeVector(c3_0 + bias0, o3 + 0)
+      storeVector(c4_0 + bias0, o4 + 0)
+      storeVector(c5_0 + bias0, o5 + 0)
+      storeVector(c6_0 + bias0, o6 + 0)
+      storeVector(c7_0 + bias0, o7 + 0)
+    case .relu:
+      storeVector(relu(c0_0 + bias0), o0 + 0)
+      storeVector(relu(c1_0 + bias0), o1 + 0)
+      storeVector(relu(c2_0 + bias0), o2 + 0)
+      storeVector(relu(c3_0 + bias0), o3 + 0)
+      storeVector(relu(c4_0 + bias0), o4 + 0)
+      storeVector(relu(c5_0 + bias0), o5 + 0)
+      storeVector(relu(c6_0 + bias0), o6 + 0)
+      storeVector(relu(c7_0 + bias0), o7 + 0)
+    case .leakyRelu:
+      storeVector(leakyRelu(c0_0 + bias0), o0 + 0)
+      storeVector(leakyRelu(c1_0 + bias0), o1 + 0)
+      storeVector(leakyRelu(c2_0 + bias0), o2 + 0)
+      storeVector(leakyRelu(c3_0 + bias0), o3 + 0)
+      storeVector(leakyRelu(c4_0 + bias0), o4 + 0)
+      storeVector(leakyRelu(c5_0 + bias0), o5 + 0)
+      storeVector(leakyRelu(c6_0 + bias0), o6 + 0)
+      storeVector(leakyRelu(c7_0 + bias0), o7 + 0)
+    case .residual:
+      let r0 = epilogue.residual + 0 &* epilogue.residualPStride
+      storeVector(c0_0 + bias0 + loadVector(r0 + 0), o0 + 0)
+      let r1 = epilogue.residual + 1 &* epilogue.residualPStride
+      storeVector(c1_0 + bias0 + loadVector(r1 + 0), o1 + 0)
+      let r2 = epilogue.residual + 2 &* epilogue.residualPStride
+      storeVector(c2_0 + bias0 + loadVector(r2 + 0), o2 + 0)
+      let r3 = epilogue.residual + 3 &* epilogue.residualPStride
+      storeVector(c3_0 + bias0 + loadVector(r3 + 0), o3 + 0)
+      let r4 = epilogue.residual + 4 &* epilogue.residualPStride
+      storeVector(c4_0 + bias0 + loadVector(r4 + 0), o4 + 0)
+      let r5 = epilogue.residual + 5 &* epilogue.residualPStride
+      storeVector(c5_0 + bias0 + loadVector(r5 + 0), o5 + 0)
+      let r6 = epilogue.residual + 6 &* epilogue.residualPStride
+      storeVector(c6_0 + bias0 + loadVector(r6 + 0), o6 + 0)
+      let r7 = epilogue.residual + 7 &* epilogue.residualPStride
+      storeVector(c7_0 + bias0 + loadVector(r7 + 0), o7 + 0)
+    }
+  } else {
+    epilogue.finish(c0_0, pixel: 0, vector: 0, out: out, outPStride: outPStride)
+    epilogue.finish(c1_0, pixel: 1, vector: 0, out: out, outPStride: outPStride)
+    epilogue.finish(c2_0, pixel: 2, vector: 0, out: out, outPStride: outPStride)
+    epilogue.finish(c3_0, pixel: 3, vector: 0, out: out, outPStride: outPStride)
+    epilogue.finish(c4_0, pixel: 4, vector: 0, out: out, outPStride: outPStride)
+    epilogue.finish(c5_0, pixel: 5, vector: 0, out: out, outPStride: outPStride)
+    epilogue.finish(c6_0, pixel: 6, vector: 0, out: out, outPStride: outPStride)
+    epilogue.finish(c7_0, pixel: 7, vector: 0, out: out, outPStride: outPStride)
+  }
 }
 
 @inline(__always)
@@ -1602,15 +3266,79 @@ func microKernel_p9x16(
       }
     }
   }
-  epilogue.finish(c0_0, pixel: 0, vector: 0, out: out, outPStride: outPStride)
-  epilogue.finish(c1_0, pixel: 1, vector: 0, out: out, outPStride: outPStride)
-  epilogue.finish(c2_0, pixel: 2, vector: 0, out: out, outPStride: outPStride)
-  epilogue.finish(c3_0, pixel: 3, vector: 0, out: out, outPStride: outPStride)
-  epilogue.finish(c4_0, pixel: 4, vector: 0, out: out, outPStride: outPStride)
-  epilogue.finish(c5_0, pixel: 5, vector: 0, out: out, outPStride: outPStride)
-  epilogue.finish(c6_0, pixel: 6, vector: 0, out: out, outPStride: outPStride)
-  epilogue.finish(c7_0, pixel: 7, vector: 0, out: out, outPStride: outPStride)
-  epilogue.finish(c8_0, pixel: 8, vector: 0, out: out, outPStride: outPStride)
+  if epilogue.validLanes >= 16 {
+    let bias0 = loadVector(epilogue.bias + 0)
+    let o0 = out + 0 &* outPStride
+    let o1 = out + 1 &* outPStride
+    let o2 = out + 2 &* outPStride
+    let o3 = out + 3 &* outPStride
+    let o4 = out + 4 &* outPStride
+    let o5 = out + 5 &* outPStride
+    let o6 = out + 6 &* outPStride
+    let o7 = out + 7 &* outPStride
+    let o8 = out + 8 &* outPStride
+    switch epilogue.kind {
+    case .none:
+      storeVector(c0_0 + bias0, o0 + 0)
+      storeVector(c1_0 + bias0, o1 + 0)
+      storeVector(c2_0 + bias0, o2 + 0)
+      storeVector(c3_0 + bias0, o3 + 0)
+      storeVector(c4_0 + bias0, o4 + 0)
+      storeVector(c5_0 + bias0, o5 + 0)
+      storeVector(c6_0 + bias0, o6 + 0)
+      storeVector(c7_0 + bias0, o7 + 0)
+      storeVector(c8_0 + bias0, o8 + 0)
+    case .relu:
+      storeVector(relu(c0_0 + bias0), o0 + 0)
+      storeVector(relu(c1_0 + bias0), o1 + 0)
+      storeVector(relu(c2_0 + bias0), o2 + 0)
+      storeVector(relu(c3_0 + bias0), o3 + 0)
+      storeVector(relu(c4_0 + bias0), o4 + 0)
+      storeVector(relu(c5_0 + bias0), o5 + 0)
+      storeVector(relu(c6_0 + bias0), o6 + 0)
+      storeVector(relu(c7_0 + bias0), o7 + 0)
+      storeVector(relu(c8_0 + bias0), o8 + 0)
+    case .leakyRelu:
+      storeVector(leakyRelu(c0_0 + bias0), o0 + 0)
+      storeVector(leakyRelu(c1_0 + bias0), o1 + 0)
+      storeVector(leakyRelu(c2_0 + bias0), o2 + 0)
+      storeVector(leakyRelu(c3_0 + bias0), o3 + 0)
+      storeVector(leakyRelu(c4_0 + bias0), o4 + 0)
+      storeVector(leakyRelu(c5_0 + bias0), o5 + 0)
+      storeVector(leakyRelu(c6_0 + bias0), o6 + 0)
+      storeVector(leakyRelu(c7_0 + bias0), o7 + 0)
+      storeVector(leakyRelu(c8_0 + bias0), o8 + 0)
+    case .residual:
+      let r0 = epilogue.residual + 0 &* epilogue.residualPStride
+      storeVector(c0_0 + bias0 + loadVector(r0 + 0), o0 + 0)
+      let r1 = epilogue.residual + 1 &* epilogue.residualPStride
+      storeVector(c1_0 + bias0 + loadVector(r1 + 0), o1 + 0)
+      let r2 = epilogue.residual + 2 &* epilogue.residualPStride
+      storeVector(c2_0 + bias0 + loadVector(r2 + 0), o2 + 0)
+      let r3 = epilogue.residual + 3 &* epilogue.residualPStride
+      storeVector(c3_0 + bias0 + loadVector(r3 + 0), o3 + 0)
+      let r4 = epilogue.residual + 4 &* epilogue.residualPStride
+      storeVector(c4_0 + bias0 + loadVector(r4 + 0), o4 + 0)
+      let r5 = epilogue.residual + 5 &* epilogue.residualPStride
+      storeVector(c5_0 + bias0 + loadVector(r5 + 0), o5 + 0)
+      let r6 = epilogue.residual + 6 &* epilogue.residualPStride
+      storeVector(c6_0 + bias0 + loadVector(r6 + 0), o6 + 0)
+      let r7 = epilogue.residual + 7 &* epilogue.residualPStride
+      storeVector(c7_0 + bias0 + loadVector(r7 + 0), o7 + 0)
+      let r8 = epilogue.residual + 8 &* epilogue.residualPStride
+      storeVector(c8_0 + bias0 + loadVector(r8 + 0), o8 + 0)
+    }
+  } else {
+    epilogue.finish(c0_0, pixel: 0, vector: 0, out: out, outPStride: outPStride)
+    epilogue.finish(c1_0, pixel: 1, vector: 0, out: out, outPStride: outPStride)
+    epilogue.finish(c2_0, pixel: 2, vector: 0, out: out, outPStride: outPStride)
+    epilogue.finish(c3_0, pixel: 3, vector: 0, out: out, outPStride: outPStride)
+    epilogue.finish(c4_0, pixel: 4, vector: 0, out: out, outPStride: outPStride)
+    epilogue.finish(c5_0, pixel: 5, vector: 0, out: out, outPStride: outPStride)
+    epilogue.finish(c6_0, pixel: 6, vector: 0, out: out, outPStride: outPStride)
+    epilogue.finish(c7_0, pixel: 7, vector: 0, out: out, outPStride: outPStride)
+    epilogue.finish(c8_0, pixel: 8, vector: 0, out: out, outPStride: outPStride)
+  }
 }
 
 @inline(__always)
@@ -1660,16 +3388,86 @@ func microKernel_p10x16(
       }
     }
   }
-  epilogue.finish(c0_0, pixel: 0, vector: 0, out: out, outPStride: outPStride)
-  epilogue.finish(c1_0, pixel: 1, vector: 0, out: out, outPStride: outPStride)
-  epilogue.finish(c2_0, pixel: 2, vector: 0, out: out, outPStride: outPStride)
-  epilogue.finish(c3_0, pixel: 3, vector: 0, out: out, outPStride: outPStride)
-  epilogue.finish(c4_0, pixel: 4, vector: 0, out: out, outPStride: outPStride)
-  epilogue.finish(c5_0, pixel: 5, vector: 0, out: out, outPStride: outPStride)
-  epilogue.finish(c6_0, pixel: 6, vector: 0, out: out, outPStride: outPStride)
-  epilogue.finish(c7_0, pixel: 7, vector: 0, out: out, outPStride: outPStride)
-  epilogue.finish(c8_0, pixel: 8, vector: 0, out: out, outPStride: outPStride)
-  epilogue.finish(c9_0, pixel: 9, vector: 0, out: out, outPStride: outPStride)
+  if epilogue.validLanes >= 16 {
+    let bias0 = loadVector(epilogue.bias + 0)
+    let o0 = out + 0 &* outPStride
+    let o1 = out + 1 &* outPStride
+    let o2 = out + 2 &* outPStride
+    let o3 = out + 3 &* outPStride
+    let o4 = out + 4 &* outPStride
+    let o5 = out + 5 &* outPStride
+    let o6 = out + 6 &* outPStride
+    let o7 = out + 7 &* outPStride
+    let o8 = out + 8 &* outPStride
+    let o9 = out + 9 &* outPStride
+    switch epilogue.kind {
+    case .none:
+      storeVector(c0_0 + bias0, o0 + 0)
+      storeVector(c1_0 + bias0, o1 + 0)
+      storeVector(c2_0 + bias0, o2 + 0)
+      storeVector(c3_0 + bias0, o3 + 0)
+      storeVector(c4_0 + bias0, o4 + 0)
+      storeVector(c5_0 + bias0, o5 + 0)
+      storeVector(c6_0 + bias0, o6 + 0)
+      storeVector(c7_0 + bias0, o7 + 0)
+      storeVector(c8_0 + bias0, o8 + 0)
+      storeVector(c9_0 + bias0, o9 + 0)
+    case .relu:
+      storeVector(relu(c0_0 + bias0), o0 + 0)
+      storeVector(relu(c1_0 + bias0), o1 + 0)
+      storeVector(relu(c2_0 + bias0), o2 + 0)
+      storeVector(relu(c3_0 + bias0), o3 + 0)
+      storeVector(relu(c4_0 + bias0), o4 + 0)
+      storeVector(relu(c5_0 + bias0), o5 + 0)
+      storeVector(relu(c6_0 + bias0), o6 + 0)
+      storeVector(relu(c7_0 + bias0), o7 + 0)
+      storeVector(relu(c8_0 + bias0), o8 + 0)
+      storeVector(relu(c9_0 + bias0), o9 + 0)
+    case .leakyRelu:
+      storeVector(leakyRelu(c0_0 + bias0), o0 + 0)
+      storeVector(leakyRelu(c1_0 + bias0), o1 + 0)
+      storeVector(leakyRelu(c2_0 + bias0), o2 + 0)
+      storeVector(leakyRelu(c3_0 + bias0), o3 + 0)
+      storeVector(leakyRelu(c4_0 + bias0), o4 + 0)
+      storeVector(leakyRelu(c5_0 + bias0), o5 + 0)
+      storeVector(leakyRelu(c6_0 + bias0), o6 + 0)
+      storeVector(leakyRelu(c7_0 + bias0), o7 + 0)
+      storeVector(leakyRelu(c8_0 + bias0), o8 + 0)
+      storeVector(leakyRelu(c9_0 + bias0), o9 + 0)
+    case .residual:
+      let r0 = epilogue.residual + 0 &* epilogue.residualPStride
+      storeVector(c0_0 + bias0 + loadVector(r0 + 0), o0 + 0)
+      let r1 = epilogue.residual + 1 &* epilogue.residualPStride
+      storeVector(c1_0 + bias0 + loadVector(r1 + 0), o1 + 0)
+      let r2 = epilogue.residual + 2 &* epilogue.residualPStride
+      storeVector(c2_0 + bias0 + loadVector(r2 + 0), o2 + 0)
+      let r3 = epilogue.residual + 3 &* epilogue.residualPStride
+      storeVector(c3_0 + bias0 + loadVector(r3 + 0), o3 + 0)
+      let r4 = epilogue.residual + 4 &* epilogue.residualPStride
+      storeVector(c4_0 + bias0 + loadVector(r4 + 0), o4 + 0)
+      let r5 = epilogue.residual + 5 &* epilogue.residualPStride
+      storeVector(c5_0 + bias0 + loadVector(r5 + 0), o5 + 0)
+      let r6 = epilogue.residual + 6 &* epilogue.residualPStride
+      storeVector(c6_0 + bias0 + loadVector(r6 + 0), o6 + 0)
+      let r7 = epilogue.residual + 7 &* epilogue.residualPStride
+      storeVector(c7_0 + bias0 + loadVector(r7 + 0), o7 + 0)
+      let r8 = epilogue.residual + 8 &* epilogue.residualPStride
+      storeVector(c8_0 + bias0 + loadVector(r8 + 0), o8 + 0)
+      let r9 = epilogue.residual + 9 &* epilogue.residualPStride
+      storeVector(c9_0 + bias0 + loadVector(r9 + 0), o9 + 0)
+    }
+  } else {
+    epilogue.finish(c0_0, pixel: 0, vector: 0, out: out, outPStride: outPStride)
+    epilogue.finish(c1_0, pixel: 1, vector: 0, out: out, outPStride: outPStride)
+    epilogue.finish(c2_0, pixel: 2, vector: 0, out: out, outPStride: outPStride)
+    epilogue.finish(c3_0, pixel: 3, vector: 0, out: out, outPStride: outPStride)
+    epilogue.finish(c4_0, pixel: 4, vector: 0, out: out, outPStride: outPStride)
+    epilogue.finish(c5_0, pixel: 5, vector: 0, out: out, outPStride: outPStride)
+    epilogue.finish(c6_0, pixel: 6, vector: 0, out: out, outPStride: outPStride)
+    epilogue.finish(c7_0, pixel: 7, vector: 0, out: out, outPStride: outPStride)
+    epilogue.finish(c8_0, pixel: 8, vector: 0, out: out, outPStride: outPStride)
+    epilogue.finish(c9_0, pixel: 9, vector: 0, out: out, outPStride: outPStride)
+  }
 }
 
 @inline(__always)
@@ -1722,17 +3520,93 @@ func microKernel_p11x16(
       }
     }
   }
-  epilogue.finish(c0_0, pixel: 0, vector: 0, out: out, outPStride: outPStride)
-  epilogue.finish(c1_0, pixel: 1, vector: 0, out: out, outPStride: outPStride)
-  epilogue.finish(c2_0, pixel: 2, vector: 0, out: out, outPStride: outPStride)
-  epilogue.finish(c3_0, pixel: 3, vector: 0, out: out, outPStride: outPStride)
-  epilogue.finish(c4_0, pixel: 4, vector: 0, out: out, outPStride: outPStride)
-  epilogue.finish(c5_0, pixel: 5, vector: 0, out: out, outPStride: outPStride)
-  epilogue.finish(c6_0, pixel: 6, vector: 0, out: out, outPStride: outPStride)
-  epilogue.finish(c7_0, pixel: 7, vector: 0, out: out, outPStride: outPStride)
-  epilogue.finish(c8_0, pixel: 8, vector: 0, out: out, outPStride: outPStride)
-  epilogue.finish(c9_0, pixel: 9, vector: 0, out: out, outPStride: outPStride)
-  epilogue.finish(c10_0, pixel: 10, vector: 0, out: out, outPStride: outPStride)
+  if epilogue.validLanes >= 16 {
+    let bias0 = loadVector(epilogue.bias + 0)
+    let o0 = out + 0 &* outPStride
+    let o1 = out + 1 &* outPStride
+    let o2 = out + 2 &* outPStride
+    let o3 = out + 3 &* outPStride
+    let o4 = out + 4 &* outPStride
+    let o5 = out + 5 &* outPStride
+    let o6 = out + 6 &* outPStride
+    let o7 = out + 7 &* outPStride
+    let o8 = out + 8 &* outPStride
+    let o9 = out + 9 &* outPStride
+    let o10 = out + 10 &* outPStride
+    switch epilogue.kind {
+    case .none:
+      storeVector(c0_0 + bias0, o0 + 0)
+      storeVector(c1_0 + bias0, o1 + 0)
+      storeVector(c2_0 + bias0, o2 + 0)
+      storeVector(c3_0 + bias0, o3 + 0)
+      storeVector(c4_0 + bias0, o4 + 0)
+      storeVector(c5_0 + bias0, o5 + 0)
+      storeVector(c6_0 + bias0, o6 + 0)
+      storeVector(c7_0 + bias0, o7 + 0)
+      storeVector(c8_0 + bias0, o8 + 0)
+      storeVector(c9_0 + bias0, o9 + 0)
+      storeVector(c10_0 + bias0, o10 + 0)
+    case .relu:
+      storeVector(relu(c0_0 + bias0), o0 + 0)
+      storeVector(relu(c1_0 + bias0), o1 + 0)
+      storeVector(relu(c2_0 + bias0), o2 + 0)
+      storeVector(relu(c3_0 + bias0), o3 + 0)
+      storeVector(relu(c4_0 + bias0), o4 + 0)
+      storeVector(relu(c5_0 + bias0), o5 + 0)
+      storeVector(relu(c6_0 + bias0), o6 + 0)
+      storeVector(relu(c7_0 + bias0), o7 + 0)
+      storeVector(relu(c8_0 + bias0), o8 + 0)
+      storeVector(relu(c9_0 + bias0), o9 + 0)
+      storeVector(relu(c10_0 + bias0), o10 + 0)
+    case .leakyRelu:
+      storeVector(leakyRelu(c0_0 + bias0), o0 + 0)
+      storeVector(leakyRelu(c1_0 + bias0), o1 + 0)
+      storeVector(leakyRelu(c2_0 + bias0), o2 + 0)
+      storeVector(leakyRelu(c3_0 + bias0), o3 + 0)
+      storeVector(leakyRelu(c4_0 + bias0), o4 + 0)
+      storeVector(leakyRelu(c5_0 + bias0), o5 + 0)
+      storeVector(leakyRelu(c6_0 + bias0), o6 + 0)
+      storeVector(leakyRelu(c7_0 + bias0), o7 + 0)
+      storeVector(leakyRelu(c8_0 + bias0), o8 + 0)
+      storeVector(leakyRelu(c9_0 + bias0), o9 + 0)
+      storeVector(leakyRelu(c10_0 + bias0), o10 + 0)
+    case .residual:
+      let r0 = epilogue.residual + 0 &* epilogue.residualPStride
+      storeVector(c0_0 + bias0 + loadVector(r0 + 0), o0 + 0)
+      let r1 = epilogue.residual + 1 &* epilogue.residualPStride
+      storeVector(c1_0 + bias0 + loadVector(r1 + 0), o1 + 0)
+      let r2 = epilogue.residual + 2 &* epilogue.residualPStride
+      storeVector(c2_0 + bias0 + loadVector(r2 + 0), o2 + 0)
+      let r3 = epilogue.residual + 3 &* epilogue.residualPStride
+      storeVector(c3_0 + bias0 + loadVector(r3 + 0), o3 + 0)
+      let r4 = epilogue.residual + 4 &* epilogue.residualPStride
+      storeVector(c4_0 + bias0 + loadVector(r4 + 0), o4 + 0)
+      let r5 = epilogue.residual + 5 &* epilogue.residualPStride
+      storeVector(c5_0 + bias0 + loadVector(r5 + 0), o5 + 0)
+      let r6 = epilogue.residual + 6 &* epilogue.residualPStride
+      storeVector(c6_0 + bias0 + loadVector(r6 + 0), o6 + 0)
+      let r7 = epilogue.residual + 7 &* epilogue.residualPStride
+      storeVector(c7_0 + bias0 + loadVector(r7 + 0), o7 + 0)
+      let r8 = epilogue.residual + 8 &* epilogue.residualPStride
+      storeVector(c8_0 + bias0 + loadVector(r8 + 0), o8 + 0)
+      let r9 = epilogue.residual + 9 &* epilogue.residualPStride
+      storeVector(c9_0 + bias0 + loadVector(r9 + 0), o9 + 0)
+      let r10 = epilogue.residual + 10 &* epilogue.residualPStride
+      storeVector(c10_0 + bias0 + loadVector(r10 + 0), o10 + 0)
+    }
+  } else {
+    epilogue.finish(c0_0, pixel: 0, vector: 0, out: out, outPStride: outPStride)
+    epilogue.finish(c1_0, pixel: 1, vector: 0, out: out, outPStride: outPStride)
+    epilogue.finish(c2_0, pixel: 2, vector: 0, out: out, outPStride: outPStride)
+    epilogue.finish(c3_0, pixel: 3, vector: 0, out: out, outPStride: outPStride)
+    epilogue.finish(c4_0, pixel: 4, vector: 0, out: out, outPStride: outPStride)
+    epilogue.finish(c5_0, pixel: 5, vector: 0, out: out, outPStride: outPStride)
+    epilogue.finish(c6_0, pixel: 6, vector: 0, out: out, outPStride: outPStride)
+    epilogue.finish(c7_0, pixel: 7, vector: 0, out: out, outPStride: outPStride)
+    epilogue.finish(c8_0, pixel: 8, vector: 0, out: out, outPStride: outPStride)
+    epilogue.finish(c9_0, pixel: 9, vector: 0, out: out, outPStride: outPStride)
+    epilogue.finish(c10_0, pixel: 10, vector: 0, out: out, outPStride: outPStride)
+  }
 }
 
 @inline(__always)
@@ -1788,18 +3662,100 @@ func microKernel_p12x16(
       }
     }
   }
-  epilogue.finish(c0_0, pixel: 0, vector: 0, out: out, outPStride: outPStride)
-  epilogue.finish(c1_0, pixel: 1, vector: 0, out: out, outPStride: outPStride)
-  epilogue.finish(c2_0, pixel: 2, vector: 0, out: out, outPStride: outPStride)
-  epilogue.finish(c3_0, pixel: 3, vector: 0, out: out, outPStride: outPStride)
-  epilogue.finish(c4_0, pixel: 4, vector: 0, out: out, outPStride: outPStride)
-  epilogue.finish(c5_0, pixel: 5, vector: 0, out: out, outPStride: outPStride)
-  epilogue.finish(c6_0, pixel: 6, vector: 0, out: out, outPStride: outPStride)
-  epilogue.finish(c7_0, pixel: 7, vector: 0, out: out, outPStride: outPStride)
-  epilogue.finish(c8_0, pixel: 8, vector: 0, out: out, outPStride: outPStride)
-  epilogue.finish(c9_0, pixel: 9, vector: 0, out: out, outPStride: outPStride)
-  epilogue.finish(c10_0, pixel: 10, vector: 0, out: out, outPStride: outPStride)
-  epilogue.finish(c11_0, pixel: 11, vector: 0, out: out, outPStride: outPStride)
+  if epilogue.validLanes >= 16 {
+    let bias0 = loadVector(epilogue.bias + 0)
+    let o0 = out + 0 &* outPStride
+    let o1 = out + 1 &* outPStride
+    let o2 = out + 2 &* outPStride
+    let o3 = out + 3 &* outPStride
+    let o4 = out + 4 &* outPStride
+    let o5 = out + 5 &* outPStride
+    let o6 = out + 6 &* outPStride
+    let o7 = out + 7 &* outPStride
+    let o8 = out + 8 &* outPStride
+    let o9 = out + 9 &* outPStride
+    let o10 = out + 10 &* outPStride
+    let o11 = out + 11 &* outPStride
+    switch epilogue.kind {
+    case .none:
+      storeVector(c0_0 + bias0, o0 + 0)
+      storeVector(c1_0 + bias0, o1 + 0)
+      storeVector(c2_0 + bias0, o2 + 0)
+      storeVector(c3_0 + bias0, o3 + 0)
+      storeVector(c4_0 + bias0, o4 + 0)
+      storeVector(c5_0 + bias0, o5 + 0)
+      storeVector(c6_0 + bias0, o6 + 0)
+      storeVector(c7_0 + bias0, o7 + 0)
+      storeVector(c8_0 + bias0, o8 + 0)
+      storeVector(c9_0 + bias0, o9 + 0)
+      storeVector(c10_0 + bias0, o10 + 0)
+      storeVector(c11_0 + bias0, o11 + 0)
+    case .relu:
+      storeVector(relu(c0_0 + bias0), o0 + 0)
+      storeVector(relu(c1_0 + bias0), o1 + 0)
+      storeVector(relu(c2_0 + bias0), o2 + 0)
+      storeVector(relu(c3_0 + bias0), o3 + 0)
+      storeVector(relu(c4_0 + bias0), o4 + 0)
+      storeVector(relu(c5_0 + bias0), o5 + 0)
+      storeVector(relu(c6_0 + bias0), o6 + 0)
+      storeVector(relu(c7_0 + bias0), o7 + 0)
+      storeVector(relu(c8_0 + bias0), o8 + 0)
+      storeVector(relu(c9_0 + bias0), o9 + 0)
+      storeVector(relu(c10_0 + bias0), o10 + 0)
+      storeVector(relu(c11_0 + bias0), o11 + 0)
+    case .leakyRelu:
+      storeVector(leakyRelu(c0_0 + bias0), o0 + 0)
+      storeVector(leakyRelu(c1_0 + bias0), o1 + 0)
+      storeVector(leakyRelu(c2_0 + bias0), o2 + 0)
+      storeVector(leakyRelu(c3_0 + bias0), o3 + 0)
+      storeVector(leakyRelu(c4_0 + bias0), o4 + 0)
+      storeVector(leakyRelu(c5_0 + bias0), o5 + 0)
+      storeVector(leakyRelu(c6_0 + bias0), o6 + 0)
+      storeVector(leakyRelu(c7_0 + bias0), o7 + 0)
+      storeVector(leakyRelu(c8_0 + bias0), o8 + 0)
+      storeVector(leakyRelu(c9_0 + bias0), o9 + 0)
+      storeVector(leakyRelu(c10_0 + bias0), o10 + 0)
+      storeVector(leakyRelu(c11_0 + bias0), o11 + 0)
+    case .residual:
+      let r0 = epilogue.residual + 0 &* epilogue.residualPStride
+      storeVector(c0_0 + bias0 + loadVector(r0 + 0), o0 + 0)
+      let r1 = epilogue.residual + 1 &* epilogue.residualPStride
+      storeVector(c1_0 + bias0 + loadVector(r1 + 0), o1 + 0)
+      let r2 = epilogue.residual + 2 &* epilogue.residualPStride
+      storeVector(c2_0 + bias0 + loadVector(r2 + 0), o2 + 0)
+      let r3 = epilogue.residual + 3 &* epilogue.residualPStride
+      storeVector(c3_0 + bias0 + loadVector(r3 + 0), o3 + 0)
+      let r4 = epilogue.residual + 4 &* epilogue.residualPStride
+      storeVector(c4_0 + bias0 + loadVector(r4 + 0), o4 + 0)
+      let r5 = epilogue.residual + 5 &* epilogue.residualPStride
+      storeVector(c5_0 + bias0 + loadVector(r5 + 0), o5 + 0)
+      let r6 = epilogue.residual + 6 &* epilogue.residualPStride
+      storeVector(c6_0 + bias0 + loadVector(r6 + 0), o6 + 0)
+      let r7 = epilogue.residual + 7 &* epilogue.residualPStride
+      storeVector(c7_0 + bias0 + loadVector(r7 + 0), o7 + 0)
+      let r8 = epilogue.residual + 8 &* epilogue.residualPStride
+      storeVector(c8_0 + bias0 + loadVector(r8 + 0), o8 + 0)
+      let r9 = epilogue.residual + 9 &* epilogue.residualPStride
+      storeVector(c9_0 + bias0 + loadVector(r9 + 0), o9 + 0)
+      let r10 = epilogue.residual + 10 &* epilogue.residualPStride
+      storeVector(c10_0 + bias0 + loadVector(r10 + 0), o10 + 0)
+      let r11 = epilogue.residual + 11 &* epilogue.residualPStride
+      storeVector(c11_0 + bias0 + loadVector(r11 + 0), o11 + 0)
+    }
+  } else {
+    epilogue.finish(c0_0, pixel: 0, vector: 0, out: out, outPStride: outPStride)
+    epilogue.finish(c1_0, pixel: 1, vector: 0, out: out, outPStride: outPStride)
+    epilogue.finish(c2_0, pixel: 2, vector: 0, out: out, outPStride: outPStride)
+    epilogue.finish(c3_0, pixel: 3, vector: 0, out: out, outPStride: outPStride)
+    epilogue.finish(c4_0, pixel: 4, vector: 0, out: out, outPStride: outPStride)
+    epilogue.finish(c5_0, pixel: 5, vector: 0, out: out, outPStride: outPStride)
+    epilogue.finish(c6_0, pixel: 6, vector: 0, out: out, outPStride: outPStride)
+    epilogue.finish(c7_0, pixel: 7, vector: 0, out: out, outPStride: outPStride)
+    epilogue.finish(c8_0, pixel: 8, vector: 0, out: out, outPStride: outPStride)
+    epilogue.finish(c9_0, pixel: 9, vector: 0, out: out, outPStride: outPStride)
+    epilogue.finish(c10_0, pixel: 10, vector: 0, out: out, outPStride: outPStride)
+    epilogue.finish(c11_0, pixel: 11, vector: 0, out: out, outPStride: outPStride)
+  }
 }
 
 /// Runs the micro-kernel for `count` pixels (1...P) of a tile.

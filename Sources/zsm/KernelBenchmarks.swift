@@ -1,0 +1,120 @@
+import ZSMKernels
+import ZSMRuntime
+
+/// One benchmark: a kernel on one of the network's real layer shapes, with its buffers.
+final class KernelBenchmark {
+  let name: String
+  /// Floating-point operations of one call (a multiply-add counts 2).
+  let flops: Double
+  let run: (WorkerPool) -> Void
+
+  init(name: String, flops: Double, run: @escaping (WorkerPool) -> Void) {
+    self.name = name
+    self.flops = flops
+    self.run = run
+  }
+}
+
+enum KernelBenchmarks {
+  /// The layer shapes of architecture.md §11 that dominate the network's time.
+  static func all() -> [KernelBenchmark] {
+    [
+      conv3x3(cin: 64, cout: 64, width: 180, height: 144),
+      conv3x3(cin: 64, cout: 64, width: 360, height: 288),
+      conv3x3(cin: 128, cout: 64, width: 180, height: 144),
+      conv3x3(cin: 64, cout: 256, width: 180, height: 144),
+      conv3x3(cin: 64, cout: 216, width: 180, height: 144),
+      conv1x1(cin: 128, cout: 64, width: 180, height: 144),
+      deform3x3(channels: 64, groups: 8, width: 180, height: 144),
+    ]
+  }
+
+  /// Random layer weights (PyTorch layout) packed into their own storage.
+  static func randomWeights(cin: Int, cout: Int, taps: Int, seed: UInt64) -> PackedConvWeights {
+    var rng = SplitMix(seed: seed)
+    let layout = ConvWeightLayout(inputChannels: cin, outputChannels: cout, taps: taps)
+    let scale = Float(1 / Double(cin * taps).squareRoot())
+    let w = (0..<(cout * cin * taps)).map { _ in rng.uniform() * scale }
+    let b = (0..<cout).map { _ in rng.uniform() * 0.1 }
+    let storage = WeightStorage(floatCount: WeightStorage.floatCount(for: layout))
+    keepAlive.append(storage)
+    return w.withUnsafeBufferPointer { wp in
+      b.withUnsafeBufferPointer { bp in storage.pack(layout, weights: wp.baseAddress!, bias: bp.baseAddress!) }
+    }
+  }
+
+  nonisolated(unsafe) static var keepAlive: [AnyObject] = []
+
+  static func randomTensor(_ d: TensorDescriptor, seed: UInt64, range: Float = 1) -> TensorStorage {
+    let t = TensorStorage(d)
+    var rng = SplitMix(seed: seed)
+    let m = t.view.map
+    for y in 0..<d.height {
+      for x in 0..<d.width {
+        let p = m.pixel(y, x)
+        for c in 0..<d.channels { p[c] = rng.uniform() * range }
+      }
+    }
+    return t
+  }
+
+  static func conv3x3(cin: Int, cout: Int, width: Int, height: Int) -> KernelBenchmark {
+    let input = randomTensor(TensorDescriptor(height: height, width: width, channels: cin, halo: 1), seed: 1)
+    let output = TensorStorage(TensorDescriptor(height: height, width: width, channels: cout))
+    let conv = Conv2D(
+      name: "bench", kernelSize: 3, epilogue: .leakyRelu,
+      weights: randomWeights(cin: cin, cout: cout, taps: 9, seed: 2))
+    return KernelBenchmark(
+      name: "conv3x3-\(cin)-\(cout)-\(width)x\(height)", flops: 2 * Double(cin * cout * 9 * width * height)
+    ) { pool in
+      conv.runUnchecked(input: input.view.map, output: output.view.map, residual: nil, pool: pool)
+    }
+  }
+
+  static func conv1x1(cin: Int, cout: Int, width: Int, height: Int) -> KernelBenchmark {
+    let input = randomTensor(TensorDescriptor(height: height, width: width, channels: cin), seed: 3)
+    let output = TensorStorage(TensorDescriptor(height: height, width: width, channels: cout))
+    let conv = Conv2D(
+      name: "bench", kernelSize: 1, epilogue: .none, weights: randomWeights(cin: cin, cout: cout, taps: 1, seed: 4))
+    return KernelBenchmark(
+      name: "conv1x1-\(cin)-\(cout)-\(width)x\(height)", flops: 2 * Double(cin * cout * width * height)
+    ) { pool in
+      conv.runUnchecked(input: input.view.map, output: output.view.map, residual: nil, pool: pool)
+    }
+  }
+
+  /// The deformable conv alone (sampling + multiply), on offsets of about 1 px like the
+  /// network's and mask logits in [-2, 2]; flops counted as the dense 3x3 equivalent.
+  static func deform3x3(channels: Int, groups: Int, width: Int, height: Int) -> KernelBenchmark {
+    let input = randomTensor(TensorDescriptor(height: height, width: width, channels: channels), seed: 5)
+    let offsets = randomTensor(TensorDescriptor(height: height, width: width, channels: 27 * groups), seed: 6, range: 2)
+    let output = TensorStorage(TensorDescriptor(height: height, width: width, channels: channels))
+    let dcn = DeformableConv2D(
+      name: "bench", groups: groups, epilogue: .none,
+      weights: randomWeights(cin: channels, cout: channels, taps: 9, seed: 7))
+    let scratch = (0..<64).map { _ in TensorStorage(TensorDescriptor(height: 1, width: 1, channels: dcn.scratchFloatsPerWorker)) }
+    return KernelBenchmark(
+      name: "deform3x3-\(channels)-\(channels)-g\(groups)-\(width)x\(height)",
+      flops: 2 * Double(channels * channels * 9 * width * height)
+    ) { pool in
+      dcn.runUnchecked(
+        input: input.view.map, offsetsAndMask: offsets.view.map, output: output.view.map, pool: pool,
+        scratch: { scratch[$0].view.storage })
+    }
+  }
+}
+
+/// Small deterministic generator for benchmark data.
+struct SplitMix {
+  var state: UInt64
+  init(seed: UInt64) { state = seed }
+  mutating func next() -> UInt64 {
+    state &+= 0x9E37_79B9_7F4A_7C15
+    var z = state
+    z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+    z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+    return z ^ (z >> 31)
+  }
+  /// Uniform in [-1, 1).
+  mutating func uniform() -> Float { Float(Double(next() >> 11) / Double(1 << 52)) - 1 }
+}
