@@ -71,13 +71,19 @@ struct Bench: ParsableCommand {
     var samples: [Double] = []
     for _ in 0..<5 {
       let r = timeUndisturbed(threads: pool.threadCount, minShare: 0.9) {
-        pool.run(tasks: pool.threadCount) { _, _ in
-          if fmaPeakLoop(iterations: iterations, seed: 1) == 42 { print("") }
-        }
+        pool.run(tasks: pool.threadCount, PeakJob(iterations: iterations))
       }
       samples.append(Double(iterations * fmaPeakFlopsPerIteration * pool.threadCount) / r.seconds)
     }
     return median(samples)
+  }
+}
+
+/// One pure-FMA loop per thread.
+struct PeakJob: ParallelJob {
+  let iterations: Int
+  func run(task: Int, worker: Int) {
+    if fmaPeakLoop(iterations: iterations, seed: 1) == 42 { print("") }
   }
 }
 
@@ -108,7 +114,8 @@ struct BenchReport {
       "kernel".padding(toLength: 34, withPad: " ", startingAt: 0) + "threads        ms    GFLOP/s  % of peak")
     for r in results {
       lines.append(
-        r.name.padding(toLength: 34, withPad: " ", startingAt: 0) + pad("\(r.threads)", 7) + pad(fmt(r.seconds * 1e3, 3), 10)
+        r.name.padding(toLength: 34, withPad: " ", startingAt: 0) + pad("\(r.threads)", 7)
+          + pad(fmt(r.seconds * 1e3, 3), 10)
           + pad(fmt(r.gflops, 1), 11) + pad(fmt(percentOfPeak(r), 1), 11))
     }
     for summary in summaries() { lines.append(summary) }

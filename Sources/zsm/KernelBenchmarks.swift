@@ -92,14 +92,14 @@ enum KernelBenchmarks {
     let dcn = DeformableConv2D(
       name: "bench", groups: groups, epilogue: .none,
       weights: randomWeights(cin: channels, cout: channels, taps: 9, seed: 7))
-    let scratch = (0..<64).map { _ in TensorStorage(TensorDescriptor(height: 1, width: 1, channels: dcn.scratchFloatsPerWorker)) }
+    let scratch = TensorStorage(TensorDescriptor(height: 1, width: 64, channels: dcn.scratchFloatsPerWorker))
     return KernelBenchmark(
       name: "deform3x3-\(channels)-\(channels)-g\(groups)-\(width)x\(height)",
       flops: 2 * Double(channels * channels * 9 * width * height)
     ) { pool in
       dcn.runUnchecked(
         input: input.view.map, offsetsAndMask: offsets.view.map, output: output.view.map, pool: pool,
-        scratch: { scratch[$0].view.storage })
+        scratch: scratch.view.storage)
     }
   }
 }

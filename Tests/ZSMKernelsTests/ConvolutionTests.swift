@@ -30,7 +30,9 @@ final class ConvolutionTests: XCTestCase {
     var residual: [Float] = []
     if t.epilogue == .residual {
       residual = rng.array(t.cout * oh * ow)
-      for c in 0..<t.cout { for y in 0..<oh { for x in 0..<ow { outMap.pixel(y, x)[c] = residual[(c * oh + y) * ow + x] } } }
+      for c in 0..<t.cout {
+        for y in 0..<oh { for x in 0..<ow { outMap.pixel(y, x)[c] = residual[(c * oh + y) * ow + x] } }
+      }
     }
     let packed = TestWeights(oihw: weights, bias: bias, cout: t.cout, cin: t.cin, taps: t.kernel * t.kernel)
     // Two row ranges, as a worker pool would split them.
@@ -109,7 +111,8 @@ final class ConvolutionTests: XCTestCase {
 
   func testWritesIntoAChannelSliceOnly() {
     // [a ‖ b] concatenation by layout: write 8 channels at offset 8 of a 24-channel buffer.
-    check(Case(cin: 8, cout: 8, height: 4, width: 7, epilogue: .leakyRelu), seed: 30, outputPixelStride: 24,
+    check(
+      Case(cin: 8, cout: 8, height: 4, width: 7, epilogue: .leakyRelu), seed: 30, outputPixelStride: 24,
       outputChannelOffset: 8)
     check(Case(cin: 16, cout: 64, height: 3, width: 8), seed: 31, outputPixelStride: 128, outputChannelOffset: 64)
   }

@@ -57,7 +57,8 @@ final class DeformableConvTests: XCTestCase {
   }
 
   func testTilesSmallerThanTheRowAndEpilogue() {
-    check(channels: 16, groups: 2, cout: 64, height: 3, width: 13, offsetScale: 2, tile: 5, epilogue: .leakyRelu,
+    check(
+      channels: 16, groups: 2, cout: 64, height: 3, width: 13, offsetScale: 2, tile: 5, epilogue: .leakyRelu,
       seed: 7)
     check(channels: 16, groups: 2, cout: 32, height: 2, width: 25, offsetScale: 1, tile: 12, seed: 8)
   }

@@ -25,7 +25,9 @@ enum Reference {
                 let iy = y * stride - pad + i
                 let ix = x * stride - pad + j
                 guard iy >= 0, iy < height, ix >= 0, ix < width else { continue }
-                let p = Double(weights[((o * cin + c) * kernel + i) * kernel + j]) * Double(input[(c * height + iy) * width + ix])
+                let p =
+                  Double(weights[((o * cin + c) * kernel + i) * kernel + j])
+                  * Double(input[(c * height + iy) * width + ix])
                 s += p
                 m += abs(p)
               }
@@ -74,7 +76,8 @@ enum Reference {
               let x0 = Int(floor(px))
               let ly = py - Double(y0)
               let lx = px - Double(x0)
-              s = (1 - ly) * (1 - lx) * v(c, y0, x0) + (1 - ly) * lx * v(c, y0, x0 + 1)
+              s =
+                (1 - ly) * (1 - lx) * v(c, y0, x0) + (1 - ly) * lx * v(c, y0, x0 + 1)
                 + ly * (1 - lx) * v(c, y0 + 1, x0) + ly * lx * v(c, y0 + 1, x0 + 1)
             }
             samples[c * 9 + k] = m * s

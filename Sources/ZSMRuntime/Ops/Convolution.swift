@@ -66,14 +66,24 @@ public struct Conv2D: @unchecked Sendable {
 
   /// Computes without validation: for plans whose shapes were validated when they were built.
   public func runUnchecked(input: FeatureMap, output: FeatureMap, residual: FeatureMap?, pool: WorkerPool) {
-    pool.forEachRowRange(rows: output.height) { rows, _ in
-      if kernelSize == 3 {
-        conv3x3(
-          input: input, weights: weights, output: output, stride: stride, epilogue: epilogue, residual: residual,
-          rows: rows)
-      } else {
-        conv1x1(input: input, weights: weights, output: output, epilogue: epilogue, residual: residual, rows: rows)
-      }
+    pool.forEachRowRange(rows: output.height, ConvRows(conv: self, input: input, output: output, residual: residual))
+  }
+}
+
+struct ConvRows: RowJob {
+  let conv: Conv2D
+  let input: FeatureMap
+  let output: FeatureMap
+  let residual: FeatureMap?
+
+  func run(rows: Range<Int>, worker: Int) {
+    if conv.kernelSize == 3 {
+      conv3x3(
+        input: input, weights: conv.weights, output: output, stride: conv.stride, epilogue: conv.epilogue,
+        residual: residual, rows: rows)
+    } else {
+      conv1x1(
+        input: input, weights: conv.weights, output: output, epilogue: conv.epilogue, residual: residual, rows: rows)
     }
   }
 }
@@ -121,11 +131,11 @@ public struct DeformableConv2D: @unchecked Sendable {
     }
   }
 
-  /// Validates, then computes on `pool`; `scratch(worker)` returns that worker's scratch
-  /// (`scratchFloatsPerWorker` floats).
+  /// Validates, then computes on `pool`. `scratch` holds `scratchFloatsPerWorker` floats for
+  /// each of the pool's threads, one after the other.
   public func run(
     input: TensorView, offsetsAndMask: TensorView, output: TensorView, pool: WorkerPool,
-    scratch: (Int) -> UnsafeMutablePointer<Float>
+    scratch: UnsafeMutablePointer<Float>
   ) throws(ShapeError) {
     try validate(input: input, offsetsAndMask: offsetsAndMask, output: output)
     runUnchecked(input: input.map, offsetsAndMask: offsetsAndMask.map, output: output.map, pool: pool, scratch: scratch)
@@ -133,12 +143,25 @@ public struct DeformableConv2D: @unchecked Sendable {
 
   public func runUnchecked(
     input: FeatureMap, offsetsAndMask: FeatureMap, output: FeatureMap, pool: WorkerPool,
-    scratch: (Int) -> UnsafeMutablePointer<Float>
+    scratch: UnsafeMutablePointer<Float>
   ) {
-    pool.forEachRowRange(rows: output.height) { rows, worker in
-      deformConv3x3(
-        input: input, offsetsAndMask: offsetsAndMask, groups: groups, weights: weights, output: output,
-        epilogue: epilogue, rows: rows, scratch: scratch(worker), tilePixels: tilePixels)
-    }
+    pool.forEachRowRange(
+      rows: output.height,
+      DeformableRows(dcn: self, input: input, offsetsAndMask: offsetsAndMask, output: output, scratch: scratch))
+  }
+}
+
+struct DeformableRows: RowJob {
+  let dcn: DeformableConv2D
+  let input: FeatureMap
+  let offsetsAndMask: FeatureMap
+  let output: FeatureMap
+  let scratch: UnsafeMutablePointer<Float>
+
+  func run(rows: Range<Int>, worker: Int) {
+    deformConv3x3(
+      input: input, offsetsAndMask: offsetsAndMask, groups: dcn.groups, weights: dcn.weights, output: output,
+      epilogue: dcn.epilogue, rows: rows, scratch: scratch + worker * dcn.scratchFloatsPerWorker,
+      tilePixels: dcn.tilePixels)
   }
 }

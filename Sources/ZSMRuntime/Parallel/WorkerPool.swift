@@ -1,9 +1,10 @@
+import Synchronization
+
 #if canImport(Glibc)
   import Glibc
 #elseif canImport(Darwin)
   import Darwin
 #endif
-import Synchronization
 
 /// A fixed set of threads, created once, that split kernels over cores.
 ///
@@ -23,7 +24,9 @@ public final class WorkerPool: @unchecked Sendable {
   private let nextTask = Atomic<Int>(0)
   private let pendingWorkers = Atomic<Int>(0)
   private var taskCount = 0
-  private var job: ((Int, Int) -> Void)?
+  /// The current job (on the caller's stack) and the function that runs one of its tasks.
+  private var jobContext: UnsafeRawPointer?
+  private var jobInvoke: ((UnsafeRawPointer, Int, Int) -> Void)?
   private var shuttingDown = false
 
   /// - Parameter threads: total threads including the caller (at least 1).
@@ -65,53 +68,63 @@ public final class WorkerPool: @unchecked Sendable {
     doneCondition.deallocate()
   }
 
-  /// Runs `body(task, worker)` for every `task` in `0..<tasks`, spread over the threads.
-  /// `worker` (0..<threadCount) identifies the thread, for per-thread scratch memory.
-  /// Not reentrant: a body must not call `run` again.
-  public func run(tasks: Int, _ body: (_ task: Int, _ worker: Int) -> Void) {
+  /// Runs `job(task:worker:)` for every `task` in `0..<tasks`, spread over the threads, and
+  /// returns when all are done. `worker` (0..<threadCount) identifies the thread, for
+  /// per-thread scratch memory. Not reentrant: a job must not call `run` again.
+  ///
+  /// Jobs are generic structs rather than closures because handing a non-escaping closure to
+  /// other threads (`withoutActuallyEscaping`) heap-allocates a context at every call.
+  @inlinable
+  public func run<Job: ParallelJob>(tasks: Int, _ job: Job) {
     if tasks <= 0 { return }
     if threadCount == 1 || tasks == 1 {
-      for task in 0..<tasks { body(task, 0) }
+      for task in 0..<tasks { job.run(task: task, worker: 0) }
       return
     }
-    withoutActuallyEscaping(body) { escapable in
-      pthread_mutex_lock(mutex)
-      job = escapable
-      taskCount = tasks
-      nextTask.store(0, ordering: .relaxed)
-      pendingWorkers.store(threadCount - 1, ordering: .relaxed)
-      generation.add(1, ordering: .releasing)
-      pthread_cond_broadcast(wakeCondition)
-      pthread_mutex_unlock(mutex)
-      drainTasks(worker: 0)
-      var spins = 0
-      while pendingWorkers.load(ordering: .acquiring) != 0 && spins < 20_000 { spins += 1 }
-      if pendingWorkers.load(ordering: .acquiring) != 0 {
-        pthread_mutex_lock(mutex)
-        while pendingWorkers.load(ordering: .acquiring) != 0 { pthread_cond_wait(doneCondition, mutex) }
-        pthread_mutex_unlock(mutex)
+    withUnsafePointer(to: job) { pointer in
+      dispatch(tasks: tasks, context: UnsafeRawPointer(pointer)) { context, task, worker in
+        context.assumingMemoryBound(to: Job.self).pointee.run(task: task, worker: worker)
       }
-      job = nil
     }
   }
 
-  /// Splits `rows` into contiguous ranges (a few per thread, for balance) and runs them.
-  public func forEachRowRange(rows: Int, _ body: (_ rows: Range<Int>, _ worker: Int) -> Void) {
+  /// Splits `rows` into contiguous ranges (a few per thread, for balance) and runs `job` on each.
+  @inlinable
+  public func forEachRowRange<Job: RowJob>(rows: Int, _ job: Job) {
     if rows <= 0 { return }
     let chunks = threadCount == 1 ? 1 : min(rows, threadCount * 4)
-    run(tasks: chunks) { chunk, worker in
-      let lower = rows * chunk / chunks
-      let upper = rows * (chunk + 1) / chunks
-      body(lower..<upper, worker)
+    run(tasks: chunks, RowChunks(rows: rows, chunks: chunks, job: job))
+  }
+
+  @usableFromInline
+  func dispatch(tasks: Int, context: UnsafeRawPointer, invoke: @escaping (UnsafeRawPointer, Int, Int) -> Void) {
+    pthread_mutex_lock(mutex)
+    jobContext = context
+    jobInvoke = invoke
+    taskCount = tasks
+    nextTask.store(0, ordering: .relaxed)
+    pendingWorkers.store(threadCount - 1, ordering: .relaxed)
+    generation.add(1, ordering: .releasing)
+    pthread_cond_broadcast(wakeCondition)
+    pthread_mutex_unlock(mutex)
+    drainTasks(worker: 0)
+    var spins = 0
+    while pendingWorkers.load(ordering: .acquiring) != 0 && spins < 20_000 { spins += 1 }
+    if pendingWorkers.load(ordering: .acquiring) != 0 {
+      pthread_mutex_lock(mutex)
+      while pendingWorkers.load(ordering: .acquiring) != 0 { pthread_cond_wait(doneCondition, mutex) }
+      pthread_mutex_unlock(mutex)
     }
+    jobContext = nil
+    jobInvoke = nil
   }
 
   private func drainTasks(worker: Int) {
-    guard let job else { return }
+    guard let jobContext, let jobInvoke else { return }
     while true {
       let task = nextTask.add(1, ordering: .relaxed).oldValue
       if task >= taskCount { break }
-      job(task, worker)
+      jobInvoke(jobContext, task, worker)
     }
   }
 
@@ -145,5 +158,34 @@ private final class WorkerContext {
   init(pool: WorkerPool, worker: Int) {
     self.pool = pool
     self.worker = worker
+  }
+}
+
+/// Work a `WorkerPool` splits by task index.
+public protocol ParallelJob {
+  func run(task: Int, worker: Int)
+}
+
+/// Work a `WorkerPool` splits by output rows.
+public protocol RowJob {
+  func run(rows: Range<Int>, worker: Int)
+}
+
+@usableFromInline
+struct RowChunks<Job: RowJob>: ParallelJob {
+  @usableFromInline let rows: Int
+  @usableFromInline let chunks: Int
+  @usableFromInline let job: Job
+
+  @inlinable
+  init(rows: Int, chunks: Int, job: Job) {
+    self.rows = rows
+    self.chunks = chunks
+    self.job = job
+  }
+
+  @inlinable
+  func run(task: Int, worker: Int) {
+    job.run(rows: (rows * task / chunks)..<(rows * (task + 1) / chunks), worker: worker)
   }
 }

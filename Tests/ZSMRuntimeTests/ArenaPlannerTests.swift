@@ -1,0 +1,100 @@
+import XCTest
+import ZSMRuntime
+
+final class ArenaPlannerTests: XCTestCase {
+  /// No two tensors whose lifetimes overlap may share bytes.
+  func assertNoConflicts(_ plan: ArenaPlan, file: StaticString = #filePath, line: UInt = #line) {
+    for i in plan.entries.indices {
+      for j in plan.entries.indices where j > i {
+        let a = plan.entries[i]
+        let b = plan.entries[j]
+        guard a.firstUse <= b.lastUse && b.firstUse <= a.lastUse else { continue }
+        let disjoint =
+          plan.offsets[i] + a.bytes <= plan.offsets[j] || plan.offsets[j] + b.bytes <= plan.offsets[i]
+        XCTAssertTrue(disjoint, "\(a.name) and \(b.name) are live together but overlap", file: file, line: line)
+      }
+      XCTAssertEqual(plan.offsets[i] % 64, 0, "offsets are 64-byte aligned", file: file, line: line)
+      XCTAssertLessThanOrEqual(plan.offsets[i] + plan.entries[i].bytes, plan.totalBytes, file: file, line: line)
+    }
+  }
+
+  func testChainReusesMemory() {
+    // a -> b -> c -> d: only neighbours are live together.
+    var planner = ArenaPlanner()
+    planner.add("a", bytes: 6400, firstUse: 0, lastUse: 1)
+    planner.add("b", bytes: 12800, firstUse: 1, lastUse: 2)
+    planner.add("c", bytes: 6400, firstUse: 2, lastUse: 3)
+    planner.add("d", bytes: 6400, firstUse: 3, lastUse: 4)
+    let plan = planner.plan()
+    assertNoConflicts(plan)
+    XCTAssertEqual(plan.totalBytes, 19200, "the largest pair of neighbours")
+    XCTAssertEqual(plan.unplannedBytes, 32000)
+  }
+
+  func testDisjointLifetimesShareOneSlot() {
+    var planner = ArenaPlanner()
+    for i in 0..<10 { planner.add("t\(i)", bytes: 1000, firstUse: i, lastUse: i) }
+    let plan = planner.plan()
+    assertNoConflicts(plan)
+    XCTAssertEqual(plan.totalBytes, 1024)
+  }
+
+  func testRandomGraphsNeverConflict() {
+    var seed: UInt64 = 42
+    func next(_ n: Int) -> Int {
+      seed = seed &* 6_364_136_223_846_793_005 &+ 1
+      return Int((seed >> 33) % UInt64(n))
+    }
+    for _ in 0..<50 {
+      var planner = ArenaPlanner()
+      for i in 0..<(5 + next(40)) {
+        let first = next(30)
+        planner.add("t\(i)", bytes: 1 + next(100_000), firstUse: first, lastUse: first + next(8))
+      }
+      let plan = planner.plan()
+      assertNoConflicts(plan)
+      XCTAssertLessThanOrEqual(plan.totalBytes, plan.unplannedBytes)
+    }
+  }
+}
+
+/// Counts how often each task runs (each index is handed out once per run, so no race).
+struct CountTasks: ParallelJob {
+  let counts: UnsafeMutablePointer<Int>
+  let threads: Int
+  func run(task: Int, worker: Int) {
+    precondition(worker < threads)
+    counts[task] += 1
+  }
+}
+
+struct CountRows: RowJob {
+  let seen: UnsafeMutablePointer<Int>
+  func run(rows: Range<Int>, worker: Int) { for r in rows { seen[r] += 1 } }
+}
+
+final class WorkerPoolTests: XCTestCase {
+  func testEveryTaskRunsExactlyOnce() {
+    for threads in [1, 2, 3, 4] {
+      let pool = WorkerPool(threads: threads)
+      for tasks in [1, 2, 7, 64] {
+        let counts = UnsafeMutablePointer<Int>.allocate(capacity: tasks)
+        counts.initialize(repeating: 0, count: tasks)
+        for _ in 0..<50 { pool.run(tasks: tasks, CountTasks(counts: counts, threads: threads)) }
+        for t in 0..<tasks { XCTAssertEqual(counts[t], 50, "threads \(threads), tasks \(tasks)") }
+        counts.deallocate()
+      }
+    }
+  }
+
+  func testRowRangesCoverEachRowOnce() {
+    let pool = WorkerPool(threads: 3)
+    for rows in [1, 2, 5, 144] {
+      let seen = UnsafeMutablePointer<Int>.allocate(capacity: rows)
+      seen.initialize(repeating: 0, count: rows)
+      pool.forEachRowRange(rows: rows, CountRows(seen: seen))
+      for r in 0..<rows { XCTAssertEqual(seen[r], 1) }
+      seen.deallocate()
+    }
+  }
+}
