@@ -65,8 +65,12 @@ public struct Conv2D: @unchecked Sendable {
   }
 
   /// Computes without validation: for plans whose shapes were validated when they were built.
-  public func runUnchecked(input: FeatureMap, output: FeatureMap, residual: FeatureMap?, pool: WorkerPool) {
-    pool.forEachRowRange(rows: output.height, ConvRows(conv: self, input: input, output: output, residual: residual))
+  /// `rows` limits the output rows computed (all by default; the 4x tail runs in row bands).
+  public func runUnchecked(
+    input: FeatureMap, output: FeatureMap, residual: FeatureMap?, pool: WorkerPool, rows: Range<Int>? = nil
+  ) {
+    pool.forEachRowRange(
+      rows: rows ?? 0..<output.height, ConvRows(conv: self, input: input, output: output, residual: residual))
   }
 }
 

@@ -78,3 +78,19 @@ public struct ScaleAdd: RowJob {
   }
   public func run(pool: WorkerPool) { pool.forEachRowRange(rows: output.height, self) }
 }
+
+/// `output = factor * input` (a copy for factor 1; used to build concatenations).
+public struct Scale: RowJob {
+  public let input: FeatureMap
+  public let factor: Float
+  public let output: FeatureMap
+
+  public init(_ input: FeatureMap, by factor: Float, output: FeatureMap) {
+    self.input = input
+    self.factor = factor
+    self.output = output
+  }
+
+  public func run(rows: Range<Int>, worker: Int) { scale(input, by: factor, output: output, rows: rows) }
+  public func run(pool: WorkerPool) { pool.forEachRowRange(rows: output.height, self) }
+}

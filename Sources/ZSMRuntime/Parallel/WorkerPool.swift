@@ -96,6 +96,13 @@ public final class WorkerPool: @unchecked Sendable {
     run(tasks: chunks, RowChunks(rows: rows, chunks: chunks, job: job))
   }
 
+  /// Runs `job` on the rows `rows` (a sub-range of a map), split as above.
+  @inlinable
+  public func forEachRowRange<Job: RowJob>(rows: Range<Int>, _ job: Job) {
+    if rows.isEmpty { return }
+    forEachRowRange(rows: rows.count, OffsetRows(offset: rows.lowerBound, job: job))
+  }
+
   @usableFromInline
   func dispatch(tasks: Int, context: UnsafeRawPointer, invoke: @escaping (UnsafeRawPointer, Int, Int) -> Void) {
     pthread_mutex_lock(mutex)
@@ -187,5 +194,22 @@ struct RowChunks<Job: RowJob>: ParallelJob {
   @inlinable
   func run(task: Int, worker: Int) {
     job.run(rows: (rows * task / chunks)..<(rows * (task + 1) / chunks), worker: worker)
+  }
+}
+
+@usableFromInline
+struct OffsetRows<Job: RowJob>: RowJob {
+  @usableFromInline let offset: Int
+  @usableFromInline let job: Job
+
+  @inlinable
+  init(offset: Int, job: Job) {
+    self.offset = offset
+    self.job = job
+  }
+
+  @inlinable
+  func run(rows: Range<Int>, worker: Int) {
+    job.run(rows: (rows.lowerBound + offset)..<(rows.upperBound + offset), worker: worker)
   }
 }
