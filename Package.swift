@@ -43,13 +43,15 @@ let package = Package(
     .target(name: "ZSMKernels", swiftSettings: kernelSettings),
     /// Tensor descriptors, the static arena and its planner, the worker pool.
     .target(name: "ZSMRuntime", dependencies: ["ZSMKernels"], swiftSettings: kernelSettings),
+    /// Checkpoint readers and the Zooming Slow-Mo graph.
+    .target(name: "ZSMModel", dependencies: ["ZSMRuntime"], swiftSettings: kernelSettings),
 
     // MARK: - Command line
 
     .executableTarget(
       name: "zsm",
       dependencies: [
-        "ZSMRuntime",
+        "ZSMRuntime", "ZSMModel",
         .product(name: "ArgumentParser", package: "swift-argument-parser"),
       ],
       swiftSettings: kernelSettings

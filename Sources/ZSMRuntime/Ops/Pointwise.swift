@@ -34,7 +34,10 @@ public struct PixelShuffle2x: RowJob {
   public func run(rows: Range<Int>, worker: Int) {
     pixelShuffle2x(input: input, output: output, leaky: leaky, rows: rows)
   }
-  public func run(pool: WorkerPool) { pool.forEachRowRange(rows: input.height, self) }
+  /// Shuffles input rows `rows` (all by default).
+  public func run(pool: WorkerPool, rows: Range<Int>? = nil) {
+    pool.forEachRowRange(rows: rows ?? 0..<input.height, self)
+  }
 }
 
 /// The ConvLSTM state update (gates i, f, o, g; see `lstmUpdate`).

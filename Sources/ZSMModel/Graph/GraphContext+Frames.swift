@@ -1,0 +1,147 @@
+import ZSMKernels
+import ZSMRuntime
+
+/// The convolutions of the 4x tail.
+struct TailLayers {
+  let upconv2: Conv2D
+  let hrConv: Conv2D
+  let convLast: Conv2D
+}
+
+/// Band buffers of the 4x tail (see `GraphContext.tailBand`).
+struct TailBands {
+  let up2: PlannedTensor
+  let ps2: PlannedTensor
+  let hr: PlannedTensor
+  let rgb: PlannedTensor
+}
+
+extension GraphContext {
+  /// Copies one `[3][h][w]` frame into `t` (padded size), zeroing the padding.
+  func loadFrame(_ source: UnsafePointer<Float>?, height h: Int, width w: Int, into t: PlannedTensor) {
+    use(t)
+    if isRunning, let source {
+      let m = map(t)
+      for y in 0..<m.height {
+        for x in 0..<m.width {
+          let p = m.pixel(y, x)
+          if y < h && x < w {
+            for c in 0..<3 { p[c] = source[(c * h + y) * w + x] }
+          } else {
+            for c in 0..<3 { p[c] = 0 }
+          }
+        }
+      }
+    }
+    advance()
+  }
+
+  /// Copies `t` out as `[C][H][W]` when a destination is given (golden tests).
+  func capture(_ t: PlannedTensor, into destination: UnsafeMutablePointer<Float>?) {
+    guard let destination else { return }
+    use(t)
+    if isRunning { copyToNCHW(map(t), destination) }
+    advance()
+  }
+
+  func pixelShuffle(_ input: PlannedTensor, _ output: PlannedTensor) throws(ShapeError) {
+    use(input)
+    use(output)
+    if isRunning {
+      PixelShuffle2x(input: map(input), output: map(output), leaky: true).run(pool: pool)
+    } else {
+      let i = view(input)
+      let o = view(output)
+      guard i.channels == 4 * o.channels, o.height == 2 * i.height, o.width == 2 * i.width else {
+        throw ShapeError("pixel shuffle: \(i.descriptor) cannot become \(o.descriptor)")
+      }
+    }
+    advance()
+  }
+
+  /// One band of 4x output rows `rows` of the reconstruction tail, computed through band
+  /// buffers so the 4x maps never exist whole:
+  ///
+  ///     upconv2 (2x rows rows/2 ± 1) -> shuffle + LeakyReLU (4x rows ± 2)
+  ///       -> HRconv + LeakyReLU (± 1) -> conv_last (the band) -> RGB rows of `frame`
+  ///
+  /// Each band buffer is addressed with global row numbers (its base is shifted by the band's
+  /// first row), so the convolutions read their neighbours' rows where they are; rows outside
+  /// the image are zeroed, as the convolutions' zero padding requires.
+  func tailBand(
+    _ layers: TailLayers, ps1: PlannedTensor, bands: TailBands, rows: Range<Int>, fullHeight: Int,
+    frame: UnsafeMutablePointer<Float>?, cropHeight: Int, cropWidth: Int
+  ) throws(ShapeError) {
+    use(ps1)
+    use(bands.up2)
+    use(bands.ps2)
+    use(bands.hr)
+    use(bands.rgb)
+    defer { advance() }
+    guard isRunning else {
+      let x2 = view(ps1)
+      guard x2.channels == layers.upconv2.inputChannels, layers.upconv2.outputChannels == 4 * 64,
+        layers.hrConv.inputChannels == 64, layers.convLast.inputChannels == layers.hrConv.outputChannels,
+        view(bands.rgb).channels == layers.convLast.outputChannels
+      else { throw ShapeError("reconstruction tail: channel counts do not chain") }
+      return
+    }
+    let r0 = rows.lowerBound
+    let r1 = rows.upperBound
+    let halfHeight = fullHeight / 2
+    // upconv2 at 2x rows [r0/2 - 1, r1/2 + 1).
+    let up2 = shifted(map(bands.up2), firstRow: r0 / 2 - 1, height: halfHeight)
+    let halfRows = max(0, r0 / 2 - 1)..<min(halfHeight, r1 / 2 + 1)
+    layers.upconv2.runUnchecked(input: map(ps1), output: up2, residual: nil, pool: pool, rows: halfRows)
+    // Shuffle to 4x rows [r0 - 2, r1 + 2), zero outside the image.
+    let ps2 = shifted(map(bands.ps2), firstRow: r0 - 2, height: fullHeight)
+    PixelShuffle2x(input: up2, output: ps2, leaky: true).run(pool: pool, rows: halfRows)
+    zeroRows(ps2, (r0 - 2)..<(r1 + 2), outside: fullHeight)
+    // HRconv at rows [r0 - 1, r1 + 1).
+    let hr = shifted(map(bands.hr), firstRow: r0 - 1, height: fullHeight)
+    layers.hrConv.runUnchecked(
+      input: ps2, output: hr, residual: nil, pool: pool, rows: max(0, r0 - 1)..<min(fullHeight, r1 + 1))
+    zeroRows(hr, (r0 - 1)..<(r1 + 1), outside: fullHeight)
+    // conv_last at the band's rows, then out to the frame (cropped).
+    let rgb = shifted(map(bands.rgb), firstRow: r0, height: fullHeight)
+    layers.convLast.runUnchecked(input: hr, output: rgb, residual: nil, pool: pool, rows: rows)
+    if let frame {
+      pool.forEachRowRange(
+        rows: r0..<min(r1, cropHeight),
+        StorePlanes(source: rgb, destination: frame, height: cropHeight, width: cropWidth))
+    }
+  }
+
+  /// `m` re-addressed so that global row `firstRow` is the buffer's row 0.
+  private func shifted(_ m: FeatureMap, firstRow: Int, height: Int) -> FeatureMap {
+    var s = m
+    s.base = m.base - firstRow * m.rowStride
+    s.height = height
+    return s
+  }
+
+  /// Zeroes the rows of `range` that lie outside `0..<height` (halo columns included).
+  private func zeroRows(_ m: FeatureMap, _ range: Range<Int>, outside height: Int) {
+    for r in range where r < 0 || r >= height {
+      (m.base + r * m.rowStride - m.pixelStride).update(repeating: 0, count: m.rowStride)
+    }
+  }
+}
+
+/// Copies rows of a channels-last map into planar `[C][height][width]` (cropping columns).
+struct StorePlanes: RowJob {
+  let source: FeatureMap
+  let destination: UnsafeMutablePointer<Float>
+  let height: Int
+  let width: Int
+
+  func run(rows: Range<Int>, worker: Int) {
+    let plane = height * width
+    for y in rows {
+      for x in 0..<width {
+        let p = source.pixel(y, x)
+        for c in 0..<source.channels { destination[c * plane + y * width + x] = p[c] }
+      }
+    }
+  }
+}

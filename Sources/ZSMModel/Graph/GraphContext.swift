@@ -1,0 +1,218 @@
+import ZSMKernels
+import ZSMRuntime
+
+/// A tensor of a planned graph: an id in the plan and a channel range of it.
+struct PlannedTensor {
+  let id: Int
+  let channelStart: Int
+  let channels: Int
+
+  /// Channels `start ..< start + count` of this tensor (an operand of a concatenation).
+  func slice(_ start: Int, _ count: Int) -> PlannedTensor {
+    PlannedTensor(id: id, channelStart: channelStart + start, channels: count)
+  }
+}
+
+/// Runs the network's forward code in one of two passes.
+///
+/// - **Planning**: nothing is computed. Every tensor the code asks for is registered with the
+///   step at which it is created and the last step that touches it; every operation's shapes
+///   are validated (so a bad configuration fails here, with a message, never mid-frame). Then
+///   `ArenaPlanner` places the tensors by liveness in one arena.
+/// - **Running**: the same calls, in the same order, get the planned storage and run the
+///   kernels. Nothing is allocated: tensor lookups are array reads, jobs are structs.
+final class GraphContext {
+  enum Mode { case planning, running }
+
+  let pool: WorkerPool
+  private(set) var mode: Mode = .planning
+  private var step = 0
+  private var nextID = 0
+  private var descriptors: [TensorDescriptor] = []
+  private var names: [String] = []
+  private var firstUse: [Int] = []
+  private var lastUse: [Int] = []
+  private var storage: [UnsafeMutablePointer<Float>] = []
+  private(set) var plan: ArenaPlan?
+  private var arena: Arena?
+  /// Stands in for storage while planning (validation reads descriptors only).
+  private let placeholder = UnsafeMutablePointer<Float>.allocate(capacity: 16)
+
+  init(pool: WorkerPool) { self.pool = pool }
+
+  deinit { placeholder.deallocate() }
+
+  // MARK: - Passes
+
+  /// Starts a planning pass (forgets any previous plan).
+  func beginPlanning() {
+    mode = .planning
+    step = 0
+    nextID = 0
+    descriptors.removeAll()
+    names.removeAll()
+    firstUse.removeAll()
+    lastUse.removeAll()
+    storage.removeAll()
+    plan = nil
+    arena = nil
+  }
+
+  /// Places the planned tensors in one arena and allocates it.
+  func finishPlanning() {
+    var planner = ArenaPlanner()
+    for id in descriptors.indices {
+      planner.add(names[id], bytes: descriptors[id].byteCount, firstUse: firstUse[id], lastUse: lastUse[id])
+    }
+    let plan = planner.plan()
+    let arena = Arena(byteCount: plan.totalBytes)
+    storage = descriptors.indices.map { arena.floats(at: plan.offset(of: $0)) }
+    self.plan = plan
+    self.arena = arena
+  }
+
+  /// Starts a running pass over the planned arena.
+  func beginRunning() {
+    precondition(arena != nil, "run before plan")
+    mode = .running
+    step = 0
+    nextID = 0
+  }
+
+  /// Bytes of the arena.
+  var arenaBytes: Int { plan?.totalBytes ?? 0 }
+
+  // MARK: - Tensors
+
+  /// A new tensor, alive from now on. Its halo is zeroed when the running pass creates it.
+  func tensor(_ name: String, _ d: TensorDescriptor) -> PlannedTensor {
+    let id = nextID
+    nextID += 1
+    if mode == .planning {
+      descriptors.append(d)
+      names.append(name)
+      firstUse.append(step)
+      lastUse.append(step)
+    } else {
+      d.clearHalo(at: storage[id])
+    }
+    return PlannedTensor(id: id, channelStart: 0, channels: d.channels)
+  }
+
+  /// The tensor's view (channel slice applied).
+  func view(_ t: PlannedTensor) -> TensorView {
+    var d = descriptors[t.id]
+    d.channels = t.channels
+    let base = mode == .running ? storage[t.id] : placeholder
+    return TensorView(d, storage: base + t.channelStart)
+  }
+
+  func map(_ t: PlannedTensor) -> FeatureMap { view(t).map }
+
+  /// Marks `t` as used by the current step (extends its lifetime).
+  @inline(__always)
+  func use(_ t: PlannedTensor) {
+    if mode == .planning { lastUse[t.id] = step }
+  }
+
+  /// Ends the current step (an operation).
+  @inline(__always)
+  func advance() { step += 1 }
+
+  var isRunning: Bool { mode == .running }
+}
+
+// MARK: - Operations
+
+extension GraphContext {
+  func conv(_ layer: Conv2D, _ input: PlannedTensor, _ output: PlannedTensor, residual: PlannedTensor? = nil)
+    throws(ShapeError)
+  {
+    use(input)
+    use(output)
+    if let residual { use(residual) }
+    if mode == .planning {
+      try layer.validate(input: view(input), output: view(output), residual: residual.map { view($0) })
+    } else {
+      layer.runUnchecked(input: map(input), output: map(output), residual: residual.map { map($0) }, pool: pool)
+    }
+    advance()
+  }
+
+  func deform(
+    _ layer: DeformableConv2D, _ input: PlannedTensor, offsets: PlannedTensor, _ output: PlannedTensor,
+    scratch: PlannedTensor
+  ) throws(ShapeError) {
+    use(input)
+    use(offsets)
+    use(output)
+    use(scratch)
+    if mode == .planning {
+      try layer.validate(input: view(input), offsetsAndMask: view(offsets), output: view(output))
+      guard view(scratch).channels >= layer.scratchFloatsPerWorker * pool.threadCount else {
+        throw ShapeError("deformable conv \(layer.name): scratch too small")
+      }
+    } else {
+      layer.runUnchecked(
+        input: map(input), offsetsAndMask: map(offsets), output: map(output), pool: pool,
+        scratch: view(scratch).storage)
+    }
+    advance()
+  }
+
+  func upsample(_ input: PlannedTensor, _ output: PlannedTensor, scale: Float) throws(ShapeError) {
+    use(input)
+    use(output)
+    if mode == .planning {
+      let i = view(input)
+      let o = view(output)
+      guard o.channels == i.channels, o.height == 2 * i.height, o.width == 2 * i.width else {
+        throw ShapeError("upsample: \(i.descriptor) cannot become \(o.descriptor)")
+      }
+    } else {
+      Upsample2x(input: map(input), output: map(output), scale: scale).run(pool: pool)
+    }
+    advance()
+  }
+
+  /// `output = input` (channel counts and sizes must match).
+  func copy(_ input: PlannedTensor, _ output: PlannedTensor) throws(ShapeError) {
+    use(input)
+    use(output)
+    if mode == .planning {
+      let i = view(input)
+      let o = view(output)
+      guard o.channels == i.channels, o.height == i.height, o.width == i.width else {
+        throw ShapeError("copy: \(i.descriptor) into \(o.descriptor)")
+      }
+    } else {
+      Scale(map(input), by: 1, output: map(output)).run(pool: pool)
+    }
+    advance()
+  }
+
+  /// Sets every value of a whole tensor (all channels, halo included) to zero.
+  func zero(_ t: PlannedTensor) {
+    use(t)
+    if mode == .running { storage[t.id].update(repeating: 0, count: descriptors[t.id].floatCount) }
+    advance()
+  }
+
+  func lstm(gates: PlannedTensor, cellIn: PlannedTensor, cell: PlannedTensor, hidden: PlannedTensor)
+    throws(ShapeError)
+  {
+    use(gates)
+    use(cellIn)
+    use(cell)
+    use(hidden)
+    if mode == .planning {
+      let c = view(cell).channels
+      guard view(gates).channels == 4 * c, view(cellIn).channels == c, view(hidden).channels == c else {
+        throw ShapeError("LSTM update: gates \(view(gates).channels), cell \(c), expected 4C and C")
+      }
+    } else {
+      LSTMUpdate(gates: map(gates), cellIn: map(cellIn), cellOut: map(cell), hiddenOut: map(hidden)).run(pool: pool)
+    }
+    advance()
+  }
+}
