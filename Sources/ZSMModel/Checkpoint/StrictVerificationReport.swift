@@ -9,6 +9,12 @@ public struct StrictVerificationReport: Equatable, Sendable, CustomStringConvert
     public let expected: [Int]
     /// The shape in the checkpoint.
     public let found: [Int]
+
+    public init(name: String, expected: [Int], found: [Int]) {
+      self.name = name
+      self.expected = expected
+      self.found = found
+    }
   }
 
   /// The configuration checked against.
