@@ -125,6 +125,12 @@ final class CheckpointErrorTests: XCTestCase {
     assertCheckpointError(
       { () throws(CheckpointError) in try StateDict.decode(hugeString8) },
       kind: .truncated, contains: ["BINUNICODE8", "announces 18446744073709551615 bytes"])
+    // A 1000-item list, memoized, then fetched and grown 1100 times: each append copies it.
+    var regrow = PickleBytes.proto2 + [0x5D, 0x28] + [UInt8](repeating: 0x4E, count: 1000) + [0x65, 0x71, 0]
+    for _ in 0..<1100 { regrow += [0x68, 0, 0x4E, 0x61] }
+    assertCheckpointError(
+      { () throws(CheckpointError) in try StateDict.decode(PickleBytes.legacy(main: regrow)) },
+      kind: .limitExceeded, contains: ["container work limit"])
     let unwritten = PickleBytes.legacy(main: PickleBytes.proto2 + [0x68, 7, 0x2E])
     assertCheckpointError(
       { () throws(CheckpointError) in try StateDict.decode(unwritten) },

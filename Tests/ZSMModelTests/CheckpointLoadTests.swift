@@ -39,6 +39,16 @@ final class CheckpointLoadTests: XCTestCase {
     }
   }
 
+  func testLoadZSMInfersAndVerifies() throws {
+    let (stateDict, config) = try StateDict.loadZSM(path: TestPaths.fixture("small_32x24_n3", "model_legacy.pth"))
+    XCTAssertEqual(config, ZSMConfig(nf: 16, groups: 4, frontRBs: 2, backRBs: 3))
+    XCTAssertEqual(stateDict.tensors.count, 256)
+    let path = TestPaths.data("small.pth")
+    assertCheckpointError(
+      { () throws(CheckpointError) in try StateDict.loadZSM(path: path) },
+      kind: .configurationInference, contains: [path, "no tensor conv_first.weight"])
+  }
+
   /// The file order is the upstream registration order of architecture.md §9.
   func testNamesAndShapesFollowRegistrationOrder() throws {
     for directory in ["tiny_16x12_n2", "small_32x24_n3"] {

@@ -4,7 +4,7 @@
 /// resolves globals only against `AllowedGlobal` and refuses the rest by name
 /// ("refusing pickle global os.system"). It never runs code. Its allocations are bounded:
 /// strings and byte strings are checked against the remaining input before they are read,
-/// and the memo, the stack and container nesting are capped by `Limits`.
+/// and the memo, the stack, container nesting and container work are capped by `Limits`.
 struct SafeUnpickler {
   /// Resource caps; the defaults are far above what a state_dict needs.
   struct Limits {
@@ -12,6 +12,13 @@ struct SafeUnpickler {
     var stackDepth = 1 << 20
     var nestingDepth = 64
     var globalNameLength = 256
+    /// Container elements that building and growing tuples, lists and dicts may touch, per
+    /// byte of pickle input (plus `containerWorkFloor`). Containers are values, so growing
+    /// one that is also memoized copies it; without this cap, a pickle that repeatedly
+    /// fetches a large memoized list and appends to it would need memory quadratic in its
+    /// length.
+    var containerWorkPerByte = 16
+    var containerWorkFloor = 1 << 20
   }
 
   private var reader: ByteReader
@@ -19,6 +26,8 @@ struct SafeUnpickler {
   private var stack: [PickleValue] = []
   private var marks: [Int] = []
   private var memo: [Int: PickleValue] = [:]
+  /// Container elements still allowed to be built or copied (see `Limits`).
+  private var containerWork: Int
 
   /// Reads one pickle from `bytes[range]`; returns its value and the index after its STOP.
   static func load(
@@ -32,6 +41,8 @@ struct SafeUnpickler {
   private init(reader: ByteReader, limits: Limits) {
     self.reader = reader
     self.limits = limits
+    let (scaled, overflow) = reader.remaining.multipliedReportingOverflow(by: limits.containerWorkPerByte)
+    containerWork = overflow ? Int.max : max(scaled, limits.containerWorkFloor)
   }
 
   // MARK: - The interpreter loop
@@ -60,7 +71,10 @@ struct SafeUnpickler {
       case 0x7D: try push(.dict(PickleDict(ordered: false)))
       case 0x5D: try push(.list(PickleSequence()))
       case 0x29: try push(.tuple(PickleSequence()))
-      case 0x74: try push(.tuple(PickleSequence(try popMark("TUPLE"))))
+      case 0x74:
+        let items = try popMark("TUPLE")
+        try charge(items.count)
+        try push(.tuple(PickleSequence(items)))
       case 0x85, 0x86, 0x87:  // TUPLE1, TUPLE2, TUPLE3
         let count = Int(code - 0x84)
         guard stack.count - (marks.last ?? 0) >= count else { throw underflow("TUPLE\(count)", at) }
@@ -175,6 +189,7 @@ struct SafeUnpickler {
     guard case .list(var list) = target else {
       throw CheckpointError(.malformedPickle, "\(opcode) at byte \(at) needs a list; found \(target.kindName)")
     }
+    try charge(list.items.count + items.count)
     for item in items { list.append(item) }
     try push(.list(list))
   }
@@ -187,8 +202,19 @@ struct SafeUnpickler {
     guard case .dict(var dict) = target else {
       throw CheckpointError(.malformedPickle, "\(opcode) at byte \(at) needs a dict; found \(target.kindName)")
     }
+    try charge(dict.entries.count + pairs.count / 2)
     for pair in stride(from: 0, to: pairs.count, by: 2) { dict.set(pairs[pair], pairs[pair + 1]) }
     try push(.dict(dict))
+  }
+
+  /// Spends `elements` of the container work budget.
+  private mutating func charge(_ elements: Int) throws(CheckpointError) {
+    guard elements <= containerWork else {
+      throw CheckpointError(
+        .limitExceeded,
+        "pickle exceeds its container work limit at byte \(reader.position) (containers grown or copied too often)")
+    }
+    containerWork -= elements
   }
 
   // MARK: - Operands
