@@ -31,6 +31,7 @@ let package = Package(
   products: [
     .executable(name: "zsm", targets: ["zsm"]),
     .library(name: "ZSMRuntime", targets: ["ZSMRuntime"]),
+    .library(name: "ZSMModel", targets: ["ZSMModel"]),
   ],
   dependencies: [
     .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0")
@@ -43,7 +44,8 @@ let package = Package(
     .target(name: "ZSMKernels", swiftSettings: kernelSettings),
     /// Tensor descriptors, the static arena and its planner, the worker pool.
     .target(name: "ZSMRuntime", dependencies: ["ZSMKernels"], swiftSettings: kernelSettings),
-    /// Checkpoint readers and the Zooming Slow-Mo graph.
+    /// Checkpoint readers (PyTorch zip and legacy containers, a safe unpickler), the
+    /// `.bin` tensor files, and the network configuration, and the Zooming Slow-Mo graph. Imports Glibc, not Foundation.
     .target(name: "ZSMModel", dependencies: ["ZSMRuntime"], swiftSettings: kernelSettings),
 
     // MARK: - Command line
@@ -66,6 +68,9 @@ let package = Package(
       name: "ZSMRuntimeTests",
       dependencies: ["ZSMRuntime", "CAllocCounter"],
       swiftSettings: kernelSettings
+    ),
+    .testTarget(
+      name: "ZSMModelTests", dependencies: ["ZSMModel"], exclude: ["Data"], swiftSettings: kernelSettings
     ),
   ]
 )

@@ -1,0 +1,177 @@
+/// A value built by `SafeUnpickler`: plain data, or one of the few PyTorch objects the
+/// allow-list lets a pickle construct. Nothing here can run code.
+///
+/// Containers are values: a memoized list or dict is a snapshot taken when it was memoized,
+/// so mutations after the memo write are not seen through later memo reads. A state_dict
+/// never relies on that (its shared objects are strings, globals and storage ids).
+indirect enum PickleValue {
+  case none
+  case bool(Bool)
+  case int(Int)
+  /// An integer too wide for `Int` (from LONG1), as little-endian two's complement bytes.
+  case bigInt([UInt8])
+  case float(Double)
+  case string(String)
+  case bytes([UInt8])
+  case tuple(PickleSequence)
+  case list(PickleSequence)
+  case dict(PickleDict)
+  /// An allow-listed global (class or function), not yet called.
+  case global(AllowedGlobal)
+  /// A storage reference produced by BINPERSID.
+  case storage(StorageRef)
+  /// A tensor produced by `torch._utils._rebuild_tensor_v2` or `_rebuild_parameter`.
+  case tensor(TensorRef)
+
+  /// Nesting depth: 0 for scalars, 1 + the deepest child for containers.
+  var depth: Int {
+    switch self {
+    case .tuple(let sequence), .list(let sequence): return sequence.depth
+    case .dict(let dict): return dict.depth
+    default: return 0
+    }
+  }
+
+  /// A short description of the kind of value, for error messages.
+  var kindName: String {
+    switch self {
+    case .none: return "None"
+    case .bool: return "bool"
+    case .int, .bigInt: return "int"
+    case .float: return "float"
+    case .string: return "str"
+    case .bytes: return "bytes"
+    case .tuple(let sequence): return "tuple of \(sequence.items.count)"
+    case .list(let sequence): return "list of \(sequence.items.count)"
+    case .dict(let dict): return dict.isOrdered ? "OrderedDict" : "dict"
+    case .global(let global): return "global \(global.qualifiedName)"
+    case .storage: return "storage"
+    case .tensor: return "tensor"
+    }
+  }
+}
+
+/// The items of a tuple or list, with their cached nesting depth.
+struct PickleSequence {
+  private(set) var items: [PickleValue] = []
+  private(set) var depth = 1
+
+  init(_ items: [PickleValue] = []) {
+    for item in items { append(item) }
+  }
+
+  mutating func append(_ item: PickleValue) {
+    items.append(item)
+    depth = max(depth, item.depth + 1)
+  }
+}
+
+/// The entries of a dict or OrderedDict in insertion order. Setting an existing string key
+/// replaces its value in place, as Python does.
+struct PickleDict {
+  private(set) var entries: [(key: PickleValue, value: PickleValue)] = []
+  private var stringKeys: [String: Int] = [:]
+  private(set) var depth = 1
+  /// Whether this is a `collections.OrderedDict` rather than a plain dict.
+  let isOrdered: Bool
+
+  init(ordered: Bool) { isOrdered = ordered }
+
+  mutating func set(_ key: PickleValue, _ value: PickleValue) {
+    depth = max(depth, key.depth + 1, value.depth + 1)
+    if case .string(let name) = key {
+      if let at = stringKeys[name] {
+        entries[at].value = value
+        return
+      }
+      stringKeys[name] = entries.count
+    }
+    entries.append((key, value))
+  }
+
+  /// The value for a string key.
+  subscript(name: String) -> PickleValue? { stringKeys[name].map { entries[$0].value } }
+}
+
+/// The globals a checkpoint pickle may name. Anything else is refused by the unpickler.
+enum AllowedGlobal {
+  case orderedDict
+  case rebuildTensorV2
+  case rebuildParameter
+  case storageType(StorageDType)
+
+  /// The Python name, `module.name`.
+  var qualifiedName: String {
+    switch self {
+    case .orderedDict: return "collections.OrderedDict"
+    case .rebuildTensorV2: return "torch._utils._rebuild_tensor_v2"
+    case .rebuildParameter: return "torch._utils._rebuild_parameter"
+    case .storageType(let dtype): return dtype.storageClass
+    }
+  }
+
+  /// Resolves `module` and `name` against the allow-list.
+  init?(module: String, name: String) {
+    switch (module, name) {
+    case ("collections", "OrderedDict"): self = .orderedDict
+    case ("torch._utils", "_rebuild_tensor_v2"): self = .rebuildTensorV2
+    case ("torch._utils", "_rebuild_parameter"): self = .rebuildParameter
+    case ("torch", "UntypedStorage"), ("torch.storage", "UntypedStorage"):
+      self = .storageType(StorageDType.untyped(storageClass: "\(module).\(name)"))
+    default:
+      guard module == "torch", let dtype = StorageDType.typed(storageName: name) else { return nil }
+      self = .storageType(dtype)
+    }
+  }
+}
+
+/// The element type of a PyTorch storage, known from its storage class.
+struct StorageDType: Equatable, Sendable {
+  /// The dtype's PyTorch name, e.g. `float16`.
+  let name: String
+  /// Bytes per element.
+  let elementSize: Int
+  /// The storage class, e.g. `torch.HalfStorage`.
+  let storageClass: String
+
+  static let float32 = StorageDType(name: "float32", elementSize: 4, storageClass: "torch.FloatStorage")
+
+  private static let table: [String: (String, Int)] = [
+    "FloatStorage": ("float32", 4), "DoubleStorage": ("float64", 8), "HalfStorage": ("float16", 2),
+    "BFloat16Storage": ("bfloat16", 2), "LongStorage": ("int64", 8), "IntStorage": ("int32", 4),
+    "ShortStorage": ("int16", 2), "CharStorage": ("int8", 1), "ByteStorage": ("uint8", 1),
+    "BoolStorage": ("bool", 1), "ComplexFloatStorage": ("complex64", 8),
+    "ComplexDoubleStorage": ("complex128", 16), "QInt8Storage": ("qint8", 1),
+    "QUInt8Storage": ("quint8", 1), "QInt32Storage": ("qint32", 4), "QUInt4x2Storage": ("quint4x2", 1),
+    "QUInt2x4Storage": ("quint2x4", 1),
+  ]
+
+  /// The dtype of `torch.<storageName>`, if it is a known typed storage class.
+  static func typed(storageName: String) -> StorageDType? {
+    guard let (name, size) = table[storageName] else { return nil }
+    return StorageDType(name: name, elementSize: size, storageClass: "torch.\(storageName)")
+  }
+
+  /// An untyped (byte) storage.
+  static func untyped(storageClass: String) -> StorageDType {
+    StorageDType(name: "uint8 (untyped storage)", elementSize: 1, storageClass: storageClass)
+  }
+}
+
+/// A storage as named by a persistent id `('storage', type, key, location, numel[, view])`.
+struct StorageRef {
+  let dtype: StorageDType
+  /// The record name (zip) or storage key (legacy).
+  let key: String
+  let location: String
+  /// Elements the pickle declares the storage to hold.
+  let declaredCount: Int
+}
+
+/// A tensor as described by `_rebuild_tensor_v2(storage, offset, size, stride, ...)`.
+struct TensorRef {
+  let storage: StorageRef
+  let offset: Int
+  let shape: [Int]
+  let stride: [Int]
+}

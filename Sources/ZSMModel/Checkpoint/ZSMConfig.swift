@@ -1,0 +1,77 @@
+/// The hyper-parameters of a Zooming Slow-Mo network that shape its weights
+/// (architecture.md §1): feature width, deformable groups and residual block counts.
+public struct ZSMConfig: Equatable, Hashable, Sendable, CustomStringConvertible {
+  /// Feature channels `C` (64 in the released model).
+  public var nf: Int
+  /// Deformable groups `G` of every DCN (8).
+  public var groups: Int
+  /// Residual blocks in the feature extractor (5).
+  public var frontRBs: Int
+  /// Residual blocks in the reconstruction trunk (40).
+  public var backRBs: Int
+
+  public init(nf: Int, groups: Int, frontRBs: Int, backRBs: Int) {
+    self.nf = nf
+    self.groups = groups
+    self.frontRBs = frontRBs
+    self.backRBs = backRBs
+  }
+
+  /// The released model's configuration: nf 64, groups 8, 5 front and 40 back blocks.
+  public static let released = ZSMConfig(nf: 64, groups: 8, frontRBs: 5, backRBs: 40)
+
+  public var description: String {
+    "ZSMConfig(nf: \(nf), groups: \(groups), frontRBs: \(frontRBs), backRBs: \(backRBs))"
+  }
+
+  /// Reads the configuration off a state_dict's names and shapes:
+  /// - `nf` from `conv_first.weight` `[nf, 3, 3, 3]`;
+  /// - `groups` from `pcd_align.L3_dcnpack_1.conv_offset_mask.weight` `[3·groups·9, nf, 3, 3]`;
+  /// - `frontRBs` / `backRBs` as the number of `feature_extraction.{r}.conv1.weight` /
+  ///   `recon_trunk.{r}.conv1.weight` tensors (a gap in `r` then shows up as missing and
+  ///   unexpected tensors in `StateDict.verifyStrict(against:)`).
+  ///
+  /// Only these tensors are looked at; use `verifyStrict` to check everything else.
+  public init(inferringFrom stateDict: StateDict) throws(CheckpointError) {
+    let first = try Self.shape(of: "conv_first.weight", in: stateDict)
+    guard first.count == 4, first[1] == 3, first[2] == 3, first[3] == 3, first[0] > 0 else {
+      throw CheckpointError(
+        .configurationInference, "conv_first.weight has shape \(first); expected [nf, 3, 3, 3]")
+    }
+    let nf = first[0]
+    let offsetKey = "pcd_align.L3_dcnpack_1.conv_offset_mask.weight"
+    let offsets = try Self.shape(of: offsetKey, in: stateDict)
+    guard offsets.count == 4, offsets[0] > 0, offsets[0] % 27 == 0, offsets[1] == nf, offsets[2] == 3,
+      offsets[3] == 3
+    else {
+      throw CheckpointError(
+        .configurationInference, "\(offsetKey) has shape \(offsets); expected [3*groups*9, \(nf), 3, 3]")
+    }
+    self.init(
+      nf: nf, groups: offsets[0] / 27,
+      frontRBs: Self.blockCount(prefix: "feature_extraction.", in: stateDict),
+      backRBs: Self.blockCount(prefix: "recon_trunk.", in: stateDict))
+  }
+
+  private static func shape(of name: String, in stateDict: StateDict) throws(CheckpointError) -> [Int] {
+    guard let tensor = stateDict[name] else {
+      throw CheckpointError(
+        .configurationInference,
+        "cannot infer the network configuration: the checkpoint has no tensor \(name) "
+          + "(\(stateDict.tensors.count) tensors, first: \(stateDict.names.first ?? "none"))")
+    }
+    return tensor.shape
+  }
+
+  /// The number of distinct tensors named `<prefix>{r}.conv1.weight` with a decimal `r`.
+  private static func blockCount(prefix: String, in stateDict: StateDict) -> Int {
+    var indices = Set<Substring>()
+    for name in stateDict.names where name.hasPrefix(prefix) && name.hasSuffix(".conv1.weight") {
+      let middle = name.dropFirst(prefix.count).dropLast(".conv1.weight".count)
+      if !middle.isEmpty, middle.utf8.allSatisfy({ $0 >= UInt8(ascii: "0") && $0 <= UInt8(ascii: "9") }) {
+        indices.insert(middle)
+      }
+    }
+    return indices.count
+  }
+}
