@@ -358,3 +358,12 @@ public final class ZSMNetwork {
     }
   }
 }
+
+extension ZSMNetwork {
+  /// The network of a loaded, strictly verified checkpoint (see `StateDict.loadZSM`).
+  public convenience init(stateDict: StateDict, config: ZSMConfig, threads: Int) throws(ModelError) {
+    var parameters: [String: [Float]] = [:]
+    for tensor in stateDict.tensors { parameters[tensor.name] = tensor.data }
+    try self.init(config: config, parameters: parameters, threads: threads)
+  }
+}
