@@ -80,6 +80,10 @@ extension GraphContext {
     defer { advance() }
     guard isRunning else {
       let x2 = view(ps1)
+      let width4x = view(bands.ps2).width
+      let bandRows = rows.count
+      countMACs(bandRows / 2 * width4x / 2 * 256 * x2.channels * 9)
+      countMACs(bandRows * width4x * 64 * 64 * 9 + bandRows * width4x * 3 * 64 * 9)
       guard x2.channels == layers.upconv2.inputChannels, layers.upconv2.outputChannels == 4 * 64,
         layers.hrConv.inputChannels == 64, layers.convLast.inputChannels == layers.hrConv.outputChannels,
         view(bands.rgb).channels == layers.convLast.outputChannels

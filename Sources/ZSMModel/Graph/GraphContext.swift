@@ -35,6 +35,11 @@ final class GraphContext {
   private var storage: [UnsafeMutablePointer<Float>] = []
   private(set) var plan: ArenaPlan?
   private var arena: Arena?
+  /// Multiply-accumulates of the planned window, by stage (counted while planning).
+  private(set) var macs = [Int](repeating: 0, count: NetworkStage.allCases.count)
+  /// The stage the next operations belong to.
+  var stage = NetworkStage.featureExtraction
+
   /// Stands in for storage while planning (validation reads descriptors only).
   private let placeholder = UnsafeMutablePointer<Float>.allocate(capacity: 16)
 
@@ -54,6 +59,7 @@ final class GraphContext {
     firstUse.removeAll()
     lastUse.removeAll()
     storage.removeAll()
+    macs = [Int](repeating: 0, count: NetworkStage.allCases.count)
     plan = nil
     arena = nil
   }
@@ -120,6 +126,23 @@ final class GraphContext {
   func advance() { step += 1 }
 
   var isRunning: Bool { mode == .running }
+
+  func countMACs(_ n: Int) { macs[stage.rawValue] += n }
+}
+
+/// The stages of architecture.md §11's cost table.
+public enum NetworkStage: Int, CaseIterable, Sendable {
+  case featureExtraction, interpolation, convLSTM, reconstructionTrunk, upsampling
+
+  public var title: String {
+    switch self {
+    case .featureExtraction: "A: feature extraction"
+    case .interpolation: "B: interpolation / alignment"
+    case .convLSTM: "C: bidirectional deformable ConvLSTM"
+    case .reconstructionTrunk: "D: reconstruction trunk"
+    case .upsampling: "D: upsampling + HR conv + last conv"
+    }
+  }
 }
 
 // MARK: - Operations
@@ -133,6 +156,8 @@ extension GraphContext {
     if let residual { use(residual) }
     if mode == .planning {
       try layer.validate(input: view(input), output: view(output), residual: residual.map { view($0) })
+      let o = view(output)
+      countMACs(o.height * o.width * layer.outputChannels * layer.inputChannels * layer.kernelSize * layer.kernelSize)
     } else {
       layer.runUnchecked(input: map(input), output: map(output), residual: residual.map { map($0) }, pool: pool)
     }
@@ -149,6 +174,8 @@ extension GraphContext {
     use(scratch)
     if mode == .planning {
       try layer.validate(input: view(input), offsetsAndMask: view(offsets), output: view(output))
+      let o = view(output)
+      countMACs(o.height * o.width * o.channels * layer.weights.layout.inputChannels * 9)
       guard view(scratch).channels >= layer.scratchFloatsPerWorker * pool.threadCount else {
         throw ShapeError("deformable conv \(layer.name): scratch too small")
       }

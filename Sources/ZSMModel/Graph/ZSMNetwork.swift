@@ -116,6 +116,10 @@ public final class ZSMNetwork {
   public var arenaBytes: Int { context.arenaBytes }
   /// Bytes of the packed weights.
   public var weightBytes: Int { packer.storage.capacity * MemoryLayout<Float>.stride }
+  /// Multiply-accumulates of one window, by stage (dense equivalent for the deformable convs).
+  public var macsPerWindow: [NetworkStage: Int] {
+    Dictionary(uniqueKeysWithValues: NetworkStage.allCases.map { ($0, context.macs[$0.rawValue]) })
+  }
   /// Output frames of a window.
   public var outputFrames: Int { 2 * frames - 1 }
 
@@ -153,6 +157,7 @@ public final class ZSMNetwork {
     let scratch = g.tensor("deformable scratch", TensorDescriptor(height: 1, width: 1, channels: scratchFloats))
 
     // Stage A: per-frame features and pyramids.
+    g.stage = .featureExtraction
     pyramids.removeAll(keepingCapacity: true)
     for f in 0..<n {
       let frame = g.tensor("input frame", descriptor(3))
@@ -168,6 +173,7 @@ public final class ZSMNetwork {
     }
 
     // Stage B: the interpolated feature of every adjacent pair; S = [F0, I01, F1, ...].
+    g.stage = .interpolation
     sequence.removeAll(keepingCapacity: true)
     for f in 0..<n {
       sequence.append(pyramids[f].l1)
@@ -185,6 +191,7 @@ public final class ZSMNetwork {
 
     // Stage C, backward direction first (the same cell on the reversed sequence), so that the
     // forward pass can fuse and reconstruct each frame as soon as its forward state exists.
+    g.stage = .convLSTM
     let zeroState = g.tensor("zero state", descriptor(c))
     g.zero(zeroState)
     let cellState = g.tensor("cell state", descriptor(c))
@@ -201,6 +208,7 @@ public final class ZSMNetwork {
     let pairB = g.tensor("lstm pair B", descriptor(2 * c))
     var hidden = zeroState
     for step in 0..<t {
+      g.stage = .convLSTM
       let pair = step % 2 == 0 ? pairA : pairB
       try lstmStep(x: sequence[step], hidden: hidden, cell: cellState, hiddenOut: pair.slice(0, c), scratch)
       try g.copy(backwardStates[step], pair.slice(c, c))
@@ -336,7 +344,9 @@ public final class ZSMNetwork {
   func reconstruct(_ y: PlannedTensor, into frame: UnsafeMutablePointer<Float>?) throws(ShapeError) {
     let g = context
     let c = config.nf
+    g.stage = .reconstructionTrunk
     try residualBlocks(trunk, y)
+    g.stage = .upsampling
     let up1 = g.tensor("upconv1", descriptor(4 * c, halo: 0))
     try g.conv(upconv1, y, up1)
     let ps1 = g.tensor(

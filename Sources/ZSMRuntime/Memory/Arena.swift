@@ -1,5 +1,7 @@
-/// One 64-byte aligned, zero-initialised allocation that holds every intermediate of a run.
-/// Made once when a plan is prepared; nothing is allocated while frames are processed.
+/// One 64-byte aligned allocation that holds every intermediate of a run. Made once when a
+/// plan is prepared; nothing is allocated while frames are processed. It is not cleared: every
+/// tensor is written before it is read (halos are zeroed when a tensor is created), and pages
+/// never touched never count against the process's memory.
 public final class Arena: @unchecked Sendable {
   public let base: UnsafeMutableRawPointer
   public let byteCount: Int
@@ -7,7 +9,6 @@ public final class Arena: @unchecked Sendable {
   public init(byteCount: Int) {
     self.byteCount = byteCount
     base = UnsafeMutableRawPointer.allocate(byteCount: max(byteCount, 64), alignment: 64)
-    base.initializeMemory(as: UInt8.self, repeating: 0, count: max(byteCount, 64))
   }
 
   deinit { base.deallocate() }

@@ -1,0 +1,73 @@
+import ArgumentParser
+import Foundation
+import ZSMModel
+
+struct Inspect: ParsableCommand {
+  static let configuration = CommandConfiguration(
+    abstract: "Describe a checkpoint: configuration, parameters, compute and memory for a window.",
+    discussion: """
+      Loads and strictly verifies the checkpoint (every expected tensor present with the right
+      shape, nothing extra), infers its configuration, and plans a window of --frames input
+      frames of --size to report MACs per output frame by stage (architecture.md §11; the
+      deformable convs count as their dense equivalent) and the size of the memory arena.
+
+      Example:
+        zsm inspect xiang2020zooming.pth --size 180x144 --frames 4
+      """)
+
+  @Argument(help: "Checkpoint (.pth).")
+  var model: String
+
+  @Option(help: "LR frame size WxH.")
+  var size: String = "180x144"
+
+  @Option(help: "Input frames per window (N >= 2).")
+  var frames: Int = 4
+
+  func run() throws {
+    let parts = size.lowercased().split(separator: "x").compactMap { Int($0) }
+    guard parts.count == 2, parts[0] >= 1, parts[1] >= 1 else {
+      throw ValidationError("--size must be WxH, e.g. 180x144; got '\(size)'")
+    }
+    guard frames >= 2 else { throw ValidationError("--frames must be at least 2") }
+    let (w, h) = (parts[0], parts[1])
+    let stateDict: StateDict
+    let config: ZSMConfig
+    do { (stateDict, config) = try StateDict.loadZSM(path: model) } catch { throw CLIError(error.description) }
+    let network: ZSMNetwork
+    do {
+      network = try ZSMNetwork(stateDict: stateDict, config: config, threads: 1)
+      try network.prepare(frames: frames, height: h, width: w)
+    } catch { throw CLIError("\(model): \(error.description)") }
+    let t = 2 * frames - 1
+    let pixels = Double(((h + 3) / 4 * 4) * ((w + 3) / 4 * 4))
+    print("checkpoint      \(model)")
+    print("configuration   \(config)")
+    print("tensors         \(stateDict.tensors.count)")
+    print("parameters      \(grouped(stateDict.parameterCount))")
+    print("window          \(frames) frames of \(w)x\(h) -> \(t) frames of \(4 * w)x\(4 * h)")
+    print("MACs per output frame (GMAC, MAC per LR pixel):")
+    var total = 0
+    for stage in NetworkStage.allCases {
+      let macs = network.macsPerWindow[stage] ?? 0
+      total += macs
+      let perFrame = Double(macs) / Double(t)
+      print("  \(stage.title.padding(toLength: 40, withPad: " ", startingAt: 0))\(pad(fmt(perFrame / 1e9, 2), 9))  \(pad(grouped(Int((perFrame / pixels).rounded())), 11))")
+    }
+    let perFrame = Double(total) / Double(t)
+    print("  \("total".padding(toLength: 40, withPad: " ", startingAt: 0))\(pad(fmt(perFrame / 1e9, 2), 9))  \(pad(grouped(Int((perFrame / pixels).rounded())), 11))")
+    print("MACs per window \(fmt(Double(total) / 1e9, 3)) GMAC")
+    print("arena           \(fmt(Double(network.arenaBytes) / 1e6, 1)) MB (every intermediate of a window)")
+    print("packed weights  \(fmt(Double(network.weightBytes) / 1e6, 1)) MB")
+  }
+}
+
+func grouped(_ n: Int) -> String {
+  let digits = String(n)
+  var out = ""
+  for (i, ch) in digits.reversed().enumerated() {
+    if i > 0 && i % 3 == 0 { out.append(",") }
+    out.append(ch)
+  }
+  return String(out.reversed())
+}

@@ -1,0 +1,18 @@
+/// An error for the user: what went wrong, with the file or value involved.
+struct CLIError: Error, CustomStringConvertible {
+  let description: String
+  init(_ description: String) { self.description = description }
+}
+
+/// Writes a line to standard error (progress and summaries; results go to stdout or files).
+func note(_ line: String) {
+  var text = line
+  text += "\n"
+  FileHandleStandardError.write(text)
+}
+
+import Foundation
+
+enum FileHandleStandardError {
+  static func write(_ text: String) { FileHandle.standardError.write(Data(text.utf8)) }
+}
