@@ -70,7 +70,8 @@ let package = Package(
       swiftSettings: kernelSettings
     ),
     .testTarget(
-      name: "ZSMModelTests", dependencies: ["ZSMModel"], exclude: ["Data"], swiftSettings: kernelSettings
+      name: "ZSMModelTests", dependencies: ["ZSMModel", "CAllocCounter"], exclude: ["Data"],
+      swiftSettings: kernelSettings
     ),
   ]
 )

@@ -62,7 +62,8 @@ struct Infer: ParsableCommand {
       }
       times.append(monotonicSeconds() - start)
     }
-    let out = TensorFile(name: "output", shape: [1, t, 3, 4 * h, 4 * w], layout: "B,T=2N-1,C=3(RGB),4H,4W", data: result)
+    let out = TensorFile(
+      name: "output", shape: [1, t, 3, 4 * h, 4 * w], layout: "B,T=2N-1,C=3(RGB),4H,4W", data: result)
     do { try out.write(path: output) } catch { throw CLIError("\(error)") }
     let perFrame = median(times) / Double(t)
     note("model: \(network.config) (loaded in \(fmt(loaded - t0, 2)) s), \(threads) thread(s)")

@@ -52,10 +52,14 @@ struct Inspect: ParsableCommand {
       let macs = network.macsPerWindow[stage] ?? 0
       total += macs
       let perFrame = Double(macs) / Double(t)
-      print("  \(stage.title.padding(toLength: 40, withPad: " ", startingAt: 0))\(pad(fmt(perFrame / 1e9, 2), 9))  \(pad(grouped(Int((perFrame / pixels).rounded())), 11))")
+      print(
+        "  \(stage.title.padding(toLength: 40, withPad: " ", startingAt: 0))\(pad(fmt(perFrame / 1e9, 2), 9))  \(pad(grouped(Int((perFrame / pixels).rounded())), 11))"
+      )
     }
     let perFrame = Double(total) / Double(t)
-    print("  \("total".padding(toLength: 40, withPad: " ", startingAt: 0))\(pad(fmt(perFrame / 1e9, 2), 9))  \(pad(grouped(Int((perFrame / pixels).rounded())), 11))")
+    print(
+      "  \("total".padding(toLength: 40, withPad: " ", startingAt: 0))\(pad(fmt(perFrame / 1e9, 2), 9))  \(pad(grouped(Int((perFrame / pixels).rounded())), 11))"
+    )
     print("MACs per window \(fmt(Double(total) / 1e9, 3)) GMAC")
     print("arena           \(fmt(Double(network.arenaBytes) / 1e6, 1)) MB (every intermediate of a window)")
     print("packed weights  \(fmt(Double(network.weightBytes) / 1e6, 1)) MB")

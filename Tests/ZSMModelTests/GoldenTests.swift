@@ -66,6 +66,28 @@ final class GoldenTests: XCTestCase {
     }
   }
 
+  /// Fixtures whose size is not a multiple of 4: the reference zero-padded the input at the
+  /// bottom and right, ran, and cropped the output (architecture.md §8.2); only input and
+  /// output are stored.
+  func checkOutputOnly(_ fixture: String, threads: Int) throws {
+    let path = Self.fixtures.appendingPathComponent("\(fixture)/model.pth").path
+    let (stateDict, config) = try StateDict.loadZSM(path: path)
+    let network = try ZSMNetwork(stateDict: stateDict, config: config, threads: threads)
+    let input = try tensor(fixture, "input")
+    let (n, h, w) = (input.shape[1], input.shape[3], input.shape[4])
+    try network.prepare(frames: n, height: h, width: w)
+    var output = [Float](repeating: .nan, count: (2 * n - 1) * 3 * 16 * h * w)
+    network.run(input: input.data, output: &output)
+    let want = try tensor(fixture, "output")
+    XCTAssertEqual(want.shape, [1, 2 * n - 1, 3, 4 * h, 4 * w])
+    let err = maxAbsError(output, want.data)
+    XCTAssertLessThanOrEqual(err, 1e-4, "\(fixture) output: max abs error \(err)")
+    print("golden \(fixture) threads \(threads) output: max abs error \(err)")
+  }
+
+  func testPaddedSizeFourFrames() throws { try checkOutputOnly("tiny_13x10_n4", threads: 2) }
+  func testPaddedSizeFiveFrames() throws { try checkOutputOnly("tiny_11x7_n5", threads: 1) }
+
   func testTinyZipContainer() throws { try checkFixture("tiny_16x12_n2", checkpoint: "model.pth", threads: 1) }
   func testTinyLegacyContainerTwoThreads() throws {
     try checkFixture("tiny_16x12_n2", checkpoint: "model_legacy.pth", threads: 2)

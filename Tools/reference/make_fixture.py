@@ -156,7 +156,11 @@ def parse_args(argv=None) -> argparse.Namespace:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--config", default="64,8,5,40",
                         help="nf,groups,front_RBs,back_RBs (default 64,8,5,40: the released model)")
-    parser.add_argument("--size", default="64x48", help="LR size WxH, both multiples of 4 (default 64x48)")
+    parser.add_argument("--size", default="64x48",
+                        help="LR size WxH (default 64x48). Sizes that are not multiples of 4 are handled as "
+                             "upstream's scripts do (architecture.md §8.2): the input is zero-padded at the "
+                             "bottom and right, the network runs, the output is cropped; only input and "
+                             "output are written then")
     parser.add_argument("--frames", type=int, default=4, help="input frames N >= 2 (default 4)")
     parser.add_argument("--seed", type=int, default=7, help="seed of weights and input (default 7)")
     parser.add_argument("--out", type=Path, required=True, help="fixture directory to create or overwrite")
@@ -172,8 +176,10 @@ def parse_args(argv=None) -> argparse.Namespace:
         parser.error("--config is nf,groups,front_RBs,back_RBs and --size is WxH, all integers")
     if len(args.config) != 4:
         parser.error("--config needs 4 values: nf,groups,front_RBs,back_RBs")
-    if args.width % 4 or args.height % 4 or args.frames < 2:
-        parser.error("W and H must be multiples of 4 and --frames at least 2")
+    if args.width < 1 or args.height < 1 or args.frames < 2:
+        parser.error("W and H must be positive and --frames at least 2")
+    if args.width % 4 or args.height % 4:
+        args.io_only = True
     return args
 
 
@@ -185,11 +191,14 @@ def main(argv=None) -> int:
     model = ZoomingSlowMo(nf, groups, front_rbs, back_rbs).eval()
     init_weights(model, gen)
     x = make_input(args.frames, args.height, args.width, gen)
+    padded_h, padded_w = -(-args.height // 4) * 4, -(-args.width // 4) * 4
+    x_padded = torch.nn.functional.pad(x, (0, padded_w - args.width, 0, padded_h - args.height))
 
     recorder = DCNRecorder(model)
     start = time.perf_counter()
     with torch.inference_mode():
-        result = model(x, return_stages=True)
+        result = model(x_padded, return_stages=True)
+    result["output"] = result["output"][..., :4 * args.height, :4 * args.width].contiguous()
     first_pass_s = time.perf_counter() - start
     dcn_stats = recorder.summary()
     result["input"] = x
@@ -223,7 +232,7 @@ def main(argv=None) -> int:
         "output_stats": value_stats(result["output"].numpy()),
         "input_stats": value_stats(x.numpy()),
         "dcn_stats": dcn_stats,
-        "macs_per_forward": count_macs(model, args.width, args.height, args.frames),
+        "macs_per_forward": count_macs(model, padded_w, padded_h, args.frames),
         "first_pass_s": first_pass_s,
         "threads": args.threads,
         "versions": {"torch": torch.__version__, "torchvision": torchvision.__version__,

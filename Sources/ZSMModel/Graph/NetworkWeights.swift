@@ -53,7 +53,8 @@ struct WeightPacker {
   }
 
   /// A `DCN_sep` module: its offset/mask predictor and its deformable convolution.
-  func deformable(_ name: String, channels: Int, groups: Int, epilogue: Epilogue) throws(ModelError) -> DeformableLayer {
+  func deformable(_ name: String, channels: Int, groups: Int, epilogue: Epilogue) throws(ModelError) -> DeformableLayer
+  {
     let offsets = try conv(name + ".conv_offset_mask", cin: channels, cout: 27 * groups, epilogue: .none)
     let main = try conv(name, cin: channels, cout: channels, epilogue: epilogue)
     return DeformableLayer(

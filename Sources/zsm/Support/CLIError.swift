@@ -1,3 +1,5 @@
+import Foundation
+
 /// An error for the user: what went wrong, with the file or value involved.
 struct CLIError: Error, CustomStringConvertible {
   let description: String
@@ -10,8 +12,6 @@ func note(_ line: String) {
   text += "\n"
   FileHandleStandardError.write(text)
 }
-
-import Foundation
 
 enum FileHandleStandardError {
   static func write(_ text: String) { FileHandle.standardError.write(Data(text.utf8)) }
