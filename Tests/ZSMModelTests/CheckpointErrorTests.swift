@@ -49,6 +49,12 @@ final class CheckpointErrorTests: XCTestCase {
       kind: .missingRecord, contains: [path, "no record small/data/1", "tensor a.bias"])
   }
 
+  func testZipWithoutPickleIsNotACheckpoint() {
+    assertCheckpointError(
+      { () throws(CheckpointError) in try StateDict.load(path: TestPaths.data("not_torch.zip")) },
+      kind: .missingRecord, contains: ["no <folder>/data.pkl record", "1 entries: notes/readme.txt"])
+  }
+
   func testCompressedZipIsRefused() {
     assertCheckpointError(
       { () throws(CheckpointError) in try StateDict.load(path: TestPaths.data("compressed.pth")) },

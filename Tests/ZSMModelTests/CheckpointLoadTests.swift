@@ -104,5 +104,8 @@ final class CheckpointLoadTests: XCTestCase {
     ])
     XCTAssertEqual(try StateDict.load(path: TestPaths.data("small.pth")), expected)
     XCTAssertEqual(try StateDict.load(path: TestPaths.data("small_legacy.pth")), expected)
+    let nan = StateDict(tensors: [.init(name: "n", shape: [1], data: [.nan])])
+    XCTAssertEqual(nan, nan, "values compare bit for bit")
+    XCTAssertNotEqual(expected, StateDict(tensors: expected.tensors.reversed()))
   }
 }

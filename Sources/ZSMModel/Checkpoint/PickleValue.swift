@@ -69,7 +69,13 @@ struct PickleSequence {
 /// The entries of a dict or OrderedDict in insertion order. Setting an existing string key
 /// replaces its value in place, as Python does.
 struct PickleDict {
-  private(set) var entries: [(key: PickleValue, value: PickleValue)] = []
+  /// One key/value pair (a struct, not a tuple, to keep the recursive type simple).
+  struct Entry {
+    let key: PickleValue
+    var value: PickleValue
+  }
+
+  private(set) var entries: [Entry] = []
   private var stringKeys: [String: Int] = [:]
   private(set) var depth = 1
   /// Whether this is a `collections.OrderedDict` rather than a plain dict.
@@ -86,7 +92,7 @@ struct PickleDict {
       }
       stringKeys[name] = entries.count
     }
-    entries.append((key, value))
+    entries.append(Entry(key: key, value: value))
   }
 
   /// The value for a string key.

@@ -22,7 +22,8 @@ enum StateDictAssembler {
         .notAStateDict, "the pickle holds a \(root.kindName), not a state_dict (an OrderedDict of tensors)")
     }
     var entries: [Entry] = []
-    for (key, value) in dict.entries {
+    for entry in dict.entries {
+      let (key, value) = (entry.key, entry.value)
       guard case .string(let name) = key else {
         throw CheckpointError(.notAStateDict, "state_dict key \(entries.count) is a \(key.kindName), not a str")
       }
