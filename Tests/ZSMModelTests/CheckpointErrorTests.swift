@@ -49,6 +49,15 @@ final class CheckpointErrorTests: XCTestCase {
       kind: .missingRecord, contains: [path, "no record small/data/1", "tensor a.bias"])
   }
 
+  /// A flipped bit in a storage record is caught by the record's CRC-32.
+  func testCorruptedZipRecordFailsItsChecksum() throws {
+    var corrupted = try bytes(TestPaths.fixture("tiny_16x12_n2", "model.pth"))
+    corrupted[42_560 + 100] ^= 0x10  // model/data/0 (conv_first.weight) starts at 42,560
+    assertCheckpointError(
+      { () throws(CheckpointError) in try StateDict.decode(corrupted) },
+      kind: .malformedZip, contains: ["zip entry model/data/0 is corrupted", "CRC-32"])
+  }
+
   func testZipWithoutPickleIsNotACheckpoint() {
     assertCheckpointError(
       { () throws(CheckpointError) in try StateDict.load(path: TestPaths.data("not_torch.zip")) },

@@ -49,6 +49,17 @@ final class CheckpointLoadTests: XCTestCase {
       kind: .configurationInference, contains: [path, "no tensor conv_first.weight"])
   }
 
+  /// Tensors that share one storage at different offsets (torch keeps the sharing on save).
+  func testTensorsSharingAStorage() throws {
+    let expected = StateDict(tensors: [
+      .init(name: "a", shape: [3], data: [0, 1, 2]),
+      .init(name: "b", shape: [3], data: [3, 4, 5]),
+      .init(name: "c", shape: [2, 3], data: [0, 1, 2, 3, 4, 5]),
+    ])
+    XCTAssertEqual(try StateDict.load(path: TestPaths.data("shared.pth")), expected)
+    XCTAssertEqual(try StateDict.load(path: TestPaths.data("shared_legacy.pth")), expected)
+  }
+
   /// The file order is the upstream registration order of architecture.md §9.
   func testNamesAndShapesFollowRegistrationOrder() throws {
     for directory in ["tiny_16x12_n2", "small_32x24_n3"] {

@@ -64,3 +64,9 @@ with open("os_system_protocol4.pkl", "wb") as f:
 # A zip archive that is not a PyTorch checkpoint.
 with zipfile.ZipFile("not_torch.zip", "w") as z:
     z.writestr("notes/readme.txt", "hello")
+
+# Tensors sharing one storage at different offsets, in both containers.
+base = torch.arange(6.0)
+shared = {"a": base[:3], "b": base[3:], "c": base.view(2, 3)}
+save(shared, "shared.pth")
+save(shared, "shared_legacy.pth", legacy=True)
