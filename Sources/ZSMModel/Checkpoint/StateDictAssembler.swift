@@ -75,10 +75,18 @@ enum StateDictAssembler {
   ) throws(CheckpointError) -> StateDict {
     var tensors: [StateDict.Tensor] = []
     tensors.reserveCapacity(entries.count)
+    var ranges: [String: Range<Int>] = [:]
     for entry in entries {
       let tensor = entry.tensor
       let storage = tensor.storage
-      let range = try storages.byteRange(of: storage, tensor: entry.name)
+      // Each storage is located (and its checksum verified) once, however many tensors share it.
+      let range: Range<Int>
+      if let known = ranges[storage.key] {
+        range = known
+      } else {
+        range = try storages.byteRange(of: storage, tensor: entry.name)
+        ranges[storage.key] = range
+      }
       let available = range.count / 4
       guard available >= storage.declaredCount else {
         throw CheckpointError(
