@@ -60,6 +60,20 @@ final class CheckpointLoadTests: XCTestCase {
     XCTAssertEqual(try StateDict.load(path: TestPaths.data("shared_legacy.pth")), expected)
   }
 
+  /// Loads a full-size checkpoint (e.g. the released `xiang2020zooming.pth`) named by the
+  /// environment variable `ZSM_CHECKPOINT`; skipped when it is not set.
+  func testFullSizeCheckpointFromEnvironment() throws {
+    guard let path = ProcessInfo.processInfo.environment["ZSM_CHECKPOINT"] else {
+      throw XCTSkip("set ZSM_CHECKPOINT to a full-size checkpoint to run this test")
+    }
+    let start = Date()
+    let (stateDict, config) = try StateDict.loadZSM(path: path)
+    print("loaded \(path) in \(Date().timeIntervalSince(start)) s: \(config), \(stateDict.parameterCount) parameters")
+    XCTAssertEqual(config, .released)
+    XCTAssertEqual(stateDict.tensors.count, 416)
+    XCTAssertEqual(stateDict.parameterCount, 11_102_771)
+  }
+
   /// The file order is the upstream registration order of architecture.md §9.
   func testNamesAndShapesFollowRegistrationOrder() throws {
     for directory in ["tiny_16x12_n2", "small_32x24_n3"] {
