@@ -42,6 +42,16 @@ final class CheckpointErrorTests: XCTestCase {
     }
   }
 
+  /// Every proper prefix of a small checkpoint is refused, in both containers.
+  func testEveryTruncationOfSmallFilesIsRefused() throws {
+    for file in ["small.pth", "small_legacy.pth", "shared_legacy.pth", "fp16_legacy.pth"] {
+      let whole = try bytes(TestPaths.data(file))
+      for cut in 0..<whole.count {
+        XCTAssertThrowsError(try StateDict.decode(Array(whole.prefix(cut))), "\(file) cut at \(cut)")
+      }
+    }
+  }
+
   func testZipWithMissingRecord() {
     let path = TestPaths.data("missing_record.pth")
     assertCheckpointError(
@@ -175,7 +185,7 @@ final class CheckpointErrorTests: XCTestCase {
     }
     for file in ["small.pth", "small_legacy.pth", "fp16.pth"] {
       let original = try bytes(TestPaths.data(file))
-      for _ in 0..<300 {
+      for _ in 0..<(ProcessInfo.processInfo.environment["ZSM_FUZZ_ITERATIONS"].flatMap { Int($0) } ?? 300) {
         var corrupted = original
         for _ in 0..<Int.random(in: 1...4, using: &generator) {
           corrupted[Int.random(in: 0..<corrupted.count, using: &generator)] = UInt8.random(
