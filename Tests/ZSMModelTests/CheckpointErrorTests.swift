@@ -42,11 +42,36 @@ final class CheckpointErrorTests: XCTestCase {
     }
   }
 
+  /// Every proper prefix of a small checkpoint is refused, in both containers.
+  func testEveryTruncationOfSmallFilesIsRefused() throws {
+    for file in ["small.pth", "small_legacy.pth", "shared_legacy.pth", "fp16_legacy.pth"] {
+      let whole = try bytes(TestPaths.data(file))
+      for cut in 0..<whole.count {
+        XCTAssertThrowsError(try StateDict.decode(Array(whole.prefix(cut))), "\(file) cut at \(cut)")
+      }
+    }
+  }
+
   func testZipWithMissingRecord() {
     let path = TestPaths.data("missing_record.pth")
     assertCheckpointError(
       { () throws(CheckpointError) in try StateDict.load(path: path) },
       kind: .missingRecord, contains: [path, "no record small/data/1", "tensor a.bias"])
+  }
+
+  /// A flipped bit in a storage record is caught by the record's CRC-32.
+  func testCorruptedZipRecordFailsItsChecksum() throws {
+    var corrupted = try bytes(TestPaths.fixture("tiny_16x12_n2", "model.pth"))
+    corrupted[42_560 + 100] ^= 0x10  // model/data/0 (conv_first.weight) starts at 42,560
+    assertCheckpointError(
+      { () throws(CheckpointError) in try StateDict.decode(corrupted) },
+      kind: .malformedZip, contains: ["zip entry model/data/0 is corrupted", "CRC-32"])
+  }
+
+  func testZipWithoutPickleIsNotACheckpoint() {
+    assertCheckpointError(
+      { () throws(CheckpointError) in try StateDict.load(path: TestPaths.data("not_torch.zip")) },
+      kind: .missingRecord, contains: ["no <folder>/data.pkl record", "1 entries: notes/readme.txt"])
   }
 
   func testCompressedZipIsRefused() {
@@ -160,7 +185,7 @@ final class CheckpointErrorTests: XCTestCase {
     }
     for file in ["small.pth", "small_legacy.pth", "fp16.pth"] {
       let original = try bytes(TestPaths.data(file))
-      for _ in 0..<300 {
+      for _ in 0..<(ProcessInfo.processInfo.environment["ZSM_FUZZ_ITERATIONS"].flatMap { Int($0) } ?? 300) {
         var corrupted = original
         for _ in 0..<Int.random(in: 1...4, using: &generator) {
           corrupted[Int.random(in: 0..<corrupted.count, using: &generator)] = UInt8.random(

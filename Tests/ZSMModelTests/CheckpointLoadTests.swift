@@ -49,6 +49,31 @@ final class CheckpointLoadTests: XCTestCase {
       kind: .configurationInference, contains: [path, "no tensor conv_first.weight"])
   }
 
+  /// Tensors that share one storage at different offsets (torch keeps the sharing on save).
+  func testTensorsSharingAStorage() throws {
+    let expected = StateDict(tensors: [
+      .init(name: "a", shape: [3], data: [0, 1, 2]),
+      .init(name: "b", shape: [3], data: [3, 4, 5]),
+      .init(name: "c", shape: [2, 3], data: [0, 1, 2, 3, 4, 5]),
+    ])
+    XCTAssertEqual(try StateDict.load(path: TestPaths.data("shared.pth")), expected)
+    XCTAssertEqual(try StateDict.load(path: TestPaths.data("shared_legacy.pth")), expected)
+  }
+
+  /// Loads a full-size checkpoint (e.g. the released `xiang2020zooming.pth`) named by the
+  /// environment variable `ZSM_CHECKPOINT`; skipped when it is not set.
+  func testFullSizeCheckpointFromEnvironment() throws {
+    guard let path = ProcessInfo.processInfo.environment["ZSM_CHECKPOINT"] else {
+      throw XCTSkip("set ZSM_CHECKPOINT to a full-size checkpoint to run this test")
+    }
+    let start = Date()
+    let (stateDict, config) = try StateDict.loadZSM(path: path)
+    print("loaded \(path) in \(Date().timeIntervalSince(start)) s: \(config), \(stateDict.parameterCount) parameters")
+    XCTAssertEqual(config, .released)
+    XCTAssertEqual(stateDict.tensors.count, 416)
+    XCTAssertEqual(stateDict.parameterCount, 11_102_771)
+  }
+
   /// The file order is the upstream registration order of architecture.md §9.
   func testNamesAndShapesFollowRegistrationOrder() throws {
     for directory in ["tiny_16x12_n2", "small_32x24_n3"] {
@@ -104,5 +129,8 @@ final class CheckpointLoadTests: XCTestCase {
     ])
     XCTAssertEqual(try StateDict.load(path: TestPaths.data("small.pth")), expected)
     XCTAssertEqual(try StateDict.load(path: TestPaths.data("small_legacy.pth")), expected)
+    let nan = StateDict(tensors: [.init(name: "n", shape: [1], data: [.nan])])
+    XCTAssertEqual(nan, nan, "values compare bit for bit")
+    XCTAssertNotEqual(expected, StateDict(tensors: expected.tensors.reversed()))
   }
 }

@@ -90,6 +90,20 @@ final class TensorFileTests: XCTestCase {
     }
   }
 
+  /// Corrupted headers and every truncation give an error or a tensor, never a crash.
+  func testCorruptedFilesNeverCrash() throws {
+    let input = try bytes(TestPaths.fixture("tiny_16x12_n2", "feat_L3.bin"))
+    var generator = SplitMix(seed: 16)
+    for _ in 0..<2000 {
+      var corrupted = input
+      for _ in 0..<Int.random(in: 1...3, using: &generator) {
+        corrupted[Int.random(in: 0..<160, using: &generator)] = UInt8.random(in: 0...255, using: &generator)
+      }
+      _ = try? TensorFile.decode(corrupted)
+    }
+    for cut in 0..<input.count { XCTAssertThrowsError(try TensorFile.decode(Array(input.prefix(cut)))) }
+  }
+
   func testReadErrors() throws {
     let input = try bytes(TestPaths.fixture("tiny_16x12_n2", "input.bin"))
     assertError([], .truncated, "file has 0 bytes")

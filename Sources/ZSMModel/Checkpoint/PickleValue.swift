@@ -69,7 +69,13 @@ struct PickleSequence {
 /// The entries of a dict or OrderedDict in insertion order. Setting an existing string key
 /// replaces its value in place, as Python does.
 struct PickleDict {
-  private(set) var entries: [(key: PickleValue, value: PickleValue)] = []
+  /// One key/value pair (a struct, not a tuple, to keep the recursive type simple).
+  struct Entry {
+    let key: PickleValue
+    var value: PickleValue
+  }
+
+  private(set) var entries: [Entry] = []
   private var stringKeys: [String: Int] = [:]
   private(set) var depth = 1
   /// Whether this is a `collections.OrderedDict` rather than a plain dict.
@@ -86,92 +92,9 @@ struct PickleDict {
       }
       stringKeys[name] = entries.count
     }
-    entries.append((key, value))
+    entries.append(Entry(key: key, value: value))
   }
 
   /// The value for a string key.
   subscript(name: String) -> PickleValue? { stringKeys[name].map { entries[$0].value } }
-}
-
-/// The globals a checkpoint pickle may name. Anything else is refused by the unpickler.
-enum AllowedGlobal {
-  case orderedDict
-  case rebuildTensorV2
-  case rebuildParameter
-  case storageType(StorageDType)
-
-  /// The Python name, `module.name`.
-  var qualifiedName: String {
-    switch self {
-    case .orderedDict: return "collections.OrderedDict"
-    case .rebuildTensorV2: return "torch._utils._rebuild_tensor_v2"
-    case .rebuildParameter: return "torch._utils._rebuild_parameter"
-    case .storageType(let dtype): return dtype.storageClass
-    }
-  }
-
-  /// Resolves `module` and `name` against the allow-list.
-  init?(module: String, name: String) {
-    switch (module, name) {
-    case ("collections", "OrderedDict"): self = .orderedDict
-    case ("torch._utils", "_rebuild_tensor_v2"): self = .rebuildTensorV2
-    case ("torch._utils", "_rebuild_parameter"): self = .rebuildParameter
-    case ("torch", "UntypedStorage"), ("torch.storage", "UntypedStorage"):
-      self = .storageType(StorageDType.untyped(storageClass: "\(module).\(name)"))
-    default:
-      guard module == "torch", let dtype = StorageDType.typed(storageName: name) else { return nil }
-      self = .storageType(dtype)
-    }
-  }
-}
-
-/// The element type of a PyTorch storage, known from its storage class.
-struct StorageDType: Equatable, Sendable {
-  /// The dtype's PyTorch name, e.g. `float16`.
-  let name: String
-  /// Bytes per element.
-  let elementSize: Int
-  /// The storage class, e.g. `torch.HalfStorage`.
-  let storageClass: String
-
-  static let float32 = StorageDType(name: "float32", elementSize: 4, storageClass: "torch.FloatStorage")
-
-  private static let table: [String: (String, Int)] = [
-    "FloatStorage": ("float32", 4), "DoubleStorage": ("float64", 8), "HalfStorage": ("float16", 2),
-    "BFloat16Storage": ("bfloat16", 2), "LongStorage": ("int64", 8), "IntStorage": ("int32", 4),
-    "ShortStorage": ("int16", 2), "CharStorage": ("int8", 1), "ByteStorage": ("uint8", 1),
-    "BoolStorage": ("bool", 1), "ComplexFloatStorage": ("complex64", 8),
-    "ComplexDoubleStorage": ("complex128", 16), "QInt8Storage": ("qint8", 1),
-    "QUInt8Storage": ("quint8", 1), "QInt32Storage": ("qint32", 4), "QUInt4x2Storage": ("quint4x2", 1),
-    "QUInt2x4Storage": ("quint2x4", 1),
-  ]
-
-  /// The dtype of `torch.<storageName>`, if it is a known typed storage class.
-  static func typed(storageName: String) -> StorageDType? {
-    guard let (name, size) = table[storageName] else { return nil }
-    return StorageDType(name: name, elementSize: size, storageClass: "torch.\(storageName)")
-  }
-
-  /// An untyped (byte) storage.
-  static func untyped(storageClass: String) -> StorageDType {
-    StorageDType(name: "uint8 (untyped storage)", elementSize: 1, storageClass: storageClass)
-  }
-}
-
-/// A storage as named by a persistent id `('storage', type, key, location, numel[, view])`.
-struct StorageRef {
-  let dtype: StorageDType
-  /// The record name (zip) or storage key (legacy).
-  let key: String
-  let location: String
-  /// Elements the pickle declares the storage to hold.
-  let declaredCount: Int
-}
-
-/// A tensor as described by `_rebuild_tensor_v2(storage, offset, size, stride, ...)`.
-struct TensorRef {
-  let storage: StorageRef
-  let offset: Int
-  let shape: [Int]
-  let stride: [Int]
 }

@@ -21,6 +21,12 @@ public struct StateDict: Sendable, Equatable {
 
     /// The number of elements the shape describes.
     public var elementCount: Int { shape.reduce(1, *) }
+
+    /// Equal names, shapes and values bit for bit (so NaN weights compare equal to themselves).
+    public static func == (lhs: Tensor, rhs: Tensor) -> Bool {
+      lhs.name == rhs.name && lhs.shape == rhs.shape
+        && lhs.data.elementsEqual(rhs.data) { $0.bitPattern == $1.bitPattern }
+    }
   }
 
   /// The tensors in file order.
@@ -47,6 +53,7 @@ public struct StateDict: Sendable, Equatable {
   /// The total number of parameters (elements of all tensors).
   public var parameterCount: Int { tensors.reduce(0) { $0 + $1.data.count } }
 
+  /// Equal tensors in the same order.
   public static func == (lhs: StateDict, rhs: StateDict) -> Bool { lhs.tensors == rhs.tensors }
 
   // MARK: - Loading

@@ -22,7 +22,8 @@ enum StateDictAssembler {
         .notAStateDict, "the pickle holds a \(root.kindName), not a state_dict (an OrderedDict of tensors)")
     }
     var entries: [Entry] = []
-    for (key, value) in dict.entries {
+    for entry in dict.entries {
+      let (key, value) = (entry.key, entry.value)
       guard case .string(let name) = key else {
         throw CheckpointError(.notAStateDict, "state_dict key \(entries.count) is a \(key.kindName), not a str")
       }
@@ -74,10 +75,18 @@ enum StateDictAssembler {
   ) throws(CheckpointError) -> StateDict {
     var tensors: [StateDict.Tensor] = []
     tensors.reserveCapacity(entries.count)
+    var ranges: [String: Range<Int>] = [:]
     for entry in entries {
       let tensor = entry.tensor
       let storage = tensor.storage
-      let range = try storages.byteRange(of: storage, tensor: entry.name)
+      // Each storage is located (and its checksum verified) once, however many tensors share it.
+      let range: Range<Int>
+      if let known = ranges[storage.key] {
+        range = known
+      } else {
+        range = try storages.byteRange(of: storage, tensor: entry.name)
+        ranges[storage.key] = range
+      }
       let available = range.count / 4
       guard available >= storage.declaredCount else {
         throw CheckpointError(

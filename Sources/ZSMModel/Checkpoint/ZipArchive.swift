@@ -4,7 +4,8 @@
 /// Reads the end-of-central-directory record (preferring the ZIP64 records when a ZIP64
 /// locator is present), then every central directory entry, then each entry's local header
 /// to find where its data starts (PyTorch pads the local header's extra field so tensor data
-/// is 64-byte aligned). Compressed or encrypted entries are refused when read.
+/// is 64-byte aligned). Compressed or encrypted entries are refused when read, and an
+/// entry's data must match its CRC-32.
 struct ZipArchive {
   /// One file in the archive.
   struct Entry {
@@ -12,6 +13,8 @@ struct ZipArchive {
     /// Zip compression method (0 = STORED).
     let method: UInt16
     let flags: UInt16
+    /// The CRC-32 of the uncompressed data.
+    let crc32: UInt32
     let compressedSize: Int
     let uncompressedSize: Int
     let localHeaderOffset: Int
@@ -79,7 +82,15 @@ struct ZipArchive {
         "zip entry \(entry.name) needs bytes \(start)..<\(start + entry.compressedSize), "
           + "but the file has \(bytes.count) bytes")
     }
-    return start..<(start + entry.compressedSize)
+    let range = start..<(start + entry.compressedSize)
+    let computed = CRC32.checksum(bytes, range)
+    guard computed == entry.crc32 else {
+      throw CheckpointError(
+        .malformedZip,
+        "zip entry \(entry.name) is corrupted: its data has CRC-32 \(CRC32.hex(computed)); "
+          + "the directory records \(CRC32.hex(entry.crc32))")
+    }
+    return range
   }
 
   // MARK: - Directory parsing
@@ -149,7 +160,8 @@ struct ZipArchive {
     try reader.skip(4, what)  // versions
     let flags = try reader.read(UInt16.self, what)
     let method = try reader.read(UInt16.self, what)
-    try reader.skip(8, what)  // time, date, crc32
+    try reader.skip(4, what)  // time, date
+    let crc = try reader.read(UInt32.self, what)
     var compressed = UInt64(try reader.read(UInt32.self, what))
     var uncompressed = UInt64(try reader.read(UInt32.self, what))
     let nameLength = Int(try reader.read(UInt16.self, what))
@@ -180,7 +192,7 @@ struct ZipArchive {
     }
     uncompressed = min(uncompressed, limit + 1)
     return Entry(
-      name: name, method: method, flags: flags, compressedSize: Int(compressed),
+      name: name, method: method, flags: flags, crc32: crc, compressedSize: Int(compressed),
       uncompressedSize: Int(uncompressed), localHeaderOffset: Int(localOffset))
   }
 }

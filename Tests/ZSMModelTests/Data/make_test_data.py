@@ -60,3 +60,13 @@ with open("os_system.pkl", "wb") as f:
     f.write(b"\x80\x02cos\nsystem\nq\x00X\x07\x00\x00\x00echo hiq\x01\x85q\x02Rq\x03.")
 with open("os_system_protocol4.pkl", "wb") as f:
     f.write(b"\x80\x04\x95\x19\x00\x00\x00\x00\x00\x00\x00\x8c\x02os\x8c\x06system\x93\x8c\x07echo hi\x85R.")
+
+# A zip archive that is not a PyTorch checkpoint.
+with zipfile.ZipFile("not_torch.zip", "w") as z:
+    z.writestr("notes/readme.txt", "hello")
+
+# Tensors sharing one storage at different offsets, in both containers.
+base = torch.arange(6.0)
+shared = {"a": base[:3], "b": base[3:], "c": base.view(2, 3)}
+save(shared, "shared.pth")
+save(shared, "shared_legacy.pth", legacy=True)
