@@ -41,7 +41,7 @@ struct Bench: ParsableCommand {
   var threadCounts: [Int] { threads.split(separator: ",").compactMap { Int($0.trimmingCharacters(in: .whitespaces)) } }
 
   func run() throws {
-    let cases = KernelBenchmarks.all().filter { filter == nil || $0.name.contains(filter!) }
+    let cases = KernelBenchmarks.all().filter { c in filter.map { c.name.contains($0) } ?? true }
     guard !cases.isEmpty else { throw ValidationError("no kernel matches --filter '\(filter ?? "")'") }
     let load = waitForQuietMachine()
     var report = BenchReport(foreignLoadAtStart: load)
@@ -154,7 +154,9 @@ struct BenchReport {
       "kernels": kernels, "foreign_load_at_start": round3(foreignLoadAtStart), "disturbed_runs": disturbedRuns,
     ]
     if peak[1] == nil { doc["peak_gflops_1t"] = NSNull() }
-    let data = try! JSONSerialization.data(withJSONObject: doc, options: [.sortedKeys, .prettyPrinted])
+    guard let data = try? JSONSerialization.data(withJSONObject: doc, options: [.sortedKeys, .prettyPrinted]) else {
+      return "{}"
+    }
     return String(decoding: data, as: UTF8.self)
   }
 

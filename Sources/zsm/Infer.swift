@@ -74,6 +74,15 @@ struct Infer: ParsableCommand {
     note(
       "run time (s): \(times.map { fmt($0, 3) }.joined(separator: ", ")); median \(fmt(median(times), 3)) s = "
         + "\(fmt(perFrame, 3)) s per output frame")
+    let stageTimes = network.lastRunStageSeconds
+    let macs = network.macsPerWindow
+    for stage in NetworkStage.allCases {
+      let seconds = stageTimes[stage] ?? 0
+      let gflops = 2 * Double(macs[stage] ?? 0) / max(seconds, 1e-9) / 1e9
+      note(
+        "  \(stage.title.padding(toLength: 40, withPad: " ", startingAt: 0)) \(pad(fmt(seconds, 3), 8)) s  \(pad(fmt(gflops, 1), 7)) GFLOP/s (last run)"
+      )
+    }
     note("wrote \(output)")
   }
 }

@@ -1,6 +1,16 @@
 import ZSMKernels
 import ZSMRuntime
 
+#if canImport(Glibc)
+  import Glibc
+#endif
+
+func monotonicNanoseconds() -> UInt64 {
+  var ts = timespec()
+  clock_gettime(CLOCK_MONOTONIC, &ts)
+  return UInt64(ts.tv_sec) * 1_000_000_000 + UInt64(ts.tv_nsec)
+}
+
 /// A tensor of a planned graph: an id in the plan and a channel range of it.
 struct PlannedTensor {
   let id: Int
@@ -37,8 +47,19 @@ final class GraphContext {
   private var arena: Arena?
   /// Multiply-accumulates of the planned window, by stage (counted while planning).
   private(set) var macs = [Int](repeating: 0, count: NetworkStage.allCases.count)
-  /// The stage the next operations belong to.
-  var stage = NetworkStage.featureExtraction
+  /// The stage the next operations belong to. While running, the time since the last
+  /// switch is added to the stage being left.
+  var stage = NetworkStage.featureExtraction {
+    didSet {
+      guard mode == .running else { return }
+      let now = monotonicNanoseconds()
+      stageNanoseconds[oldValue.rawValue] += now - stageStart
+      stageStart = now
+    }
+  }
+  /// Wall time of each stage in the last running pass.
+  private(set) var stageNanoseconds = [UInt64](repeating: 0, count: NetworkStage.allCases.count)
+  private var stageStart: UInt64 = 0
 
   /// Stands in for storage while planning (validation reads descriptors only).
   private let placeholder = UnsafeMutablePointer<Float>.allocate(capacity: 16)
@@ -83,6 +104,15 @@ final class GraphContext {
     mode = .running
     step = 0
     nextID = 0
+    for i in stageNanoseconds.indices { stageNanoseconds[i] = 0 }
+    stageStart = monotonicNanoseconds()
+  }
+
+  /// Ends a running pass: charges the time since the last stage switch.
+  func endRunning() {
+    let now = monotonicNanoseconds()
+    stageNanoseconds[stage.rawValue] += now - stageStart
+    stageStart = now
   }
 
   /// Bytes of the arena.

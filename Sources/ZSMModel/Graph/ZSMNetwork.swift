@@ -131,6 +131,13 @@ public final class ZSMNetwork {
     context.beginRunning()
     // Shapes were validated by `prepare`; the running pass cannot throw.
     try? forward(input: input, output: output, stages: stages)
+    context.endRunning()
+  }
+
+  /// Wall-clock seconds of each stage in the last `run`.
+  public var lastRunStageSeconds: [NetworkStage: Double] {
+    Dictionary(
+      uniqueKeysWithValues: NetworkStage.allCases.map { ($0, Double(context.stageNanoseconds[$0.rawValue]) / 1e9) })
   }
 
   // MARK: - Forward
