@@ -51,21 +51,30 @@ enum FileIO {
 
   /// Creates or truncates the file at `path` and writes `bytes` to it.
   static func writeAll(_ bytes: [UInt8], path: String) throws(FileIOFailure) {
+    let result = bytes.withUnsafeBytes { buffer in Result { () throws(FileIOFailure) in try writeAll([buffer], path: path) } }
+    try result.get()
+  }
+
+  /// Creates or truncates the file at `path` and writes the buffers one after the other
+  /// (no copy into one array).
+  static func writeAll(_ parts: [UnsafeRawBufferPointer], path: String) throws(FileIOFailure) {
     let fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
     guard fd >= 0 else { throw FileIOFailure(message: "cannot create: \(errnoText())") }
-    var done = 0
     var failure: String?
-    bytes.withUnsafeBytes { buffer in
-      guard let base = buffer.baseAddress else { return }
+    var written = 0
+    parts: for buffer in parts {
+      guard let base = buffer.baseAddress else { continue }
+      var done = 0
       while done < buffer.count {
         let put = write(fd, base + done, buffer.count - done)
         if put < 0 {
           if errno == EINTR { continue }
-          failure = "write failed at byte \(done): \(errnoText())"
-          return
+          failure = "write failed at byte \(written + done): \(errnoText())"
+          break parts
         }
         done += put
       }
+      written += done
     }
     if close(fd) != 0, failure == nil { failure = "close failed: \(errnoText())" }
     if let failure { throw FileIOFailure(message: failure) }

@@ -121,6 +121,17 @@ public struct TensorFile: Equatable, Sendable {
   /// The file's bytes, with the header laid out as in the fixtures (compact JSON, key order
   /// name, dtype, endianness, shape, layout, count, data_offset; space padding).
   public func encoded() throws(TensorFileError) -> [UInt8] {
+    var bytes = try encodedHeader()
+    bytes.reserveCapacity(bytes.count + 4 * data.count)
+    for value in data {
+      let bits = value.bitPattern
+      for shift in stride(from: 0, to: 32, by: 8) { bytes.append(UInt8(truncatingIfNeeded: bits >> shift)) }
+    }
+    return bytes
+  }
+
+  /// Magic, header length and padded JSON header: everything before the data.
+  func encodedHeader() throws(TensorFileError) -> [UInt8] {
     var count: Int? = 1
     for size in shape {
       let product = count.map { $0.multipliedReportingOverflow(by: size) }
@@ -142,31 +153,29 @@ public struct TensorFile: Equatable, Sendable {
       offset = next
     } while true
     var bytes = Self.magic
-    bytes.reserveCapacity(offset + 4 * count)
     let headerLength = UInt32(offset - 12)
     for shift in stride(from: 0, to: 32, by: 8) { bytes.append(UInt8(truncatingIfNeeded: headerLength >> shift)) }
     bytes += Array(header.utf8)
     bytes += [UInt8](repeating: 0x20, count: offset - bytes.count)
-    for value in data {
-      let bits = value.bitPattern
-      for shift in stride(from: 0, to: 32, by: 8) { bytes.append(UInt8(truncatingIfNeeded: bits >> shift)) }
-    }
     return bytes
   }
 
   /// Writes the file to `path`, replacing any file there.
+  /// On little-endian machines the values are written straight from `data` (no second copy
+  /// of a possibly large tensor).
   public func write(path: String) throws(TensorFileError) {
-    let bytes: [UInt8]
-    do throws(TensorFileError) {
-      bytes = try encoded()
-    } catch {
-      throw error.attributed(to: path)
-    }
-    do throws(FileIOFailure) {
-      try FileIO.writeAll(bytes, path: path)
-    } catch {
-      throw TensorFileError(.fileAccess, error.message, file: path)
-    }
+    #if _endian(little)
+      let header: [UInt8]
+      do throws(TensorFileError) { header = try encodedHeader() } catch { throw error.attributed(to: path) }
+      let result = header.withUnsafeBytes { h in
+        data.withUnsafeBytes { d in Result { () throws(FileIOFailure) in try FileIO.writeAll([h, d], path: path) } }
+      }
+    #else
+      let bytes: [UInt8]
+      do throws(TensorFileError) { bytes = try encoded() } catch { throw error.attributed(to: path) }
+      let result = Result { () throws(FileIOFailure) in try FileIO.writeAll(bytes, path: path) }
+    #endif
+    if case .failure(let error) = result { throw TensorFileError(.fileAccess, error.message, file: path) }
   }
 
   /// A JSON string literal (ASCII control characters, `"` and `\` escaped).

@@ -44,19 +44,30 @@ extension GraphContext {
     advance()
   }
 
-  func pixelShuffle(_ input: PlannedTensor, _ output: PlannedTensor) throws(ShapeError) {
+  /// Rows `rows` of `conv(input)` into a band buffer, then pixel shuffle (x2, LeakyReLU) of those
+  /// rows into `output`: conv + shuffle without the conv's full output.
+  func convShuffleBand(_ layer: Conv2D, input: PlannedTensor, band: PlannedTensor, output: PlannedTensor, rows: Range<Int>)
+    throws(ShapeError)
+  {
     use(input)
+    use(band)
     use(output)
-    if isRunning {
-      PixelShuffle2x(input: map(input), output: map(output), leaky: true).run(pool: pool)
-    } else {
+    defer { advance() }
+    guard isRunning else {
       let i = view(input)
       let o = view(output)
-      guard i.channels == 4 * o.channels, o.height == 2 * i.height, o.width == 2 * i.width else {
-        throw ShapeError("pixel shuffle: \(i.descriptor) cannot become \(o.descriptor)")
-      }
+      guard layer.inputChannels == i.channels, layer.outputChannels == 4 * o.channels,
+        view(band).channels == layer.outputChannels, view(band).height >= rows.count,
+        o.height == 2 * i.height, o.width == 2 * i.width, view(band).width == i.width
+      else { throw ShapeError("conv \(layer.name) + pixel shuffle: \(i.descriptor) cannot become \(o.descriptor)") }
+      countMACs(rows.count * i.width * layer.outputChannels * layer.inputChannels * 9)
+      return
     }
-    advance()
+    var full = map(band)
+    full.base -= rows.lowerBound * full.rowStride
+    full.height = map(input).height
+    layer.runUnchecked(input: map(input), output: full, residual: nil, pool: pool, rows: rows)
+    PixelShuffle2x(input: full, output: map(output), leaky: true).run(pool: pool, rows: rows)
   }
 
   /// One band of 4x output rows `rows` of the reconstruction tail, computed through band

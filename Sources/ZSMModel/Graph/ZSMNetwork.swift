@@ -45,6 +45,8 @@ public final class ZSMNetwork {
 
   /// Output rows (4x) of one band of the reconstruction tail.
   let bandRows = 32
+  /// LR rows of one band of upconv1 + the first pixel shuffle.
+  let headBandRows = 8
 
   public private(set) var frames = 0
   public private(set) var height = 0
@@ -354,11 +356,16 @@ public final class ZSMNetwork {
     g.stage = .reconstructionTrunk
     try residualBlocks(trunk, y)
     g.stage = .upsampling
-    let up1 = g.tensor("upconv1", descriptor(4 * c, halo: 0))
-    try g.conv(upconv1, y, up1)
+    // upconv1 + shuffle to 2x, through a band of LR rows (its 4C-channel output never exists whole).
     let ps1 = g.tensor(
       "x2 features", TensorDescriptor(height: 2 * paddedHeight, width: 2 * paddedWidth, channels: c, halo: 1))
-    try g.pixelShuffle(up1, ps1)
+    let up1 = g.tensor("upconv1 band", TensorDescriptor(height: headBandRows, width: paddedWidth, channels: 4 * c))
+    var lr0 = 0
+    while lr0 < paddedHeight {
+      let lr1 = min(lr0 + headBandRows, paddedHeight)
+      try g.convShuffleBand(upconv1, input: y, band: up1, output: ps1, rows: lr0..<lr1)
+      lr0 = lr1
+    }
     let wide = 4 * paddedWidth
     let bands = TailBands(
       up2: g.tensor("upconv2 band", TensorDescriptor(height: bandRows / 2 + 2, width: wide / 2, channels: 256)),
