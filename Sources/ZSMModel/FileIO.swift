@@ -51,7 +51,9 @@ enum FileIO {
 
   /// Creates or truncates the file at `path` and writes `bytes` to it.
   static func writeAll(_ bytes: [UInt8], path: String) throws(FileIOFailure) {
-    let result = bytes.withUnsafeBytes { buffer in Result { () throws(FileIOFailure) in try writeAll([buffer], path: path) } }
+    let result = bytes.withUnsafeBytes { buffer in
+      Result { () throws(FileIOFailure) in try writeAll([buffer], path: path) }
+    }
     try result.get()
   }
 

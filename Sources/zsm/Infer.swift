@@ -40,6 +40,10 @@ struct Infer: ParsableCommand {
   }
 
   func run() throws {
+    // Fail before the long computation if the result could not be written.
+    guard FileManager.default.createFile(atPath: output, contents: nil) else {
+      throw CLIError("\(output): cannot create the output file")
+    }
     let t0 = monotonicSeconds()
     let network = try loadNetwork(path: model, threads: threads)
     let loaded = monotonicSeconds()

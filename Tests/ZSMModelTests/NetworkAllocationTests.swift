@@ -26,3 +26,23 @@ final class NetworkAllocationTests: XCTestCase {
     }
   }
 }
+
+/// Row-parallel splitting never changes the arithmetic of an output value, so results are
+/// bit-identical whatever the thread count (windows computed on different machines agree).
+final class DeterminismTests: XCTestCase {
+  func testOutputsAreBitIdenticalAcrossThreadCounts() throws {
+    let path = GoldenTests.fixtures.appendingPathComponent("tiny_13x10_n4/model.pth").path
+    let (stateDict, config) = try StateDict.loadZSM(path: path)
+    let input = (0..<(4 * 3 * 10 * 13)).map { Float(($0 * 37) % 101) / 101 }
+    var outputs: [[Float]] = []
+    for threads in [1, 2, 3] {
+      let network = try ZSMNetwork(stateDict: stateDict, config: config, threads: threads)
+      try network.prepare(frames: 4, height: 10, width: 13)
+      var output = [Float](repeating: 0, count: 7 * 3 * 40 * 52)
+      network.run(input: input, output: &output)
+      outputs.append(output)
+    }
+    XCTAssertEqual(outputs[0].map(\.bitPattern), outputs[1].map(\.bitPattern))
+    XCTAssertEqual(outputs[0].map(\.bitPattern), outputs[2].map(\.bitPattern))
+  }
+}

@@ -46,7 +46,9 @@ extension GraphContext {
 
   /// Rows `rows` of `conv(input)` into a band buffer, then pixel shuffle (x2, LeakyReLU) of those
   /// rows into `output`: conv + shuffle without the conv's full output.
-  func convShuffleBand(_ layer: Conv2D, input: PlannedTensor, band: PlannedTensor, output: PlannedTensor, rows: Range<Int>)
+  func convShuffleBand(
+    _ layer: Conv2D, input: PlannedTensor, band: PlannedTensor, output: PlannedTensor, rows: Range<Int>
+  )
     throws(ShapeError)
   {
     use(input)
