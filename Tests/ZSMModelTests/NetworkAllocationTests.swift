@@ -33,7 +33,8 @@ final class DeterminismTests: XCTestCase {
   func testOutputsAreBitIdenticalAcrossThreadCounts() throws {
     let path = GoldenTests.fixtures.appendingPathComponent("tiny_13x10_n4/model.pth").path
     let (stateDict, config) = try StateDict.loadZSM(path: path)
-    let input = (0..<(4 * 3 * 10 * 13)).map { Float(($0 * 37) % 101) / 101 }
+    let count = 4 * 3 * 10 * 13
+    let input: [Float] = (0..<count).map { i in Float((i * 37) % 101) / 101 }
     var outputs: [[Float]] = []
     for threads in [1, 2, 3] {
       let network = try ZSMNetwork(stateDict: stateDict, config: config, threads: threads)
