@@ -3,6 +3,7 @@
 // wrappers for the variadic C calls (open, ioctl), which Swift cannot call.
 #ifndef ZSM_CV4L2_SHIM_H
 #define ZSM_CV4L2_SHIM_H
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
