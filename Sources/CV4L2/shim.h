@@ -14,6 +14,7 @@
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
+#include <grp.h>
 #include <linux/videodev2.h>
 #include <libv4l2.h>
 
@@ -36,6 +37,15 @@ static const unsigned long ZSM_VIDIOC_S_CTRL = VIDIOC_S_CTRL;
 static const unsigned long ZSM_VIDIOC_G_CTRL = VIDIOC_G_CTRL;
 static const unsigned long ZSM_VIDIOC_QUERYCTRL = VIDIOC_QUERYCTRL;
 static const unsigned long ZSM_VIDIOC_S_INPUT = VIDIOC_S_INPUT;
+
+static const uint32_t ZSM_V4L2_PIX_FMT_YUYV = V4L2_PIX_FMT_YUYV;
+static const uint32_t ZSM_V4L2_PIX_FMT_UYVY = V4L2_PIX_FMT_UYVY;
+static const uint32_t ZSM_V4L2_PIX_FMT_NV12 = V4L2_PIX_FMT_NV12;
+static const uint32_t ZSM_V4L2_PIX_FMT_YUV420 = V4L2_PIX_FMT_YUV420;
+static const uint32_t ZSM_V4L2_PIX_FMT_GREY = V4L2_PIX_FMT_GREY;
+static const uint32_t ZSM_V4L2_PIX_FMT_MJPEG = V4L2_PIX_FMT_MJPEG;
+static const uint32_t ZSM_V4L2_PIX_FMT_RGB24 = V4L2_PIX_FMT_RGB24;
+static const uint32_t ZSM_V4L2_PIX_FMT_XRGB32 = V4L2_PIX_FMT_XRGB32;
 
 static inline int zsm_v4l2_open(const char *path, int flags) { return v4l2_open(path, flags); }
 static inline int zsm_v4l2_ioctl(int fd, unsigned long request, void *arg) {

@@ -158,6 +158,15 @@ public final class ScriptedSyscalls: SyscallBackend {
 
   public func directoryEntries(_ path: String) -> [String] { directories[path] ?? [] }
 
+  /// Fake symbolic links (`/proc/<pid>/fd/<n>` -> device) for `readLink`.
+  public var links: [String: String] = [:]
+  /// Fake file groups for `groupName(ofFile:)`.
+  public var groups: [String: String] = [:]
+
+  public func readLink(_ path: String) -> String? { links[path] }
+
+  public func groupName(ofFile path: String) -> String? { groups[path] }
+
   public func monotonicNanoseconds() -> Int64 { clock }
 
   public func sleep(nanoseconds: Int64) {

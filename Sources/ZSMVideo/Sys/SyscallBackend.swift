@@ -39,6 +39,10 @@ public protocol SyscallBackend: AnyObject {
   func currentOffset(_ fd: Int32) -> Int64?
   /// Names in a directory (`opendir`/`readdir`), sorted; empty if it cannot be read.
   func directoryEntries(_ path: String) -> [String]
+  /// `readlink(2)`; nil if `path` is not a readable symbolic link.
+  func readLink(_ path: String) -> String?
+  /// The name of the group owning `path` (`stat` + `getgrgid`), for permission hints.
+  func groupName(ofFile path: String) -> String?
   /// `clock_gettime(CLOCK_MONOTONIC)` in nanoseconds.
   func monotonicNanoseconds() -> Int64
   /// `nanosleep`.
@@ -119,6 +123,19 @@ public final class LiveSyscalls: SyscallBackend, @unchecked Sendable {
       if name != "." && name != ".." { names.append(name) }
     }
     return names.sorted()
+  }
+
+  public func readLink(_ path: String) -> String? {
+    var buf = [CChar](repeating: 0, count: 4096)
+    let n = readlink(path, &buf, buf.count - 1)
+    guard n > 0 else { return nil }
+    return String(decoding: buf[0..<n].map { UInt8(bitPattern: $0) }, as: UTF8.self)
+  }
+
+  public func groupName(ofFile path: String) -> String? {
+    var st = stat()
+    guard stat(path, &st) == 0, let g = getgrgid(st.st_gid), let name = g.pointee.gr_name else { return nil }
+    return String(cString: name)
   }
 
   public func monotonicNanoseconds() -> Int64 { Int64(zsm_monotonic_ns()) }
