@@ -27,13 +27,10 @@ public func convertRGBToYUYV(
       let bm = pairMeans(bv)
       let ub = k.cb(rm, gm, bm)
       let vb = k.cr(rm, gm, bm)
-      var out = SIMD32<UInt8>()
-      for i in 0..<8 {
-        out[4 &* i] = yb[2 &* i]
-        out[4 &* i &+ 1] = ub[i]
-        out[4 &* i &+ 2] = yb[2 &* i &+ 1]
-        out[4 &* i &+ 3] = vb[i]
-      }
+      let out = SIMD32<UInt8>(
+        yb[0], ub[0], yb[1], vb[0], yb[2], ub[1], yb[3], vb[1], yb[4], ub[2], yb[5], vb[2], yb[6], ub[3], yb[7], vb[3],
+        yb[8], ub[4], yb[9], vb[4], yb[10], ub[5], yb[11], vb[5], yb[12], ub[6], yb[13], vb[6], yb[14], ub[7], yb[15],
+        vb[7])
       let p = d + 2 &* x
       if lanes == 16 {
         UnsafeMutableRawPointer(p).storeBytes(of: out, as: SIMD32<UInt8>.self)
@@ -121,6 +118,12 @@ func encodePlanar(
         if chromaStep == 1 {
           storeBytes16(ub, cbRow + cx, lanes: n)
           storeBytes16(vb, crRow + cx, lanes: n)
+        } else if n == 8 {
+          // Interleaved Cb Cr (NV12): 8 pairs in one 16-byte store.
+          let pair = SIMD16<UInt8>(
+            ub[0], vb[0], ub[1], vb[1], ub[2], vb[2], ub[3], vb[3], ub[4], vb[4], ub[5], vb[5], ub[6], vb[6], ub[7],
+            vb[7])
+          UnsafeMutableRawPointer(cbRow + 2 &* cx).storeBytes(of: pair, as: SIMD16<UInt8>.self)
         } else {
           let pu = cbRow + chromaStep &* cx
           let pv = crRow + chromaStep &* cx

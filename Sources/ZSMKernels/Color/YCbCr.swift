@@ -245,14 +245,42 @@ func loadFloatsReplicating(_ p: UnsafePointer<Float>, lanes: Int) -> SIMD16<Floa
 }
 
 /// Means of neighbouring lane pairs: lane k of the result (k < 8) is (v[2k] + v[2k+1]) / 2; the
-/// upper 8 lanes repeat the lower ones.
+/// upper 8 lanes repeat the lower ones. (Spelled out lane by lane: a lane loop with this index
+/// pattern compiles to masked byte broadcasts, not to one shuffle.)
 @inline(__always)
 func pairMeans(_ v: SIMD16<Float>) -> SIMD16<Float> {
-  var even = SIMD16<Float>()
-  var odd = SIMD16<Float>()
-  for k in 0..<16 {
-    even[k] = v[(2 &* k) & 15]
-    odd[k] = v[(2 &* k &+ 1) & 15]
-  }
+  let even = SIMD16<Float>(
+    v[0], v[2], v[4], v[6], v[8], v[10], v[12], v[14], v[0], v[2], v[4], v[6], v[8], v[10], v[12], v[14])
+  let odd = SIMD16<Float>(
+    v[1], v[3], v[5], v[7], v[9], v[11], v[13], v[15], v[1], v[3], v[5], v[7], v[9], v[11], v[13], v[15])
   return (even + odd) * 0.5
+}
+
+/// Each of 8 lanes twice: (v0, v0, v1, v1, ...), one permute.
+@inline(__always)
+func duplicateLanes(_ v: SIMD8<UInt32>) -> SIMD16<UInt32> {
+  SIMD16(v[0], v[0], v[1], v[1], v[2], v[2], v[3], v[3], v[4], v[4], v[5], v[5], v[6], v[6], v[7], v[7])
+}
+
+@inline(__always)
+func duplicateLanes(_ v: SIMD8<UInt16>) -> SIMD16<UInt16> {
+  SIMD16(v[0], v[0], v[1], v[1], v[2], v[2], v[3], v[3], v[4], v[4], v[5], v[5], v[6], v[6], v[7], v[7])
+}
+
+@inline(__always)
+func duplicateLanes(_ v: SIMD8<UInt8>) -> SIMD16<UInt8> {
+  SIMD16(v[0], v[0], v[1], v[1], v[2], v[2], v[3], v[3], v[4], v[4], v[5], v[5], v[6], v[6], v[7], v[7])
+}
+
+/// Small non-negative integers (< 2^24) to float.
+@inline(__always)
+func wordsToFloat(_ v: SIMD16<UInt32>) -> SIMD16<Float> {
+  toFloat(unsafeBitCast(v, to: SIMD16<Int32>.self))
+}
+
+@inline(__always)
+func halfWordsToFloat(_ v: SIMD16<UInt16>) -> SIMD16<Float> {
+  var r = SIMD16<Float>()
+  for k in 0..<16 { r[k] = Float(Int32(v[k])) }
+  return r
 }

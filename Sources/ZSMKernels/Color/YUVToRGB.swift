@@ -11,6 +11,8 @@ public func convertYUYVToRGB(
 ) {
   let k = DecodeVectors(coefficients)
   let width = dst.width
+  let mask = SIMD16<UInt32>(repeating: 0xFF)
+  let lumaShift = SIMD16<UInt32>(0, 16, 0, 16, 0, 16, 0, 16, 0, 16, 0, 16, 0, 16, 0, 16)
   for y in rows {
     let s = src + y &* srcRowBytes
     let r = dst.row(0, y)
@@ -18,16 +20,12 @@ public func convertYUYVToRGB(
     let b = dst.row(2, y)
     var x = 0
     while x &+ 16 <= width {
-      let raw = UnsafeRawPointer(s + 2 &* x).loadUnaligned(as: SIMD32<UInt8>.self)
-      var yv = SIMD16<UInt8>()
-      var uv = SIMD16<UInt8>()
-      var vv = SIMD16<UInt8>()
-      for i in 0..<16 {
-        yv[i] = raw[2 &* i]
-        uv[i] = raw[4 &* (i >> 1) &+ 1]
-        vv[i] = raw[4 &* (i >> 1) &+ 3]
-      }
-      k.decode(bytesToFloat(yv), bytesToFloat(uv), bytesToFloat(vv), r + x, g + x, b + x, lanes: 16)
+      // Each 32-bit word is one macropixel: Y0 | Cb << 8 | Y1 << 16 | Cr << 24 (little-endian).
+      let words = duplicateLanes(UnsafeRawPointer(s + 2 &* x).loadUnaligned(as: SIMD8<UInt32>.self))
+      let yv = (words &>> lumaShift) & mask
+      let uv = (words &>> 8) & mask
+      let vv = words &>> 24
+      k.decode(wordsToFloat(yv), wordsToFloat(uv), wordsToFloat(vv), r + x, g + x, b + x, lanes: 16)
       x &+= 16
     }
     if x < width {
@@ -64,14 +62,11 @@ public func convertNV12ToRGB(
     var x = 0
     while x &+ 16 <= width {
       let yv = loadBytes16(ys + x)
-      let c = loadBytes16(cs + x)  // 8 Cb Cr pairs for pixels x ..< x + 16 (x is even)
-      var uv = SIMD16<UInt8>()
-      var vv = SIMD16<UInt8>()
-      for i in 0..<16 {
-        uv[i] = c[2 &* (i >> 1)]
-        vv[i] = c[2 &* (i >> 1) &+ 1]
-      }
-      k.decode(bytesToFloat(yv), bytesToFloat(uv), bytesToFloat(vv), r + x, g + x, b + x, lanes: 16)
+      // 8 Cb Cr pairs for pixels x ..< x + 16 (x is even), each a 16-bit word Cb | Cr << 8.
+      let c = duplicateLanes(UnsafeRawPointer(cs + x).loadUnaligned(as: SIMD8<UInt16>.self))
+      let uv = c & SIMD16<UInt16>(repeating: 0xFF)
+      let vv = c &>> 8
+      k.decode(bytesToFloat(yv), halfWordsToFloat(uv), halfWordsToFloat(vv), r + x, g + x, b + x, lanes: 16)
       x &+= 16
     }
     if x < width {
@@ -115,14 +110,8 @@ public func convertPlanarYUVToRGB(
     if halfX {
       while x &+ 16 <= width {
         let yv = loadBytes16(ys + x)
-        let u8 = UnsafeRawPointer(us + (x >> 1)).loadUnaligned(as: SIMD8<UInt8>.self)
-        let v8 = UnsafeRawPointer(vs + (x >> 1)).loadUnaligned(as: SIMD8<UInt8>.self)
-        var uv = SIMD16<UInt8>()
-        var vv = SIMD16<UInt8>()
-        for i in 0..<16 {
-          uv[i] = u8[i >> 1]
-          vv[i] = v8[i >> 1]
-        }
+        let uv = duplicateLanes(UnsafeRawPointer(us + (x >> 1)).loadUnaligned(as: SIMD8<UInt8>.self))
+        let vv = duplicateLanes(UnsafeRawPointer(vs + (x >> 1)).loadUnaligned(as: SIMD8<UInt8>.self))
         k.decode(bytesToFloat(yv), bytesToFloat(uv), bytesToFloat(vv), r + x, g + x, b + x, lanes: 16)
         x &+= 16
       }
