@@ -17,6 +17,10 @@ func colorConversionBenchmarks() -> [(name: String, bytes: Int, run: () -> Void)
     let xrgb = UnsafeMutableRawPointer.allocate(byteCount: 4 * w * h, alignment: 64)
     xrgb.initializeMemory(as: UInt8.self, repeating: 0, count: 4 * w * h)
     let rgbBytes = 12 * w * h
+    // Bandwidth reference in the same run: copying one float frame (reads + writes 2 x 12 B/px).
+    let copyDst = UnsafeMutableRawPointer.allocate(byteCount: rgbBytes, alignment: 64)
+    copyDst.initializeMemory(as: UInt8.self, repeating: 0, count: rgbBytes)
+    out.append(("memcpy-rgbf-\(size)", 2 * rgbBytes, { copyDst.copyMemory(from: floats, byteCount: rgbBytes) }))
     // (The buffers live as long as the process: the benchmark table is built once.)
     out.append(
       (

@@ -24,6 +24,8 @@ step "$B" capture YUYV 1280x720 10
 step "$B" capture NV12 1280x720 10
 
 step "$B" display 60
+# Reference: the C kmstest from shared/tools/vm in the same VM (how fast can this VM flip?).
+echo "VMTEST: INFO reference $(KMSTEST_FLIPS=60 kmstest vkms 2>&1 | grep 'page flips')"
 
 echo "VMTEST: RUN DRM master conflict"
 "$B" hold 8 > /tmp/hold.log 2>&1 &

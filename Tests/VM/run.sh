@@ -33,7 +33,7 @@ BIN=$ROOT/.build-vm/release/zsm-vmtest
 OUT=$WORK/out-zsm
 rm -rf "$OUT" && mkdir -p "$OUT"
 set +e
-"$HERE/run-vm.sh" --out "$OUT" --timeout 400 --add "$BIN" -- "$HERE/guest.sh" "$BIN"
+"$HERE/run-vm.sh" --out "$OUT" --timeout 400 --smp 2 --add "$BIN" -- "$HERE/guest.sh" "$BIN"
 rc=$?
 set -e
 echo "== summary"

@@ -137,7 +137,7 @@ public func convertRGBToXRGB8888Bilinear(
 }
 
 /// Clamps to [0, 255] (NaN -> 0) and rounds half-to-even.
-@inline(__always)
+@_transparent
 func roundClamp255(_ v: SIMD16<Float>) -> SIMD16<Int32> {
   let lo = v.replacing(with: 0, where: .!(v .>= 0))
   return roundToInt32(lo.replacing(with: 255, where: lo .> 255))

@@ -118,6 +118,8 @@ public struct PlanarRGB {
 }
 
 // MARK: - Shared vector math
+// (The per-pixel helpers are @_transparent: @inline(__always) left them as calls, with their
+// SIMD16 arguments passed through memory, in the encoders and decoders.)
 
 /// The coefficients splatted once per call.
 struct DecodeVectors {
@@ -136,7 +138,7 @@ struct DecodeVectors {
   }
 
   /// Decodes 16 pixels and stores `lanes` of them to each plane row, clamped to [0, 1].
-  @inline(__always)
+  @_transparent
   func decode(
     _ y: SIMD16<Float>, _ u: SIMD16<Float>, _ v: SIMD16<Float>,
     _ r: UnsafeMutablePointer<Float>, _ g: UnsafeMutablePointer<Float>, _ b: UnsafeMutablePointer<Float>,
@@ -180,17 +182,17 @@ struct EncodeVectors {
     c128 = SIMD16(repeating: 128)
   }
 
-  @inline(__always)
+  @_transparent
   func luma(_ r: SIMD16<Float>, _ g: SIMD16<Float>, _ b: SIMD16<Float>) -> SIMD16<UInt8> {
     toBytes(yo.addingProduct(r, yr).addingProduct(g, yg).addingProduct(b, yb))
   }
 
-  @inline(__always)
+  @_transparent
   func cb(_ r: SIMD16<Float>, _ g: SIMD16<Float>, _ b: SIMD16<Float>) -> SIMD16<UInt8> {
     toBytes(c128.addingProduct(r, ur).addingProduct(g, ug).addingProduct(b, ub))
   }
 
-  @inline(__always)
+  @_transparent
   func cr(_ r: SIMD16<Float>, _ g: SIMD16<Float>, _ b: SIMD16<Float>) -> SIMD16<UInt8> {
     toBytes(c128.addingProduct(r, vr).addingProduct(g, vg).addingProduct(b, vb))
   }
@@ -203,7 +205,7 @@ func clamp01(_ v: SIMD16<Float>) -> SIMD16<Float> {
 }
 
 /// Clamps to [0, 255] and rounds half-to-even to bytes. NaN becomes 0.
-@inline(__always)
+@_transparent
 func toBytes(_ v: SIMD16<Float>) -> SIMD16<UInt8> {
   let lo = v.replacing(with: 0, where: .!(v .>= 0))
   let c = lo.replacing(with: 255, where: lo .> 255)

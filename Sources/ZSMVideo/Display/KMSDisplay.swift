@@ -41,6 +41,9 @@ public final class KMSDisplay {
   public private(set) var flipsCompleted = 0
   /// Kernel timestamps (ns, CLOCK_MONOTONIC) of the completed flips, last 256.
   public private(set) var flipTimes: [Int64] = []
+  /// The CRTC's vblank counter at each completed flip, last 256 (consecutive numbers mean a
+  /// flip at every vblank).
+  public private(set) var flipSequences: [UInt32] = []
   var buffers: [DumbBuffer] = []
   var active = 0
   var pending: Int?
@@ -267,7 +270,7 @@ public final class KMSDisplay {
         if length < 8 || off + length > n { break }
         if type == UInt32(DRM_EVENT_FLIP_COMPLETE) && length >= MemoryLayout<drm_event_vblank>.size {
           let ev = buf.loadUnaligned(fromByteOffset: off, as: drm_event_vblank.self)
-          flipCompleted(Int(ev.user_data), Int64(ev.tv_sec) * 1_000_000_000 + Int64(ev.tv_usec) * 1000)
+          flipCompleted(Int(ev.user_data), Int64(ev.tv_sec) * 1_000_000_000 + Int64(ev.tv_usec) * 1000, ev.sequence)
           done += 1
         }
         off += length
@@ -282,13 +285,15 @@ public final class KMSDisplay {
     return done
   }
 
-  func flipCompleted(_ index: Int, _ time: Int64) {
+  func flipCompleted(_ index: Int, _ time: Int64, _ sequence: UInt32) {
     guard let p = pending, p == index else { return }
     active = p
     pending = nil
     flipsCompleted += 1
     if flipTimes.count == 256 { flipTimes.removeFirst() }
     flipTimes.append(time)
+    if flipSequences.count == 256 { flipSequences.removeFirst() }
+    flipSequences.append(sequence)
   }
 
   /// Waits for the pending flip (and a queued one) to complete.
