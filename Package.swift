@@ -44,26 +44,43 @@ let package = Package(
     .target(name: "ZSMKernels", swiftSettings: kernelSettings),
     /// Tensor descriptors, the static arena and its planner, the worker pool.
     .target(name: "ZSMRuntime", dependencies: ["ZSMKernels"], swiftSettings: kernelSettings),
-    /// Checkpoint readers (PyTorch zip and legacy containers, a safe unpickler), the
-    /// `.bin` tensor files, and the network configuration, and the Zooming Slow-Mo graph. Imports Glibc, not Foundation.
+    /// Checkpoint readers (PyTorch zip and legacy containers, a safe unpickler), the `.bin`
+    /// tensor files, the network configuration, the Zooming Slow-Mo graph and its temporal
+    /// windows. Imports Glibc, not Foundation.
     .target(name: "ZSMModel", dependencies: ["ZSMRuntime"], swiftSettings: kernelSettings),
+
+    // MARK: - Video in and out
+
+    /// libv4l2 and the V4L2 uapi, with the ioctl numbers Swift cannot import from macros.
+    .systemLibrary(name: "CV4L2", pkgConfig: "libv4l2", providers: [.apt(["libv4l-dev"])]),
+    /// libdrm and the DRM/KMS uapi, with the ioctl numbers Swift cannot import from macros.
+    .systemLibrary(name: "CDRM", pkgConfig: "libdrm", providers: [.apt(["libdrm-dev"])]),
+    /// Frames, Y4M files and pipes, the V4L2 camera, the KMS display, the syscall seam.
+    .target(name: "ZSMVideo", dependencies: ["ZSMKernels", "CV4L2", "CDRM"], swiftSettings: kernelSettings),
 
     // MARK: - Command line
 
     .executableTarget(
       name: "zsm",
       dependencies: [
-        "ZSMRuntime", "ZSMModel",
+        "ZSMRuntime",
+        "ZSMModel",
+        "ZSMVideo",
         .product(name: "ArgumentParser", package: "swift-argument-parser"),
       ],
       swiftSettings: kernelSettings
     ),
+
+    /// The VM integration test program (Tests/VM/run.sh boots it next to vivid and vkms).
+    .executableTarget(
+      name: "zsm-vmtest", dependencies: ["ZSMVideo"], path: "Tests/VM/zsm-vmtest", swiftSettings: kernelSettings),
 
     // MARK: - Tests
 
     /// Counts calls to malloc & co. so tests can prove "no heap allocation per frame".
     .target(name: "CAllocCounter", path: "Tests/Support/CAllocCounter"),
     .testTarget(name: "ZSMKernelsTests", dependencies: ["ZSMKernels"], swiftSettings: kernelSettings),
+    .testTarget(name: "ZSMVideoTests", dependencies: ["ZSMVideo", "ZSMKernels"], swiftSettings: kernelSettings),
     .testTarget(
       name: "ZSMRuntimeTests",
       dependencies: ["ZSMRuntime", "CAllocCounter"],

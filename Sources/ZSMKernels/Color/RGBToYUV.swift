@@ -1,0 +1,139 @@
+// Planar float RGB -> Y'CbCr bytes. Conventions (ranges, siting, rounding): see YCbCr.swift.
+// Chroma is the Y'CbCr of the mean R'G'B' of its block, which equals the mean of the per-pixel
+// chroma (the transform is linear) before rounding.
+
+/// Planar RGB -> YUYV (4:2:2). Writes rows `rows`; each row holds ceil(width / 2) macropixels.
+/// For an odd width the last macropixel repeats the last pixel as its Y1.
+public func convertRGBToYUYV(
+  _ src: PlanarRGB, to dst: UnsafeMutablePointer<UInt8>, dstRowBytes: Int, coefficients: YCbCrCoefficients,
+  rows: Range<Int>
+) {
+  let k = EncodeVectors(coefficients)
+  let width = src.width
+  for y in rows {
+    let r = UnsafePointer(src.row(0, y))
+    let g = UnsafePointer(src.row(1, y))
+    let b = UnsafePointer(src.row(2, y))
+    let d = dst + y &* dstRowBytes
+    var x = 0
+    while x < width {
+      let lanes = min(16, width &- x)
+      let rv = loadFloatsReplicating(r + x, lanes: lanes)
+      let gv = loadFloatsReplicating(g + x, lanes: lanes)
+      let bv = loadFloatsReplicating(b + x, lanes: lanes)
+      let yb = k.luma(rv, gv, bv)
+      let rm = pairMeans(rv)
+      let gm = pairMeans(gv)
+      let bm = pairMeans(bv)
+      let ub = k.cb(rm, gm, bm)
+      let vb = k.cr(rm, gm, bm)
+      let out = SIMD32<UInt8>(
+        yb[0], ub[0], yb[1], vb[0], yb[2], ub[1], yb[3], vb[1], yb[4], ub[2], yb[5], vb[2], yb[6], ub[3], yb[7], vb[3],
+        yb[8], ub[4], yb[9], vb[4], yb[10], ub[5], yb[11], vb[5], yb[12], ub[6], yb[13], vb[6], yb[14], ub[7], yb[15],
+        vb[7])
+      let p = d + 2 &* x
+      if lanes == 16 {
+        UnsafeMutableRawPointer(p).storeBytes(of: out, as: SIMD32<UInt8>.self)
+      } else {
+        let n = 4 &* ((lanes &+ 1) >> 1)
+        for i in 0..<n { p[i] = out[i] }
+      }
+      x &+= 16
+    }
+  }
+}
+
+/// Planar RGB -> planar Y'CbCr with chroma subsampled by 2^chromaShiftX horizontally and
+/// 2^chromaShiftY vertically (each 0 or 1): I420 / Y4M 4:2:0 is (1, 1), 4:4:4 is (0, 0).
+/// Writes luma rows `rows` and every chroma row whose block starts in `rows`, so with
+/// chromaShiftY = 1 `rows` should start at an even row when split across threads.
+public func convertRGBToPlanarYUV(
+  _ src: PlanarRGB, luma: UnsafeMutablePointer<UInt8>, lumaRowBytes: Int,
+  cb: UnsafeMutablePointer<UInt8>, cr: UnsafeMutablePointer<UInt8>, chromaRowBytes: Int,
+  chromaShiftX: Int, chromaShiftY: Int, coefficients: YCbCrCoefficients, rows: Range<Int>
+) {
+  encodePlanar(
+    src, luma: luma, lumaRowBytes: lumaRowBytes, cb: cb, cr: cr, chromaRowBytes: chromaRowBytes, chromaStep: 1,
+    chromaShiftX: chromaShiftX, chromaShiftY: chromaShiftY, coefficients: coefficients, rows: rows)
+}
+
+/// Planar RGB -> NV12 (Y plane, then interleaved Cb Cr at half size in both directions).
+public func convertRGBToNV12(
+  _ src: PlanarRGB, luma: UnsafeMutablePointer<UInt8>, lumaRowBytes: Int,
+  chroma: UnsafeMutablePointer<UInt8>, chromaRowBytes: Int, coefficients: YCbCrCoefficients, rows: Range<Int>
+) {
+  encodePlanar(
+    src, luma: luma, lumaRowBytes: lumaRowBytes, cb: chroma, cr: chroma + 1, chromaRowBytes: chromaRowBytes,
+    chromaStep: 2, chromaShiftX: 1, chromaShiftY: 1, coefficients: coefficients, rows: rows)
+}
+
+/// Shared body: `chromaStep` is the distance in bytes between chroma samples of one plane
+/// (1 planar, 2 interleaved).
+@inline(__always)
+func encodePlanar(
+  _ src: PlanarRGB, luma: UnsafeMutablePointer<UInt8>, lumaRowBytes: Int,
+  cb: UnsafeMutablePointer<UInt8>, cr: UnsafeMutablePointer<UInt8>, chromaRowBytes: Int, chromaStep: Int,
+  chromaShiftX: Int, chromaShiftY: Int, coefficients: YCbCrCoefficients, rows: Range<Int>
+) {
+  let k = EncodeVectors(coefficients)
+  let width = src.width
+  let height = src.height
+  for y in rows {
+    let r = UnsafePointer(src.row(0, y))
+    let g = UnsafePointer(src.row(1, y))
+    let b = UnsafePointer(src.row(2, y))
+    let l = luma + y &* lumaRowBytes
+    // Does this row start a chroma block? Then also read the row below (or repeat this one).
+    let chromaRow = chromaShiftY == 0 || (y & 1) == 0
+    let y2 = (chromaShiftY != 0 && y &+ 1 < height) ? y &+ 1 : y
+    let r2 = UnsafePointer(src.row(0, y2))
+    let g2 = UnsafePointer(src.row(1, y2))
+    let b2 = UnsafePointer(src.row(2, y2))
+    let cbRow = cb + (y >> chromaShiftY) &* chromaRowBytes
+    let crRow = cr + (y >> chromaShiftY) &* chromaRowBytes
+    var x = 0
+    while x < width {
+      let lanes = min(16, width &- x)
+      var rv = loadFloatsReplicating(r + x, lanes: lanes)
+      var gv = loadFloatsReplicating(g + x, lanes: lanes)
+      var bv = loadFloatsReplicating(b + x, lanes: lanes)
+      storeBytes16(k.luma(rv, gv, bv), l + x, lanes: lanes)
+      if chromaRow {
+        if chromaShiftY != 0 {
+          rv = (rv + loadFloatsReplicating(r2 + x, lanes: lanes)) * 0.5
+          gv = (gv + loadFloatsReplicating(g2 + x, lanes: lanes)) * 0.5
+          bv = (bv + loadFloatsReplicating(b2 + x, lanes: lanes)) * 0.5
+        }
+        var n = lanes
+        var cx = x
+        if chromaShiftX != 0 {
+          rv = pairMeans(rv)
+          gv = pairMeans(gv)
+          bv = pairMeans(bv)
+          n = (lanes &+ 1) >> 1
+          cx = x >> 1
+        }
+        let ub = k.cb(rv, gv, bv)
+        let vb = k.cr(rv, gv, bv)
+        if chromaStep == 1 {
+          storeBytes16(ub, cbRow + cx, lanes: n)
+          storeBytes16(vb, crRow + cx, lanes: n)
+        } else if n == 8 {
+          // Interleaved Cb Cr (NV12): 8 pairs in one 16-byte store.
+          let pair = SIMD16<UInt8>(
+            ub[0], vb[0], ub[1], vb[1], ub[2], vb[2], ub[3], vb[3], ub[4], vb[4], ub[5], vb[5], ub[6], vb[6], ub[7],
+            vb[7])
+          UnsafeMutableRawPointer(cbRow + 2 &* cx).storeBytes(of: pair, as: SIMD16<UInt8>.self)
+        } else {
+          let pu = cbRow + chromaStep &* cx
+          let pv = crRow + chromaStep &* cx
+          for i in 0..<n {
+            pu[chromaStep &* i] = ub[i]
+            pv[chromaStep &* i] = vb[i]
+          }
+        }
+      }
+      x &+= 16
+    }
+  }
+}

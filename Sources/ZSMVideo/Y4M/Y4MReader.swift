@@ -1,0 +1,182 @@
+import CV4L2
+import ZSMKernels
+
+/// Parameters of one FRAME header (the tokens after `FRAME`, kept verbatim).
+public struct Y4MFrameParameters: Sendable, Equatable {
+  public var tokens: [String]
+}
+
+/// Reads a Y4M stream frame by frame from a file or a pipe (`-` = standard input), holding at
+/// most one 64 KiB read buffer besides the caller's frame: nothing reads the whole stream.
+public final class Y4MReader {
+  public let path: String
+  public let header: Y4MHeader
+  public private(set) var framesRead = 0
+  let sys: Sys
+  let fd: Int32
+  let ownsDescriptor: Bool
+  let buffer: UnsafeMutableRawBufferPointer
+  var head = 0
+  var tail = 0
+  var atEnd = false
+  var closed = false
+
+  /// Opens `path` (`-` reads standard input) and parses the stream header.
+  public convenience init(path: String, sys: Sys = .live) throws(Y4MError) {
+    if path == "-" {
+      try self.init(descriptor: 0, path: "<stdin>", sys: sys, ownsDescriptor: false)
+    } else {
+      let fd: Int32
+      do { fd = try sys.open(path, flags: O_RDONLY) } catch { throw .open(path: path, errno: error) }
+      try self.init(descriptor: fd, path: path, sys: sys, ownsDescriptor: true)
+    }
+  }
+
+  /// Reads from an open descriptor (a pipe, a socket, a file).
+  public init(descriptor: Int32, path: String, sys: Sys = .live, ownsDescriptor: Bool) throws(Y4MError) {
+    self.sys = sys
+    self.fd = descriptor
+    self.path = path
+    self.ownsDescriptor = ownsDescriptor
+    buffer = .allocate(byteCount: 65536, alignment: 64)
+    do throws(Y4MError) {
+      guard let line = try Y4MReader.readLine(sys, descriptor, buffer, &head, &tail, &atEnd, limit: 4096, path: path)
+      else { throw Y4MError.badHeader(path: path, reason: "empty stream") }
+      header = try Y4MHeader.parse(line, path: path)
+    } catch {
+      buffer.deallocate()
+      if ownsDescriptor { try? sys.close(descriptor) }
+      throw error
+    }
+  }
+
+  deinit {
+    close()
+    buffer.deallocate()
+  }
+
+  public func close() {
+    if !closed && ownsDescriptor { try? sys.close(fd) }
+    closed = true
+  }
+
+  /// Bytes of one frame payload.
+  public var frameByteCount: Int { header.frameByteCount }
+
+  /// Reads the next frame's payload into `frame` (exactly `frameByteCount` bytes).
+  /// Returns its FRAME parameters, or nil at the end of the stream.
+  /// - Throws: `truncatedFrame` when the stream ends inside a frame (all earlier frames were
+  ///   returned whole), `badFrameHeader`, `read`, `wrongFrameSize`.
+  public func readFrame(into frame: UnsafeMutableRawBufferPointer) throws(Y4MError) -> Y4MFrameParameters? {
+    guard frame.count == frameByteCount else {
+      throw .wrongFrameSize(path: path, got: frame.count, expected: frameByteCount)
+    }
+    let index = framesRead
+    guard
+      let line = try Y4MReader.readLine(sys, fd, buffer, &head, &tail, &atEnd, limit: 1024, path: path, frame: index)
+    else { return nil }
+    let text = String(decoding: line, as: UTF8.self)
+    let tokens = text.split(separator: " ").map(String.init)
+    guard tokens.first == "FRAME" else {
+      throw .badFrameHeader(path: path, frame: index, reason: "expected 'FRAME', found '\(text.prefix(40))'")
+    }
+    // Payload: first what is buffered, then straight from the descriptor.
+    var done = min(tail - head, frame.count)
+    if done > 0 {
+      frame.baseAddress!.copyMemory(from: buffer.baseAddress! + head, byteCount: done)
+      head += done
+    }
+    while done < frame.count {
+      let n: Int
+      do {
+        n = try sys.read(fd, into: UnsafeMutableRawBufferPointer(rebasing: frame[done...]))
+      } catch { throw .read(path: path, errno: error) }
+      if n == 0 {
+        atEnd = true
+        throw .truncatedFrame(path: path, frame: index, bytesRead: done, bytesExpected: frame.count)
+      }
+      done += n
+    }
+    framesRead += 1
+    return Y4MFrameParameters(tokens: Array(tokens.dropFirst()))
+  }
+
+  /// Reads one line (without the newline) of at most `limit` bytes. nil at a clean end of stream.
+  static func readLine(
+    _ sys: Sys, _ fd: Int32, _ buffer: UnsafeMutableRawBufferPointer, _ head: inout Int, _ tail: inout Int,
+    _ atEnd: inout Bool, limit: Int, path: String, frame: Int? = nil
+  ) throws(Y4MError) -> [UInt8]? {
+    var line: [UInt8] = []
+    while true {
+      if head < tail {
+        let start = head
+        while head < tail && buffer[head] != 0x0A { head += 1 }
+        line += buffer[start..<head]
+        if head < tail {
+          head += 1  // the newline
+          return line
+        }
+      }
+      if line.count > limit {
+        if let frame {
+          throw .badFrameHeader(path: path, frame: frame, reason: "no newline in the first \(limit) bytes")
+        }
+        throw .badHeader(path: path, reason: "no newline in the first \(limit) bytes")
+      }
+      if atEnd { break }
+      head = 0
+      do {
+        tail = try sys.read(fd, into: buffer)
+      } catch { throw .read(path: path, errno: error) }
+      if tail == 0 { atEnd = true }
+    }
+    if line.isEmpty { return nil }
+    if let frame { throw .truncatedFrame(path: path, frame: frame, bytesRead: 0, bytesExpected: 0) }
+    throw .badHeader(path: path, reason: "stream ends inside the header")
+  }
+}
+
+extension Y4MHeader {
+  /// Converts one frame payload to planar float RGB with the given matrix (Y4M does not say;
+  /// BT.601 is the usual choice for SD, BT.709 for HD) and the range of `XCOLORRANGE`.
+  public func convertToRGB(_ frame: UnsafeRawBufferPointer, to dst: PlanarRGB, matrix: YCbCrMatrix) {
+    precondition(frame.count >= frameByteCount && dst.width == width && dst.height == height)
+    let c = YCbCrCoefficients(matrix, range)
+    let y = frame.baseAddress!.assumingMemoryBound(to: UInt8.self)
+    guard let s = colorSpace.chromaShift else {
+      convertGrayToRGB(luma: y, lumaRowBytes: width, to: dst, coefficients: c, rows: 0..<height)
+      return
+    }
+    let cb = y + width * height
+    let cr = cb + chromaWidth * chromaHeight
+    convertPlanarYUVToRGB(
+      luma: y, lumaRowBytes: width, cb: cb, cr: cr, chromaRowBytes: chromaWidth, chromaShiftX: s.x,
+      chromaShiftY: s.y, to: dst, coefficients: c, rows: 0..<height)
+  }
+
+  /// Converts planar float RGB to one frame payload (mono keeps only Y').
+  public func convertFromRGB(_ src: PlanarRGB, to frame: UnsafeMutableRawBufferPointer, matrix: YCbCrMatrix) {
+    precondition(frame.count >= frameByteCount && src.width == width && src.height == height)
+    let c = YCbCrCoefficients(matrix, range)
+    let y = frame.baseAddress!.assumingMemoryBound(to: UInt8.self)
+    let s = colorSpace.chromaShift ?? (0, 0)
+    if colorSpace.chromaShift == nil {
+      // Encode with throw-away chroma rows: write 4:4:4 chroma into a small rolling scratch.
+      let scratch = UnsafeMutablePointer<UInt8>.allocate(capacity: 2 * width)
+      defer { scratch.deallocate() }
+      for row in 0..<height {
+        convertRGBToPlanarYUV(
+          PlanarRGB(
+            base: src.row(0, row), width: width, height: 1, rowStride: src.rowStride, planeStride: src.planeStride),
+          luma: y + row * width, lumaRowBytes: width, cb: scratch, cr: scratch + width, chromaRowBytes: width,
+          chromaShiftX: 0, chromaShiftY: 0, coefficients: c, rows: 0..<1)
+      }
+      return
+    }
+    let cb = y + width * height
+    let cr = cb + chromaWidth * chromaHeight
+    convertRGBToPlanarYUV(
+      src, luma: y, lumaRowBytes: width, cb: cb, cr: cr, chromaRowBytes: chromaWidth, chromaShiftX: s.x,
+      chromaShiftY: s.y, coefficients: c, rows: 0..<height)
+  }
+}

@@ -1,0 +1,57 @@
+#!/bin/sh
+# Runs inside the VM (busybox sh) with vivid at /dev/video0 and vkms at /dev/dri/card0.
+# $1 = the zsm-vmtest binary. Prints VMTEST: PASS/FAIL lines; exit status = failing steps.
+B=$1
+fails=0
+step() {
+  echo "VMTEST: RUN $*"
+  "$@" || fails=$((fails + 1))
+}
+waitfor() {  # waitfor FILE TEXT TENTHS
+  i=0
+  while [ $i -lt "$3" ]; do
+    grep -q "$2" "$1" 2>/dev/null && return 0
+    sleep 0.1
+    i=$((i + 1))
+  done
+  return 1
+}
+t0=$(cut -d' ' -f1 /proc/uptime)
+
+step "$B" capture YUYV 640x480 10
+step "$B" capture NV12 640x480 10
+step "$B" capture YUYV 1280x720 10
+step "$B" capture NV12 1280x720 10
+
+step "$B" display 60
+# Reference: the C kmstest from shared/tools/vm in the same VM (how fast can this VM flip?).
+echo "VMTEST: INFO reference $(KMSTEST_FLIPS=60 kmstest vkms 2>&1 | grep 'page flips')"
+
+echo "VMTEST: RUN DRM master conflict"
+"$B" hold 8 > /tmp/hold.log 2>&1 &
+hp=$!
+waitfor /tmp/hold.log "VMTEST-STATE: holding" 100 || echo "VMTEST: INFO holder did not start: $(cat /tmp/hold.log)"
+step "$B" conflict
+wait $hp || fails=$((fails + 1))
+
+step "$B" pipeline 150
+
+echo "VMTEST: RUN reconnect (vivid disconnect control, then module reload)"
+"$B" reconnect > /tmp/rc.log 2>&1 &
+rp=$!
+if waitfor /tmp/rc.log "VMTEST-STATE: streaming" 300; then
+  v4l2-ctl -d /dev/video0 -c disconnect=1 || echo "VMTEST: INFO v4l2-ctl disconnect failed"
+  waitfor /tmp/rc.log "VMTEST-STATE: no-signal" 100 || echo "VMTEST: INFO no no-signal state seen yet"
+  # The camera code has closed the device, so the module can go; bring it back like a replug.
+  i=0
+  while ! rmmod vivid 2>/dev/null && [ $i -lt 50 ]; do sleep 0.2; i=$((i + 1)); done
+  sleep 1
+  set -- $(grep '/vivid.ko' /etc/vmtest/modules)
+  insmod "$@" && echo "VMTEST: INFO vivid reloaded at uptime $(cut -d' ' -f1 /proc/uptime) s"
+fi
+wait $rp || fails=$((fails + 1))
+cat /tmp/rc.log
+
+t1=$(cut -d' ' -f1 /proc/uptime)
+echo "VMTEST-SUMMARY: $fails failing steps, guest tests took $(awk -v a="$t0" -v b="$t1" 'BEGIN{print b-a}') s"
+exit $fails
