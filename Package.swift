@@ -58,6 +58,9 @@ let package = Package(
     /// Frames, Y4M files and pipes, the V4L2 camera, the KMS display, the syscall seam.
     .target(name: "ZSMVideo", dependencies: ["ZSMKernels", "CV4L2", "CDRM"], swiftSettings: kernelSettings),
 
+    /// Source -> network -> sink: clips window by window.
+    .target(name: "ZSMPipeline", dependencies: ["ZSMModel", "ZSMVideo"], swiftSettings: kernelSettings),
+
     // MARK: - Command line
 
     .executableTarget(
@@ -66,6 +69,7 @@ let package = Package(
         "ZSMRuntime",
         "ZSMModel",
         "ZSMVideo",
+        "ZSMPipeline",
         .product(name: "ArgumentParser", package: "swift-argument-parser"),
       ],
       swiftSettings: kernelSettings
@@ -81,6 +85,9 @@ let package = Package(
     .target(name: "CAllocCounter", path: "Tests/Support/CAllocCounter"),
     .testTarget(name: "ZSMKernelsTests", dependencies: ["ZSMKernels"], swiftSettings: kernelSettings),
     .testTarget(name: "ZSMVideoTests", dependencies: ["ZSMVideo", "ZSMKernels"], swiftSettings: kernelSettings),
+    .testTarget(
+      name: "ZSMPipelineTests", dependencies: ["ZSMPipeline", "ZSMModel", "ZSMVideo"], swiftSettings: kernelSettings
+    ),
     .testTarget(
       name: "ZSMRuntimeTests",
       dependencies: ["ZSMRuntime", "CAllocCounter"],

@@ -18,23 +18,30 @@ public final class Y4MWriter {
   var committedOffset: Int64?
   var closed = false
 
-  /// Creates (or truncates) `path`; `-` writes to standard output.
-  public convenience init(path: String, header: Y4MHeader, sys: Sys = .live) throws(Y4MError) {
+  /// Creates (or truncates) `path`; `-` writes to standard output. With `writesHeader` false
+  /// only FRAME records are written (a continuation of another stream, e.g. a later part of a
+  /// clip cut into frame ranges: `cat` of the parts is one stream).
+  public convenience init(path: String, header: Y4MHeader, sys: Sys = .live, writesHeader: Bool = true)
+    throws(Y4MError)
+  {
     if path == "-" {
-      try self.init(descriptor: 1, path: "<stdout>", header: header, sys: sys, ownsDescriptor: false)
+      try self.init(
+        descriptor: 1, path: "<stdout>", header: header, sys: sys, ownsDescriptor: false, writesHeader: writesHeader)
     } else {
       let fd: Int32
       do {
         fd = try sys.open(path, flags: O_WRONLY | O_CREAT | O_TRUNC, mode: 0o644)
       } catch { throw .open(path: path, errno: error) }
-      try self.init(descriptor: fd, path: path, header: header, sys: sys, ownsDescriptor: true)
+      try self.init(
+        descriptor: fd, path: path, header: header, sys: sys, ownsDescriptor: true, writesHeader: writesHeader)
     }
   }
 
   /// Writes the stream header to an open descriptor.
-  public init(descriptor: Int32, path: String, header: Y4MHeader, sys: Sys = .live, ownsDescriptor: Bool)
-    throws(Y4MError)
-  {
+  public init(
+    descriptor: Int32, path: String, header: Y4MHeader, sys: Sys = .live, ownsDescriptor: Bool,
+    writesHeader: Bool = true
+  ) throws(Y4MError) {
     zsm_ignore_sigpipe()
     self.sys = sys
     self.fd = descriptor
@@ -42,7 +49,7 @@ public final class Y4MWriter {
     self.header = header
     self.ownsDescriptor = ownsDescriptor
     committedOffset = sys.backend.currentOffset(descriptor)
-    try putBytes(Array(header.line.utf8), commit: true)
+    if writesHeader { try putBytes(Array(header.line.utf8), commit: true) }
   }
 
   deinit { try? close() }
