@@ -27,7 +27,7 @@ struct Upscale: ParsableCommand {
       whole input up to what its windows need and computes exactly the windows a whole run
       would, so the parts, concatenated in order, are byte for byte one whole run. Only the
       part starting at frame 0 carries the stream header:
-        parallel zsm upscale --model M.pth -i clip.y4m --frames {}:{=\\$_+100=} -o part-{#}.y4m ::: 0 100 200
+        parallel zsm upscale --model M.pth -i clip.y4m -o part-{#}.y4m --frames {}:{=\\$_+=100=} ::: 0 100 200
         cat part-1.y4m part-2.y4m part-3.y4m > whole.y4m
       """)
 
