@@ -129,8 +129,10 @@ struct Upscale: ParsableCommand {
     if let s = summary {
       note(
         "done: \(s.framesRead) frames in, \(s.framesWritten) out, \(s.windows) windows, \(fmt(s.seconds, 2)) s "
-          + "(\(fmt(s.seconds / Double(max(1, s.framesWritten)), 3)) s per output frame), peak memory "
-          + "\(fmt(Double(peakResidentBytes()) / 1e6, 1)) MB")
+          + "(\(fmt(s.seconds / Double(max(1, s.framesWritten)), 3)) s per output frame), network "
+          + "\(fmt(s.networkSeconds, 2)) s, everything else \(fmt(s.seconds - s.networkSeconds, 2)) s "
+          + "(\(fmt(100 * (s.seconds - s.networkSeconds) / max(s.networkSeconds, 1e-9), 1))% of the network's), "
+          + "peak memory \(fmt(Double(peakResidentBytes()) / 1e6, 1)) MB")
     }
   }
 
