@@ -86,7 +86,8 @@ let package = Package(
     .testTarget(name: "ZSMKernelsTests", dependencies: ["ZSMKernels"], swiftSettings: kernelSettings),
     .testTarget(name: "ZSMVideoTests", dependencies: ["ZSMVideo", "ZSMKernels"], swiftSettings: kernelSettings),
     .testTarget(
-      name: "ZSMPipelineTests", dependencies: ["ZSMPipeline", "ZSMModel", "ZSMVideo"], swiftSettings: kernelSettings
+      name: "ZSMPipelineTests", dependencies: ["ZSMPipeline", "ZSMModel", "ZSMVideo", "zsm"],
+      swiftSettings: kernelSettings
     ),
     .testTarget(
       name: "ZSMRuntimeTests",

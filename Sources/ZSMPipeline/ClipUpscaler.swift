@@ -10,6 +10,8 @@ public struct UpscaleProgress: Sendable {
   public let framesWritten: Int
   /// Seconds since the start.
   public let elapsed: Double
+  /// Wall time of the window just finished (0 for a window whose outputs were all skipped).
+  public let windowSeconds: Double
 }
 
 /// What a finished clip took.
@@ -64,10 +66,24 @@ public final class ClipUpscaler {
     reader: Y4MReader, writer: Y4MWriter, frames: Range<Int> = 0..<Int.max,
     progress: (UpscaleProgress) -> Void = { _ in }
   ) throws -> UpscaleSummary {
+    let outputBytes = writer.header.frameByteCount
+    return try run(
+      reader: reader, outputFrameBytes: outputBytes, encodeHeader: writer.header, frames: frames,
+      write: { frame in try writer.writeFrame(frame) }, progress: progress)
+  }
+
+  /// The general form: every encoded output frame goes to `write`; `shouldStop` is asked after
+  /// each input frame, and when it says yes the clip ends there (the frames read so far still
+  /// get all their outputs, through a last window aligned to them).
+  public func run(
+    reader: Y4MReader, outputFrameBytes: Int, encodeHeader: Y4MHeader, frames: Range<Int> = 0..<Int.max,
+    write: (UnsafeRawBufferPointer) throws -> Void, shouldStop: () -> Bool = { false },
+    progress: (UpscaleProgress) -> Void = { _ in }
+  ) throws -> UpscaleSummary {
     let start = monotonicSecondsPipeline()
     let frameFloats = 3 * width * height
     let yuvIn = UnsafeMutableRawBufferPointer.allocate(byteCount: reader.frameByteCount, alignment: 64)
-    let yuvOut = UnsafeMutableRawBufferPointer.allocate(byteCount: writer.header.frameByteCount, alignment: 64)
+    let yuvOut = UnsafeMutableRawBufferPointer.allocate(byteCount: outputFrameBytes, alignment: 64)
     defer {
       yuvIn.deallocate()
       yuvOut.deallocate()
@@ -79,6 +95,7 @@ public final class ClipUpscaler {
     var nextStart = 0
     var windows = 0
     var networkSeconds = 0.0
+    var written = 0
 
     func runWindow(first: Int, count: Int) throws {
       let lastOutput = 2 * (first + count - 1)
@@ -105,12 +122,13 @@ public final class ClipUpscaler {
         let rgb = PlanarRGB(
           base: windowOutput + (index - 2 * first) * outFrame, width: 4 * width, height: 4 * height,
           rowStride: 4 * width, planeStride: 16 * width * height)
-        writer.header.convertFromRGB(rgb, to: yuvOut, matrix: encodeMatrix)
-        try writer.writeFrame(UnsafeRawBufferPointer(yuvOut))
+        encodeHeader.convertFromRGB(rgb, to: yuvOut, matrix: encodeMatrix)
+        try write(UnsafeRawBufferPointer(yuvOut))
+        written += 1
       }
+      let now = monotonicSecondsPipeline()
       progress(
-        UpscaleProgress(
-          framesRead: read, framesWritten: writer.framesWritten, elapsed: monotonicSecondsPipeline() - start))
+        UpscaleProgress(framesRead: read, framesWritten: written, elapsed: now - start, windowSeconds: now - t0))
     }
 
     while produced < endOutput {
@@ -124,6 +142,7 @@ public final class ClipUpscaler {
         try runWindow(first: nextStart, count: windowSize)
         nextStart += windowSize - 1
       }
+      if shouldStop() { break }
     }
     // End of the stream (or of the range): the tail window aligned to the end.
     if produced < min(endOutput, 2 * read - 1) {
@@ -135,7 +154,7 @@ public final class ClipUpscaler {
       throw PipelineError("--frames starts at input frame \(frames.lowerBound), but the input has \(read) frames")
     }
     return UpscaleSummary(
-      framesRead: read, framesWritten: writer.framesWritten, windows: windows,
+      framesRead: read, framesWritten: written, windows: windows,
       seconds: monotonicSecondsPipeline() - start, networkSeconds: networkSeconds)
   }
 }

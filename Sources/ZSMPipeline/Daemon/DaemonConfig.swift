@@ -1,0 +1,77 @@
+import Foundation
+
+/// The daemon's configuration file (JSON), validated on load with errors that name the key.
+///
+///     {
+///       "model": "/var/lib/zsm/xiang2020zooming.pth",
+///       "threads": 4,
+///       "window": 4,
+///       "source": { "type": "y4m", "path": "/run/zsm/input.y4m" },
+///       "sink": { "type": "y4m-rotate", "directory": "/var/lib/zsm/out", "framesPerFile": 1000 },
+///       "metrics": "/var/lib/prometheus/node-exporter/zsm.prom"
+///     }
+///
+/// Sources: `y4m` (a file, a FIFO, or `-` for standard input). Sinks: `y4m` (one file or
+/// `-`), `y4m-rotate` (numbered files of at most `framesPerFile` frames in `directory`),
+/// `null` (discard; for measuring). `metrics` is optional (Prometheus text, for node
+/// exporter's textfile collector, rewritten atomically after every window).
+public struct DaemonConfig: Codable, Equatable, Sendable {
+  public struct Source: Codable, Equatable, Sendable {
+    public var type: String
+    public var path: String?
+  }
+
+  public struct Sink: Codable, Equatable, Sendable {
+    public var type: String
+    public var path: String?
+    public var directory: String?
+    public var framesPerFile: Int?
+  }
+
+  public var model: String
+  public var threads: Int?
+  public var window: Int?
+  public var source: Source
+  public var sink: Sink
+  public var metrics: String?
+  public var slowmo: Bool?
+
+  public static func load(path: String) throws -> DaemonConfig {
+    let data: Data
+    do { data = try Data(contentsOf: URL(fileURLWithPath: path)) } catch {
+      throw PipelineError("\(path): cannot read the configuration: \(error.localizedDescription)")
+    }
+    let config: DaemonConfig
+    do { config = try JSONDecoder().decode(DaemonConfig.self, from: data) } catch let DecodingError.keyNotFound(key, _)
+    {
+      throw PipelineError("\(path): missing key \"\(key.stringValue)\"")
+    } catch let DecodingError.typeMismatch(_, context) {
+      throw PipelineError("\(path): wrong type at \(context.codingPath.map(\.stringValue).joined(separator: "."))")
+    } catch {
+      throw PipelineError("\(path): not a valid configuration: \(error)")
+    }
+    try config.validate(path: path)
+    return config
+  }
+
+  public func validate(path: String) throws {
+    if let threads, !(1...256).contains(threads) { throw PipelineError("\(path): threads must be 1...256") }
+    if let window, window < 2 { throw PipelineError("\(path): window must be at least 2") }
+    switch source.type {
+    case "y4m":
+      guard source.path != nil else { throw PipelineError("\(path): source of type y4m needs \"path\"") }
+    default:
+      throw PipelineError("\(path): unknown source type \"\(source.type)\" (supported: y4m)")
+    }
+    switch sink.type {
+    case "y4m":
+      guard sink.path != nil else { throw PipelineError("\(path): sink of type y4m needs \"path\"") }
+    case "y4m-rotate":
+      guard sink.directory != nil else { throw PipelineError("\(path): sink of type y4m-rotate needs \"directory\"") }
+      if let n = sink.framesPerFile, n < 1 { throw PipelineError("\(path): framesPerFile must be at least 1") }
+    case "null": break
+    default:
+      throw PipelineError("\(path): unknown sink type \"\(sink.type)\" (supported: y4m, y4m-rotate, null)")
+    }
+  }
+}

@@ -1,0 +1,68 @@
+import Foundation
+import ZSMVideo
+
+/// Where the daemon's output frames go: one Y4M stream, numbered Y4M files of at most
+/// `framesPerFile` frames (each a complete stream), or nowhere.
+final class FrameSink {
+  private enum Kind {
+    case stream(Y4MWriter)
+    case rotate(directory: String, framesPerFile: Int)
+    case discard
+  }
+
+  private let kind: Kind
+  private let header: Y4MHeader
+  private var current: Y4MWriter?
+  private var sequence = 0
+  private let stamp: String
+  private(set) var files: [String] = []
+
+  init(_ config: DaemonConfig.Sink, header: Y4MHeader) throws {
+    self.header = header
+    let formatter = DateFormatter()
+    formatter.dateFormat = "yyyyMMdd-HHmmss"
+    formatter.timeZone = TimeZone(identifier: "UTC")
+    stamp = formatter.string(from: Date())
+    switch config.type {
+    case "y4m":
+      kind = .stream(try Y4MWriter(path: config.path ?? "-", header: header))
+    case "y4m-rotate":
+      let directory = config.directory ?? "."
+      try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+      kind = .rotate(directory: directory, framesPerFile: config.framesPerFile ?? 1000)
+    default:
+      kind = .discard
+    }
+  }
+
+  func write(_ frame: UnsafeRawBufferPointer) throws {
+    switch kind {
+    case .stream(let writer):
+      try writer.writeFrame(frame)
+    case .rotate(let directory, let framesPerFile):
+      if current == nil {
+        sequence += 1
+        let path = "\(directory)/zsm-\(stamp)-\(String(format: "%05d", sequence)).y4m"
+        current = try Y4MWriter(path: path, header: header)
+        files.append(path)
+      }
+      try current!.writeFrame(frame)
+      if current!.framesWritten >= framesPerFile {
+        try current!.close()
+        current = nil
+      }
+    case .discard:
+      break
+    }
+  }
+
+  func close() throws {
+    switch kind {
+    case .stream(let writer): try writer.close()
+    case .rotate:
+      try current?.close()
+      current = nil
+    case .discard: break
+    }
+  }
+}

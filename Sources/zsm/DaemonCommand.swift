@@ -1,0 +1,38 @@
+import ArgumentParser
+import Foundation
+import ZSMPipeline
+
+struct DaemonCommand: ParsableCommand {
+  static let configuration = CommandConfiguration(
+    commandName: "daemon",
+    abstract: "Run the pipeline headless, configured by a JSON file, for systemd.",
+    discussion: """
+      For a systemd service with Type=notify (see Deploy/zsm.service and
+      Deploy/zsm-daemon.json): READY=1 once the model is loaded and the source is open,
+      STATUS= after every window, WATCHDOG=1 from the pipeline loop (set WatchdogSec longer
+      than a window takes), STOPPING=1 at the end, all through $NOTIFY_SOCKET without
+      libsystemd. SIGTERM finishes the current window, flushes and exits 0; SIGHUP reloads
+      the configuration. Metrics are written in Prometheus text format for node exporter's
+      textfile collector, atomically, after every window.
+
+      Configuration:
+        { "model": "/var/lib/zsm/xiang2020zooming.pth", "threads": 4, "window": 4,
+          "source": { "type": "y4m", "path": "/run/zsm/input.fifo" },
+          "sink": { "type": "y4m-rotate", "directory": "/var/lib/zsm/out", "framesPerFile": 1000 },
+          "metrics": "/var/lib/prometheus/node-exporter/zsm.prom" }
+      Sources: y4m (file, FIFO or - for stdin). Sinks: y4m (file or -), y4m-rotate, null.
+      """)
+
+  @Option(help: "Configuration file (JSON).")
+  var config: String
+
+  func run() throws {
+    let daemon: Daemon
+    do {
+      daemon = try Daemon(configPath: config, environment: ProcessInfo.processInfo.environment) { note("zsm: \($0)") }
+    } catch { throw CLIError("\(error)") }
+    let status: Int32
+    do { status = try daemon.run() } catch { throw CLIError("\(error)") }
+    if status != 0 { throw ExitCode(status) }
+  }
+}

@@ -1,0 +1,185 @@
+import Foundation
+import XCTest
+import ZSMVideo
+
+#if canImport(Glibc)
+  import Glibc
+#endif
+
+/// `zsm daemon` as systemd runs it: the real binary in a child process, a NOTIFY_SOCKET
+/// datagram listener written here, real signals, real files and FIFOs.
+final class DaemonTests: XCTestCase {
+  var directory: URL!
+
+  override func setUpWithError() throws {
+    directory = URL(fileURLWithPath: "/tmp/zsm-daemon-\(getpid())-\(Int.random(in: 0..<1_000_000))")
+    try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+  }
+
+  override func tearDownWithError() throws { try? FileManager.default.removeItem(at: directory) }
+
+  /// The zsm executable next to the test bundle.
+  var zsm: URL {
+    URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("zsm")
+  }
+
+  /// A datagram socket standing in for systemd's notification socket.
+  final class NotifyListener {
+    let path: String
+    let fd: Int32
+
+    init(path: String) throws {
+      self.path = path
+      fd = socket(AF_UNIX, Int32(SOCK_DGRAM.rawValue), 0)
+      var address = sockaddr_un()
+      address.sun_family = sa_family_t(AF_UNIX)
+      withUnsafeMutableBytes(of: &address.sun_path) { raw in
+        for (i, b) in path.utf8.enumerated() { raw[i] = b }
+      }
+      let rc = withUnsafePointer(to: &address) {
+        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) }
+      }
+      guard rc == 0 else { throw PipelineTestError("bind \(path): errno \(errno)") }
+    }
+
+    deinit { close(fd) }
+
+    /// Messages received within `timeout` seconds, until one satisfies `until`.
+    func receive(timeout: Double, until done: (String) -> Bool = { _ in false }) -> [String] {
+      var messages: [String] = []
+      let deadline = Date().addingTimeInterval(timeout)
+      var buffer = [UInt8](repeating: 0, count: 4096)
+      while Date() < deadline {
+        var p = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
+        guard poll(&p, 1, 100) > 0 else { continue }
+        let n = recv(fd, &buffer, buffer.count, 0)
+        if n > 0 {
+          let message = String(decoding: buffer[0..<n], as: UTF8.self)
+          messages.append(message)
+          if done(message) { break }
+        }
+      }
+      return messages
+    }
+  }
+
+  struct PipelineTestError: Error, CustomStringConvertible {
+    let description: String
+    init(_ d: String) { description = d }
+  }
+
+  func clipBytes(frames: Int, width: Int = 13, height: Int = 9, header: Bool = true) -> (Data, Int) {
+    let h = Y4MHeader(width: width, height: height, frameRate: (25, 1))
+    var data = header ? Data(h.line.utf8) : Data()
+    for f in 0..<frames {
+      var bytes = [UInt8](repeating: 128, count: h.frameByteCount)
+      for y in 0..<height { for x in 0..<width { bytes[y * width + x] = UInt8(16 + (x * 11 + y * 5 + f * 9) % 200) } }
+      data += Data("FRAME\n".utf8) + Data(bytes)
+    }
+    return (data, h.frameByteCount + 6)
+  }
+
+  func writeConfig(source: String, metrics: String, out: String) throws -> String {
+    let model = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+      .appendingPathComponent("Fixtures/tiny_16x12_n2/model.pth").path
+    let json = """
+      {"model": "\(model)", "threads": 1, "window": 3,
+       "source": {"type": "y4m", "path": "\(source)"},
+       "sink": {"type": "y4m-rotate", "directory": "\(out)", "framesPerFile": 6},
+       "metrics": "\(metrics)"}
+      """
+    let path = directory.appendingPathComponent("config.json").path
+    try json.write(toFile: path, atomically: true, encoding: .utf8)
+    return path
+  }
+
+  func launch(config: String, notify: String) throws -> Process {
+    let process = Process()
+    process.executableURL = zsm
+    process.arguments = ["daemon", "--config", config]
+    var environment = ProcessInfo.processInfo.environment
+    environment["NOTIFY_SOCKET"] = notify
+    environment["WATCHDOG_USEC"] = "20000000"
+    process.environment = environment
+    process.standardError = FileHandle(forWritingAtPath: "/dev/null")
+    try process.run()
+    return process
+  }
+
+  func wait(_ process: Process, timeout: Double) -> Bool {
+    let deadline = Date().addingTimeInterval(timeout)
+    while process.isRunning && Date() < deadline { usleep(20_000) }
+    return !process.isRunning
+  }
+
+  func outputFrames(in out: String) throws -> [Int] {
+    try FileManager.default.contentsOfDirectory(atPath: out).sorted().map { name in
+      let reader = try Y4MReader(path: out + "/" + name)
+      var frame = [UInt8](repeating: 0, count: reader.frameByteCount)
+      var count = 0
+      while try frame.withUnsafeMutableBytes({ try reader.readFrame(into: $0) }) != nil { count += 1 }
+      return count
+    }
+  }
+
+  func testFileSourceNotifiesRotatesAndWritesMetrics() throws {
+    let clip = directory.appendingPathComponent("clip.y4m").path
+    try clipBytes(frames: 8).0.write(to: URL(fileURLWithPath: clip))
+    let out = directory.appendingPathComponent("out").path
+    let metrics = directory.appendingPathComponent("zsm.prom").path
+    let listener = try NotifyListener(path: directory.appendingPathComponent("notify").path)
+    let process = try launch(config: try writeConfig(source: clip, metrics: metrics, out: out), notify: listener.path)
+    let messages = listener.receive(timeout: 60) { $0 == "STOPPING=1" }
+    XCTAssertTrue(wait(process, timeout: 30))
+    XCTAssertEqual(process.terminationStatus, 0)
+    XCTAssertTrue(messages.contains("READY=1"), "\(messages)")
+    XCTAssertTrue(messages.contains("WATCHDOG=1"), "\(messages)")
+    XCTAssertTrue(messages.contains { $0.hasPrefix("STATUS=") }, "\(messages)")
+    XCTAssertEqual(messages.last, "STOPPING=1")
+    XCTAssertEqual(try outputFrames(in: out), [6, 6, 3], "15 = 2 x 8 - 1 frames, 6 per file")
+    let text = try String(contentsOfFile: metrics, encoding: .utf8)
+    for line in [
+      "zsm_frames_in_total 8", "zsm_frames_out_total 15", "zsm_windows_total 4", "zsm_window_seconds_count 4",
+      "zsm_source_up 0", "# TYPE zsm_window_seconds histogram",
+    ] {
+      XCTAssertTrue(text.contains(line + "\n"), "metrics lack '\(line)':\n\(text)")
+    }
+    XCTAssertTrue(text.contains("zsm_stage_seconds_total{stage=\"convlstm\"}"))
+  }
+
+  func testSIGTERMFinishesTheWindowFlushesAndExitsZero() throws {
+    let fifo = directory.appendingPathComponent("input.fifo").path
+    XCTAssertEqual(mkfifo(fifo, 0o600), 0)
+    let out = directory.appendingPathComponent("out").path
+    let metrics = directory.appendingPathComponent("zsm.prom").path
+    let listener = try NotifyListener(path: directory.appendingPathComponent("notify").path)
+    let process = try launch(config: try writeConfig(source: fifo, metrics: metrics, out: out), notify: listener.path)
+    let writer = open(fifo, O_WRONLY)  // blocks until the daemon opens the FIFO
+    XCTAssertGreaterThanOrEqual(writer, 0)
+    let (data, _) = clipBytes(frames: 5)
+    let (more, _) = clipBytes(frames: 1, header: false)
+    _ = data.withUnsafeBytes { write(writer, $0.baseAddress, $0.count) }
+    XCTAssertTrue(listener.receive(timeout: 30) { $0 == "READY=1" }.contains("READY=1"))
+    // Wait for the first window's outputs, then ask the daemon to stop.
+    let deadline = Date().addingTimeInterval(30)
+    while Date() < deadline {
+      if let text = try? String(contentsOfFile: metrics, encoding: .utf8), text.contains("zsm_windows_total 1\n") {
+        break
+      }
+      usleep(50_000)
+    }
+    kill(process.processIdentifier, SIGTERM)
+    // The daemon sees the signal after its next frame.
+    _ = more.withUnsafeBytes { write(writer, $0.baseAddress, $0.count) }
+    let messages = listener.receive(timeout: 30) { $0 == "STOPPING=1" }
+    XCTAssertTrue(wait(process, timeout: 30))
+    close(writer)
+    XCTAssertEqual(process.terminationStatus, 0)
+    XCTAssertEqual(messages.last, "STOPPING=1")
+    let text = try String(contentsOfFile: metrics, encoding: .utf8)
+    let framesIn = Int(
+      text.split(separator: "\n").first { $0.hasPrefix("zsm_frames_in_total ") }!.split(separator: " ")[1])!
+    XCTAssertGreaterThanOrEqual(framesIn, 4)
+    XCTAssertEqual(try outputFrames(in: out).reduce(0, +), 2 * framesIn - 1, "every frame read got its outputs")
+  }
+}
