@@ -79,13 +79,13 @@ final class DaemonTests: XCTestCase {
     return (data, h.frameByteCount + 6)
   }
 
-  func writeConfig(source: String, metrics: String, out: String) throws -> String {
+  func writeConfig(source: String, metrics: String, out: String, framesPerFile: Int = 6) throws -> String {
     let model = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
       .appendingPathComponent("Fixtures/tiny_16x12_n2/model.pth").path
     let json = """
       {"model": "\(model)", "threads": 1, "window": 3,
        "source": {"type": "y4m", "path": "\(source)"},
-       "sink": {"type": "y4m-rotate", "directory": "\(out)", "framesPerFile": 6},
+       "sink": {"type": "y4m-rotate", "directory": "\(out)", "framesPerFile": \(framesPerFile)},
        "metrics": "\(metrics)"}
       """
     let path = directory.appendingPathComponent("config.json").path
@@ -181,5 +181,47 @@ final class DaemonTests: XCTestCase {
       text.split(separator: "\n").first { $0.hasPrefix("zsm_frames_in_total ") }!.split(separator: " ")[1])!
     XCTAssertGreaterThanOrEqual(framesIn, 4)
     XCTAssertEqual(try outputFrames(in: out).reduce(0, +), 2 * framesIn - 1, "every frame read got its outputs")
+  }
+
+  func testSIGHUPReloadsTheConfiguration() throws {
+    let fifo = directory.appendingPathComponent("input.fifo").path
+    XCTAssertEqual(mkfifo(fifo, 0o600), 0)
+    let out = directory.appendingPathComponent("out").path
+    let metrics = directory.appendingPathComponent("first.prom").path
+    let reloaded = directory.appendingPathComponent("reloaded.prom").path
+    let listener = try NotifyListener(path: directory.appendingPathComponent("notify").path)
+    let config = try writeConfig(source: fifo, metrics: metrics, out: out)
+    let process = try launch(config: config, notify: listener.path)
+    let writer = open(fifo, O_WRONLY)
+    XCTAssertGreaterThanOrEqual(writer, 0)
+    func send(_ frames: Int, header: Bool) {
+      let (data, _) = clipBytes(frames: frames, header: header)
+      _ = data.withUnsafeBytes { write(writer, $0.baseAddress, $0.count) }
+    }
+    send(3, header: true)
+    XCTAssertTrue(listener.receive(timeout: 30) { $0 == "READY=1" }.contains("READY=1"))
+    var deadline = Date().addingTimeInterval(30)
+    while Date() < deadline {
+      if let text = try? String(contentsOfFile: metrics, encoding: .utf8), text.contains("zsm_windows_total 1\n") {
+        break
+      }
+      usleep(50_000)
+    }
+    // New configuration: metrics elsewhere, 2 frames per file.
+    _ = try writeConfig(source: fifo, metrics: reloaded, out: out, framesPerFile: 2)
+    kill(process.processIdentifier, SIGHUP)
+    send(1, header: false)  // seen after this frame: the first clip ends with 4 frames
+    let reloading = listener.receive(timeout: 30) { $0 == "RELOADING=1" }
+    XCTAssertTrue(reloading.contains("RELOADING=1"), "\(reloading)")
+    send(3, header: false)  // a second clip of 3 frames, then the end of the stream
+    close(writer)
+    deadline = Date().addingTimeInterval(30)
+    XCTAssertTrue(wait(process, timeout: 30))
+    XCTAssertEqual(process.terminationStatus, 0)
+    let text = try String(contentsOfFile: reloaded, encoding: .utf8)
+    XCTAssertTrue(text.contains("zsm_frames_in_total 7\n"), text)
+    // Clip 1: 4 frames -> 7 outputs in files of 6 (6 + 1); clip 2: 3 frames -> 5 outputs in files of 2.
+    XCTAssertEqual(try outputFrames(in: out).reduce(0, +), 12)
+    XCTAssertTrue(text.contains("zsm_frames_out_total 12\n"), text)
   }
 }

@@ -44,6 +44,7 @@ public final class Daemon {
     do { reader = try Y4MReader(path: config.source.path ?? "-") } catch { throw PipelineError("\(error)") }
     metrics.sourceUp = true
     var ready = false
+    var fileSequence = 0
     while true {
       let h = reader.header
       var outHeader = h
@@ -51,7 +52,8 @@ public final class Daemon {
       outHeader.height = 4 * h.height
       outHeader.interlacing = "p"
       if config.slowmo != true { outHeader.frameRate = (2 * h.frameRate.0, h.frameRate.1) }
-      let sink = try FrameSink(config.sink, header: outHeader)
+      let sink = try FrameSink(config.sink, header: outHeader, lastSequence: fileSequence)
+      defer { fileSequence = sink.sequence }
       guard let network else { throw PipelineError("no network") }
       let upscaler = ClipUpscaler(
         network: network, windowSize: config.window ?? 4, width: h.width, height: h.height,

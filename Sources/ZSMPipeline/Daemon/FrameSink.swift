@@ -13,12 +13,14 @@ final class FrameSink {
   private let kind: Kind
   private let header: Y4MHeader
   private var current: Y4MWriter?
-  private var sequence = 0
+  /// Number of the last rotated file (continues across sinks, so a reload never reuses a name).
+  private(set) var sequence: Int
   private let stamp: String
   private(set) var files: [String] = []
 
-  init(_ config: DaemonConfig.Sink, header: Y4MHeader) throws {
+  init(_ config: DaemonConfig.Sink, header: Y4MHeader, lastSequence: Int = 0) throws {
     self.header = header
+    sequence = lastSequence
     let formatter = DateFormatter()
     formatter.dateFormat = "yyyyMMdd-HHmmss"
     formatter.timeZone = TimeZone(identifier: "UTC")
