@@ -1,7 +1,8 @@
 #!/bin/sh
 # Runs inside the VM (busybox sh) with vivid at /dev/video0 and vkms at /dev/dri/card0.
-# $1 = the zsm-vmtest binary. Prints VMTEST: PASS/FAIL lines; exit status = failing steps.
+# $1 = the zsm-vmtest binary, $2 = zsm. Prints VMTEST: PASS/FAIL lines; exit status = failing steps.
 B=$1
+Z=$2
 fails=0
 step() {
   echo "VMTEST: RUN $*"
@@ -17,6 +18,18 @@ waitfor() {  # waitfor FILE TEXT TENTHS
   return 1
 }
 t0=$(cut -d' ' -f1 /proc/uptime)
+
+echo "VMTEST: RUN $Z devices"
+"$Z" devices > /tmp/devices.txt 2>&1
+cat /tmp/devices.txt
+if grep -q "/dev/video0: vivid" /tmp/devices.txt && grep -q "YUYV" /tmp/devices.txt \
+   && grep -q "640x480 @ .*25 fps" /tmp/devices.txt && grep -q "/dev/dri/card0: driver vkms" /tmp/devices.txt \
+   && grep -q "Virtual-1 (id [0-9]*): connected" /tmp/devices.txt && grep -q "1024x768@60 (preferred)" /tmp/devices.txt; then
+  echo "VMTEST: PASS zsm devices lists vivid (formats, sizes, rates) and vkms (connector, modes)"
+else
+  echo "VMTEST: FAIL zsm devices output"
+  fails=$((fails + 1))
+fi
 
 step "$B" capture YUYV 640x480 10
 step "$B" capture NV12 640x480 10

@@ -26,14 +26,17 @@ if [ ${#need[@]} -gt 0 ]; then
 fi
 
 echo "== building zsm-vmtest (ZSM_TARGET_CPU=${ZSM_VM_CPU:-haswell})"
-(cd "$ROOT" && ZSM_TARGET_CPU=${ZSM_VM_CPU:-haswell} "$SWIFT" build -c release --product zsm-vmtest \
-   --scratch-path "$ROOT/.build-vm" 2>&1 | tail -3)
+for product in zsm-vmtest zsm; do
+  (cd "$ROOT" && ZSM_TARGET_CPU=${ZSM_VM_CPU:-haswell} "$SWIFT" build -c release --product $product \
+     --scratch-path "$ROOT/.build-vm" 2>&1 | tail -1)
+done
 BIN=$ROOT/.build-vm/release/zsm-vmtest
+ZSM=$ROOT/.build-vm/release/zsm
 
 OUT=$WORK/out-zsm
 rm -rf "$OUT" && mkdir -p "$OUT"
 set +e
-"$HERE/run-vm.sh" --out "$OUT" --timeout 400 --smp 2 --add "$BIN" -- "$HERE/guest.sh" "$BIN"
+"$HERE/run-vm.sh" --out "$OUT" --timeout 400 --smp 2 --add "$BIN" --add "$ZSM" -- "$HERE/guest.sh" "$BIN" "$ZSM"
 rc=$?
 set -e
 echo "== summary"
