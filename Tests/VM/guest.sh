@@ -1,7 +1,9 @@
 #!/bin/sh
 # Runs inside the VM (busybox sh) with vivid at /dev/video0 and vkms at /dev/dri/card0.
-# $1 = the zsm-vmtest binary. Prints VMTEST: PASS/FAIL lines; exit status = failing steps.
+# $1 = the zsm-vmtest binary, $2 = zsm. Prints VMTEST: PASS/FAIL lines; exit status = failing steps.
 B=$1
+Z=$2
+PIPELINE=${3:-strict}   # "report": a pipeline shortfall is reported but does not fail the run
 fails=0
 step() {
   echo "VMTEST: RUN $*"
@@ -17,6 +19,18 @@ waitfor() {  # waitfor FILE TEXT TENTHS
   return 1
 }
 t0=$(cut -d' ' -f1 /proc/uptime)
+
+echo "VMTEST: RUN $Z devices"
+"$Z" devices > /tmp/devices.txt 2>&1
+cat /tmp/devices.txt
+if grep -q "/dev/video0: vivid" /tmp/devices.txt && grep -q "YUYV" /tmp/devices.txt \
+   && grep -q "640x480 @ .*25 fps" /tmp/devices.txt && grep -q "/dev/dri/card0: driver vkms" /tmp/devices.txt \
+   && grep -q "Virtual-1 (id [0-9]*): connected" /tmp/devices.txt && grep -q "1024x768@60 (preferred)" /tmp/devices.txt; then
+  echo "VMTEST: PASS zsm devices lists vivid (formats, sizes, rates) and vkms (connector, modes)"
+else
+  echo "VMTEST: FAIL zsm devices output"
+  fails=$((fails + 1))
+fi
 
 step "$B" capture YUYV 640x480 10
 step "$B" capture NV12 640x480 10
@@ -34,23 +48,33 @@ waitfor /tmp/hold.log "VMTEST-STATE: holding" 100 || echo "VMTEST: INFO holder d
 step "$B" conflict
 wait $hp || fails=$((fails + 1))
 
-step "$B" pipeline 150
+if [ "$PIPELINE" = report ]; then
+  echo "VMTEST: RUN $B pipeline 150 (report only)"
+  "$B" pipeline 150 | sed 's/^VMTEST: FAIL/VMTEST: INFO (report-only) FAIL/'
+else
+  step "$B" pipeline 150
+fi
 
-echo "VMTEST: RUN reconnect (vivid disconnect control, then module reload)"
+echo "VMTEST: RUN reconnect (vivid's disconnect control mid-stream)"
+# vivid's "disconnect" control makes the node fail with ENODEV (and POLLERR) like an unplugged
+# USB camera; it registers again once the last open handle is closed (vivid's replug). So the
+# camera code must notice, close everything, report no-signal and reopen on its own.
 "$B" reconnect > /tmp/rc.log 2>&1 &
 rp=$!
 if waitfor /tmp/rc.log "VMTEST-STATE: streaming" 300; then
   v4l2-ctl -d /dev/video0 -c disconnect=1 || echo "VMTEST: INFO v4l2-ctl disconnect failed"
-  waitfor /tmp/rc.log "VMTEST-STATE: no-signal" 100 || echo "VMTEST: INFO no no-signal state seen yet"
-  # The camera code has closed the device, so the module can go; bring it back like a replug.
-  i=0
-  while ! rmmod vivid 2>/dev/null && [ $i -lt 50 ]; do sleep 0.2; i=$((i + 1)); done
-  sleep 1
-  set -- $(grep '/vivid.ko' /etc/vmtest/modules)
-  insmod "$@" && echo "VMTEST: INFO vivid reloaded at uptime $(cut -d' ' -f1 /proc/uptime) s"
 fi
 wait $rp || fails=$((fails + 1))
 cat /tmp/rc.log
+# Nothing may stay open: the module unloads (and comes back for later runs).
+if rmmod vivid; then
+  echo "VMTEST: PASS vivid unloads after the tests (no handle left open)"
+  set -- $(grep '/vivid.ko' /etc/vmtest/modules)
+  insmod "$@"
+else
+  echo "VMTEST: FAIL vivid cannot be unloaded (a handle is still open)"
+  fails=$((fails + 1))
+fi
 
 t1=$(cut -d' ' -f1 /proc/uptime)
 echo "VMTEST-SUMMARY: $fails failing steps, guest tests took $(awk -v a="$t0" -v b="$t1" 'BEGIN{print b-a}') s"

@@ -190,3 +190,23 @@ final class DisplayScriptTests: XCTestCase {
     XCTAssert(s.finished, "mismatches \(s.mismatches), left \(s.remaining)")
   }
 }
+
+final class ModeChoiceTests: XCTestCase {
+  func testModeNamesFromUsersNeverCrash() {
+    var a = drm_mode_modeinfo()
+    a.hdisplay = 1280
+    a.vdisplay = 720
+    a.vrefresh = 60
+    var b = a
+    b.hdisplay = 1920
+    b.vdisplay = 1080
+    b.type = UInt32(DRM_MODE_TYPE_PREFERRED)
+    let modes = [DisplayMode(info: a), DisplayMode(info: b)]
+    XCTAssertEqual(chooseMode(modes, requested: nil)?.width, 1920)
+    XCTAssertEqual(chooseMode(modes, requested: "1280x720")?.width, 1280)
+    XCTAssertEqual(chooseMode(modes, requested: "1280x720@60")?.width, 1280)
+    for bad in ["", "@", "x", "1280", "1280x", "axb", "1280x720@x@y", "99999999999999999999x1"] {
+      XCTAssertNil(chooseMode(modes, requested: bad), bad)
+    }
+  }
+}

@@ -1,6 +1,6 @@
 // Planar float RGB -> Y'CbCr bytes. Conventions (ranges, siting, rounding): see YCbCr.swift.
-// Chroma is the Y'CbCr of the mean R'G'B' of its block, which equals the mean of the per-pixel
-// chroma (the transform is linear) before rounding.
+// Chroma is the mean of the unrounded per-pixel Cb/Cr of its block, which equals the Cb/Cr of
+// the block's mean R'G'B' (the transform is linear), then rounded once.
 
 /// Planar RGB -> YUYV (4:2:2). Writes rows `rows`; each row holds ceil(width / 2) macropixels.
 /// For an odd width the last macropixel repeats the last pixel as its Y1.
@@ -22,11 +22,9 @@ public func convertRGBToYUYV(
       let gv = loadFloatsReplicating(g + x, lanes: lanes)
       let bv = loadFloatsReplicating(b + x, lanes: lanes)
       let yb = k.luma(rv, gv, bv)
-      let rm = pairMeans(rv)
-      let gm = pairMeans(gv)
-      let bm = pairMeans(bv)
-      let ub = k.cb(rm, gm, bm)
-      let vb = k.cr(rm, gm, bm)
+      // Pair means of the per-pixel chroma: two shuffled vectors instead of three.
+      let ub = toBytes(pairMeans(k.cbValue(rv, gv, bv)))
+      let vb = toBytes(pairMeans(k.crValue(rv, gv, bv)))
       let out = SIMD32<UInt8>(
         yb[0], ub[0], yb[1], vb[0], yb[2], ub[1], yb[3], vb[1], yb[4], ub[2], yb[5], vb[2], yb[6], ub[3], yb[7], vb[3],
         yb[8], ub[4], yb[9], vb[4], yb[10], ub[5], yb[11], vb[5], yb[12], ub[6], yb[13], vb[6], yb[14], ub[7], yb[15],
@@ -106,15 +104,16 @@ func encodePlanar(
         }
         var n = lanes
         var cx = x
+        var cbv = k.cbValue(rv, gv, bv)
+        var crv = k.crValue(rv, gv, bv)
         if chromaShiftX != 0 {
-          rv = pairMeans(rv)
-          gv = pairMeans(gv)
-          bv = pairMeans(bv)
+          cbv = pairMeans(cbv)
+          crv = pairMeans(crv)
           n = (lanes &+ 1) >> 1
           cx = x >> 1
         }
-        let ub = k.cb(rv, gv, bv)
-        let vb = k.cr(rv, gv, bv)
+        let ub = toBytes(cbv)
+        let vb = toBytes(crv)
         if chromaStep == 1 {
           storeBytes16(ub, cbRow + cx, lanes: n)
           storeBytes16(vb, crRow + cx, lanes: n)

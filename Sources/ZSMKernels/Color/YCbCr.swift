@@ -189,12 +189,23 @@ struct EncodeVectors {
 
   @_transparent
   func cb(_ r: SIMD16<Float>, _ g: SIMD16<Float>, _ b: SIMD16<Float>) -> SIMD16<UInt8> {
-    toBytes(c128.addingProduct(r, ur).addingProduct(g, ug).addingProduct(b, ub))
+    toBytes(cbValue(r, g, b))
   }
 
   @_transparent
   func cr(_ r: SIMD16<Float>, _ g: SIMD16<Float>, _ b: SIMD16<Float>) -> SIMD16<UInt8> {
-    toBytes(c128.addingProduct(r, vr).addingProduct(g, vg).addingProduct(b, vb))
+    toBytes(crValue(r, g, b))
+  }
+
+  /// Unrounded Cb per pixel (the mean of these over a block equals the Cb of the mean colour).
+  @_transparent
+  func cbValue(_ r: SIMD16<Float>, _ g: SIMD16<Float>, _ b: SIMD16<Float>) -> SIMD16<Float> {
+    c128.addingProduct(r, ur).addingProduct(g, ug).addingProduct(b, ub)
+  }
+
+  @_transparent
+  func crValue(_ r: SIMD16<Float>, _ g: SIMD16<Float>, _ b: SIMD16<Float>) -> SIMD16<Float> {
+    c128.addingProduct(r, vr).addingProduct(g, vg).addingProduct(b, vb)
   }
 }
 

@@ -4,6 +4,7 @@ import CV4L2
 /// A display mode (`drm_mode_modeinfo`), kept whole so it can be handed back to the kernel.
 public struct DisplayMode: Sendable, CustomStringConvertible {
   public var info: drm_mode_modeinfo
+  public init(info: drm_mode_modeinfo) { self.info = info }
   public var width: Int { Int(info.hdisplay) }
   public var height: Int { Int(info.vdisplay) }
   /// Refresh rate in Hz as the kernel reports it (rounded).
@@ -221,7 +222,8 @@ public struct KMSCard {
 public func chooseMode(_ modes: [DisplayMode], requested: String?) -> DisplayMode? {
   if let requested {
     let parts = requested.split(separator: "@")
-    let wh = parts[0].split(separator: "x")
+    guard let size = parts.first, parts.count <= 2 else { return nil }
+    let wh = size.split(separator: "x")
     guard wh.count == 2, let w = Int(wh[0]), let h = Int(wh[1]) else { return nil }
     let hz = parts.count > 1 ? Int(parts[1]) : nil
     return modes.first { $0.width == w && $0.height == h && (hz == nil || $0.refresh == hz) }
