@@ -20,62 +20,22 @@ func runTileRow(
     let outBlock = out + o0
     let resBlock = residual + o0
     let valid = min(nr, cout - o0)
-    var x = 0
     switch nr {
     case 64:
-      while x &+ microKernelPixels64 <= count {
-        let ep = EpilogueBlock(
-          bias: bias, kind: epilogue, residual: resBlock + x &* residualPStride, residualPStride: residualPStride,
-          validLanes: valid)
-        microKernel_p6x64(
-          a + x &* pStride, pStride, kxStride, kyStride, nKy, nKx, kPerTap, b, outBlock + x &* outPStride,
-          outPStride, ep)
-        x &+= microKernelPixels64
-      }
-      if x < count {
-        let ep = EpilogueBlock(
-          bias: bias, kind: epilogue, residual: resBlock + x &* residualPStride, residualPStride: residualPStride,
-          validLanes: valid)
-        microKernelTail64(
-          count &- x, a + x &* pStride, pStride, kxStride, kyStride, nKy, nKx, kPerTap, b,
-          outBlock + x &* outPStride, outPStride, ep)
-      }
+      runOutputBlock64(
+        count: count, a: a, pStride: pStride, kxStride: kxStride, kyStride: kyStride, nKy: nKy, nKx: nKx,
+        kPerTap: kPerTap, b: b, out: outBlock, outPStride: outPStride, bias: bias, epilogue: epilogue,
+        residual: resBlock, residualPStride: residualPStride, validLanes: valid)
     case 32:
-      while x &+ microKernelPixels32 <= count {
-        let ep = EpilogueBlock(
-          bias: bias, kind: epilogue, residual: resBlock + x &* residualPStride, residualPStride: residualPStride,
-          validLanes: valid)
-        microKernel_p12x32(
-          a + x &* pStride, pStride, kxStride, kyStride, nKy, nKx, kPerTap, b, outBlock + x &* outPStride,
-          outPStride, ep)
-        x &+= microKernelPixels32
-      }
-      if x < count {
-        let ep = EpilogueBlock(
-          bias: bias, kind: epilogue, residual: resBlock + x &* residualPStride, residualPStride: residualPStride,
-          validLanes: valid)
-        microKernelTail32(
-          count &- x, a + x &* pStride, pStride, kxStride, kyStride, nKy, nKx, kPerTap, b,
-          outBlock + x &* outPStride, outPStride, ep)
-      }
+      runOutputBlock32(
+        count: count, a: a, pStride: pStride, kxStride: kxStride, kyStride: kyStride, nKy: nKy, nKx: nKx,
+        kPerTap: kPerTap, b: b, out: outBlock, outPStride: outPStride, bias: bias, epilogue: epilogue,
+        residual: resBlock, residualPStride: residualPStride, validLanes: valid)
     default:
-      while x &+ microKernelPixels16 <= count {
-        let ep = EpilogueBlock(
-          bias: bias, kind: epilogue, residual: resBlock + x &* residualPStride, residualPStride: residualPStride,
-          validLanes: valid)
-        microKernel_p12x16(
-          a + x &* pStride, pStride, kxStride, kyStride, nKy, nKx, kPerTap, b, outBlock + x &* outPStride,
-          outPStride, ep)
-        x &+= microKernelPixels16
-      }
-      if x < count {
-        let ep = EpilogueBlock(
-          bias: bias, kind: epilogue, residual: resBlock + x &* residualPStride, residualPStride: residualPStride,
-          validLanes: valid)
-        microKernelTail16(
-          count &- x, a + x &* pStride, pStride, kxStride, kyStride, nKy, nKx, kPerTap, b,
-          outBlock + x &* outPStride, outPStride, ep)
-      }
+      runOutputBlock16(
+        count: count, a: a, pStride: pStride, kxStride: kxStride, kyStride: kyStride, nKy: nKy, nKx: nKx,
+        kPerTap: kPerTap, b: b, out: outBlock, outPStride: outPStride, bias: bias, epilogue: epilogue,
+        residual: resBlock, residualPStride: residualPStride, validLanes: valid)
     }
     o0 &+= nr
   }

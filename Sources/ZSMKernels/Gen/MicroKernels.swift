@@ -2,15 +2,6 @@
 //   python3 Tools/gen-kernels.py > Sources/ZSMKernels/Gen/MicroKernels.swift
 // swift-format-ignore-file
 
-/// Full tile width (pixels) of the 64-channel micro-kernels.
-let microKernelPixels64 = 6
-
-/// Full tile width (pixels) of the 32-channel micro-kernels.
-let microKernelPixels32 = 12
-
-/// Full tile width (pixels) of the 16-channel micro-kernels.
-let microKernelPixels16 = 12
-
 @inline(__always)
 func microKernel_p1x64(
   _ a: UnsafePointer<Float>, _ pStride: Int, _ kxStride: Int, _ kyStride: Int,
@@ -893,6 +884,31 @@ func microKernelTail64(
   case 6:
     microKernel_p6x64(a, pStride, kxStride, kyStride, nKy, nKx, kPerTap, b, out, outPStride, epilogue)
   default: break
+  }
+}
+
+/// One 64-channel output block over `count` pixels: full 6-pixel tiles, then the tail.
+@inline(__always)
+func runOutputBlock64(
+  count: Int, a: UnsafePointer<Float>, pStride: Int, kxStride: Int, kyStride: Int, nKy: Int, nKx: Int,
+  kPerTap: Int, b: UnsafePointer<Float>, out: UnsafeMutablePointer<Float>, outPStride: Int,
+  bias: UnsafePointer<Float>, epilogue: Epilogue, residual: UnsafePointer<Float>, residualPStride: Int,
+  validLanes: Int
+) {
+  var x = 0
+  while x < count {
+    let ep = EpilogueBlock(
+      bias: bias, kind: epilogue, residual: residual + x &* residualPStride, residualPStride: residualPStride,
+      validLanes: validLanes)
+    let tileA = a + x &* pStride
+    let tileOut = out + x &* outPStride
+    if x &+ 6 <= count {
+      microKernel_p6x64(tileA, pStride, kxStride, kyStride, nKy, nKx, kPerTap, b, tileOut, outPStride, ep)
+      x &+= 6
+    } else {
+      microKernelTail64(count &- x, tileA, pStride, kxStride, kyStride, nKy, nKx, kPerTap, b, tileOut, outPStride, ep)
+      x = count
+    }
   }
 }
 
@@ -2630,6 +2646,31 @@ func microKernelTail32(
   }
 }
 
+/// One 32-channel output block over `count` pixels: full 12-pixel tiles, then the tail.
+@inline(__always)
+func runOutputBlock32(
+  count: Int, a: UnsafePointer<Float>, pStride: Int, kxStride: Int, kyStride: Int, nKy: Int, nKx: Int,
+  kPerTap: Int, b: UnsafePointer<Float>, out: UnsafeMutablePointer<Float>, outPStride: Int,
+  bias: UnsafePointer<Float>, epilogue: Epilogue, residual: UnsafePointer<Float>, residualPStride: Int,
+  validLanes: Int
+) {
+  var x = 0
+  while x < count {
+    let ep = EpilogueBlock(
+      bias: bias, kind: epilogue, residual: residual + x &* residualPStride, residualPStride: residualPStride,
+      validLanes: validLanes)
+    let tileA = a + x &* pStride
+    let tileOut = out + x &* outPStride
+    if x &+ 12 <= count {
+      microKernel_p12x32(tileA, pStride, kxStride, kyStride, nKy, nKx, kPerTap, b, tileOut, outPStride, ep)
+      x &+= 12
+    } else {
+      microKernelTail32(count &- x, tileA, pStride, kxStride, kyStride, nKy, nKx, kPerTap, b, tileOut, outPStride, ep)
+      x = count
+    }
+  }
+}
+
 @inline(__always)
 func microKernel_p1x16(
   _ a: UnsafePointer<Float>, _ pStride: Int, _ kxStride: Int, _ kyStride: Int,
@@ -3791,5 +3832,30 @@ func microKernelTail16(
   case 12:
     microKernel_p12x16(a, pStride, kxStride, kyStride, nKy, nKx, kPerTap, b, out, outPStride, epilogue)
   default: break
+  }
+}
+
+/// One 16-channel output block over `count` pixels: full 12-pixel tiles, then the tail.
+@inline(__always)
+func runOutputBlock16(
+  count: Int, a: UnsafePointer<Float>, pStride: Int, kxStride: Int, kyStride: Int, nKy: Int, nKx: Int,
+  kPerTap: Int, b: UnsafePointer<Float>, out: UnsafeMutablePointer<Float>, outPStride: Int,
+  bias: UnsafePointer<Float>, epilogue: Epilogue, residual: UnsafePointer<Float>, residualPStride: Int,
+  validLanes: Int
+) {
+  var x = 0
+  while x < count {
+    let ep = EpilogueBlock(
+      bias: bias, kind: epilogue, residual: residual + x &* residualPStride, residualPStride: residualPStride,
+      validLanes: validLanes)
+    let tileA = a + x &* pStride
+    let tileOut = out + x &* outPStride
+    if x &+ 12 <= count {
+      microKernel_p12x16(tileA, pStride, kxStride, kyStride, nKy, nKx, kPerTap, b, tileOut, outPStride, ep)
+      x &+= 12
+    } else {
+      microKernelTail16(count &- x, tileA, pStride, kxStride, kyStride, nKy, nKx, kPerTap, b, tileOut, outPStride, ep)
+      x = count
+    }
   }
 }
