@@ -86,7 +86,7 @@ let package = Package(
     .testTarget(name: "ZSMKernelsTests", dependencies: ["ZSMKernels"], swiftSettings: kernelSettings),
     .testTarget(name: "ZSMVideoTests", dependencies: ["ZSMVideo", "ZSMKernels"], swiftSettings: kernelSettings),
     .testTarget(
-      name: "ZSMPipelineTests", dependencies: ["ZSMPipeline", "ZSMModel", "ZSMVideo", "zsm"],
+      name: "ZSMPipelineTests", dependencies: ["ZSMPipeline", "ZSMModel", "ZSMVideo", "zsm", "CAllocCounter"],
       swiftSettings: kernelSettings
     ),
     .testTarget(

@@ -18,6 +18,8 @@ public final class Y4MReader {
   let buffer: UnsafeMutableRawBufferPointer
   var head = 0
   var tail = 0
+  /// The current FRAME line, reused from frame to frame (no allocation in steady state).
+  var line: [UInt8] = []
   var atEnd = false
   var closed = false
 
@@ -40,9 +42,12 @@ public final class Y4MReader {
     self.ownsDescriptor = ownsDescriptor
     buffer = .allocate(byteCount: 65536, alignment: 64)
     do throws(Y4MError) {
-      guard let line = try Y4MReader.readLine(sys, descriptor, buffer, &head, &tail, &atEnd, limit: 4096, path: path)
+      var headerLine: [UInt8] = []
+      guard
+        try Y4MReader.readLine(
+          sys, descriptor, buffer, &head, &tail, &atEnd, into: &headerLine, limit: 4096, path: path)
       else { throw Y4MError.badHeader(path: path, reason: "empty stream") }
-      header = try Y4MHeader.parse(line, path: path)
+      header = try Y4MHeader.parse(headerLine, path: path)
     } catch {
       buffer.deallocate()
       if ownsDescriptor { try? sys.close(descriptor) }
@@ -73,12 +78,18 @@ public final class Y4MReader {
     }
     let index = framesRead
     guard
-      let line = try Y4MReader.readLine(sys, fd, buffer, &head, &tail, &atEnd, limit: 1024, path: path, frame: index)
+      try Y4MReader.readLine(sys, fd, buffer, &head, &tail, &atEnd, into: &line, limit: 1024, path: path, frame: index)
     else { return nil }
-    let text = String(decoding: line, as: UTF8.self)
-    let tokens = text.split(separator: " ").map(String.init)
-    guard tokens.first == "FRAME" else {
-      throw .badFrameHeader(path: path, frame: index, reason: "expected 'FRAME', found '\(text.prefix(40))'")
+    let parameters: Y4MFrameParameters
+    if line.count == 5 && line.elementsEqual("FRAME".utf8) {
+      parameters = Y4MFrameParameters(tokens: [])  // the usual case, without allocating
+    } else {
+      let text = String(decoding: line, as: UTF8.self)
+      let tokens = text.split(separator: " ").map(String.init)
+      guard tokens.first == "FRAME" else {
+        throw .badFrameHeader(path: path, frame: index, reason: "expected 'FRAME', found '\(text.prefix(40))'")
+      }
+      parameters = Y4MFrameParameters(tokens: Array(tokens.dropFirst()))
     }
     // Payload: first what is buffered, then straight from the descriptor.
     var done = min(tail - head, frame.count)
@@ -98,15 +109,16 @@ public final class Y4MReader {
       done += n
     }
     framesRead += 1
-    return Y4MFrameParameters(tokens: Array(tokens.dropFirst()))
+    return parameters
   }
 
-  /// Reads one line (without the newline) of at most `limit` bytes. nil at a clean end of stream.
+  /// Reads one line (without the newline) of at most `limit` bytes into `line` (its capacity is
+  /// kept, so a reused array does not allocate). False at a clean end of stream.
   static func readLine(
     _ sys: Sys, _ fd: Int32, _ buffer: UnsafeMutableRawBufferPointer, _ head: inout Int, _ tail: inout Int,
-    _ atEnd: inout Bool, limit: Int, path: String, frame: Int? = nil
-  ) throws(Y4MError) -> [UInt8]? {
-    var line: [UInt8] = []
+    _ atEnd: inout Bool, into line: inout [UInt8], limit: Int, path: String, frame: Int? = nil
+  ) throws(Y4MError) -> Bool {
+    line.removeAll(keepingCapacity: true)
     while true {
       if head < tail {
         let start = head
@@ -114,7 +126,7 @@ public final class Y4MReader {
         line += buffer[start..<head]
         if head < tail {
           head += 1  // the newline
-          return line
+          return true
         }
       }
       if line.count > limit {
@@ -130,7 +142,7 @@ public final class Y4MReader {
       } catch { throw .read(path: path, errno: error) }
       if tail == 0 { atEnd = true }
     }
-    if line.isEmpty { return nil }
+    if line.isEmpty { return false }
     if let frame { throw .truncatedFrame(path: path, frame: frame, bytesRead: 0, bytesExpected: 0) }
     throw .badHeader(path: path, reason: "stream ends inside the header")
   }

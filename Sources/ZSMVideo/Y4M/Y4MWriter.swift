@@ -7,6 +7,9 @@ import CV4L2
 /// and on a regular file the partial frame is cut off again (`ftruncate`), so what is in the
 /// output is always a valid stream of whole frames. SIGPIPE is ignored, so a closed pipe is
 /// an EPIPE error rather than the death of the process.
+/// A FRAME line without parameters.
+private let frameLine = Array("FRAME\n".utf8)
+
 public final class Y4MWriter {
   public let path: String
   public let header: Y4MHeader
@@ -60,7 +63,11 @@ public final class Y4MWriter {
     guard frame.count == header.frameByteCount else {
       throw .wrongFrameSize(path: path, got: frame.count, expected: header.frameByteCount)
     }
-    try putBytes(Array(("FRAME" + parameters.map { " " + $0 }.joined() + "\n").utf8), commit: false)
+    if parameters.isEmpty {
+      try putBytes(frameLine, commit: false)  // the usual case, without allocating
+    } else {
+      try putBytes(Array(("FRAME" + parameters.map { " " + $0 }.joined() + "\n").utf8), commit: false)
+    }
     try put(frame)
     framesWritten += 1
   }
