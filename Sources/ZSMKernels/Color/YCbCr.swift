@@ -183,6 +183,11 @@ struct EncodeVectors {
   }
 
   @_transparent
+  func lumaValue(_ r: SIMD16<Float>, _ g: SIMD16<Float>, _ b: SIMD16<Float>) -> SIMD16<Float> {
+    yo.addingProduct(r, yr).addingProduct(g, yg).addingProduct(b, yb)
+  }
+
+  @_transparent
   func luma(_ r: SIMD16<Float>, _ g: SIMD16<Float>, _ b: SIMD16<Float>) -> SIMD16<UInt8> {
     toBytes(yo.addingProduct(r, yr).addingProduct(g, yg).addingProduct(b, yb))
   }
@@ -216,11 +221,17 @@ func clamp01(_ v: SIMD16<Float>) -> SIMD16<Float> {
 }
 
 /// Clamps to [0, 255] and rounds half-to-even to bytes. NaN becomes 0.
+/// Clamps to [0, 255] and rounds half-to-even, as 32-bit integers. NaN becomes 0.
 @_transparent
-func toBytes(_ v: SIMD16<Float>) -> SIMD16<UInt8> {
+func toCodes(_ v: SIMD16<Float>) -> SIMD16<Int32> {
   let lo = v.replacing(with: 0, where: .!(v .>= 0))
   let c = lo.replacing(with: 255, where: lo .> 255)
-  let i = roundToInt32(c)
+  return roundToInt32(c)
+}
+
+@_transparent
+func toBytes(_ v: SIMD16<Float>) -> SIMD16<UInt8> {
+  let i = toCodes(v)
   var out = SIMD16<UInt8>()
   for k in 0..<16 { out[k] = UInt8(truncatingIfNeeded: i[k]) }
   return out

@@ -431,6 +431,35 @@ func bench(_ iterations: Int) {
   info("bench: rgbf-to-xrgb8888-640x480 \(fmt((seconds() - t) / Double(iterations) * 1000, 3)) ms")
 }
 
+/// Y4M from standard input -> planar float RGB -> Y4M on standard output, frame by frame
+/// (what `ffmpeg ... -f yuv4mpegpipe - | zsm ...` does before the network). Errors go to
+/// standard error; exit status 0 at a clean end, 1 on a stream error, 3 when the reader of
+/// standard output went away (the frames written before stay valid).
+func y4mRoundTrip() -> Int32 {
+  do {
+    let r = try Y4MReader(path: "-")
+    let h = r.header
+    let w = try Y4MWriter(path: "-", header: h)
+    let frame = UnsafeMutableRawBufferPointer.allocate(byteCount: r.frameByteCount, alignment: 64)
+    defer { frame.deallocate() }
+    let planes = UnsafeMutablePointer<Float>.allocate(capacity: 3 * h.width * h.height)
+    defer { planes.deallocate() }
+    let rgb = PlanarRGB(packed: planes, width: h.width, height: h.height)
+    while let params = try r.readFrame(into: frame) {
+      h.convertToRGB(UnsafeRawBufferPointer(frame), to: rgb, matrix: .bt601)
+      h.convertFromRGB(rgb, to: frame, matrix: .bt601)
+      try w.writeFrame(UnsafeRawBufferPointer(frame), parameters: params.tokens)
+    }
+    try w.close()
+    return 0
+  } catch {
+    let message = Array("zsm-vmtest y4m-roundtrip: \(error)\n".utf8)
+    _ = message.withUnsafeBytes { write(2, $0.baseAddress, $0.count) }
+    if case .closedPipe = error { return 3 }
+    return 1
+  }
+}
+
 switch command {
 case "capture" where args.count == 5:
   let wh = args[3].split(separator: "x").compactMap { Int($0) }
@@ -443,6 +472,7 @@ case "reconnect": reconnect()
 case "display": display(args.count > 2 ? Int(args[2]) ?? 60 : 60)
 case "hold": hold(args.count > 2 ? Int(args[2]) ?? 5 : 5)
 case "conflict": conflict()
+case "y4m-roundtrip": exit(y4mRoundTrip())
 case "bench": bench(args.count > 2 ? Int(args[2]) ?? 20 : 20)
 case "pipeline": pipeline(args.count > 2 ? Int(args[2]) ?? 100 : 100)
 default:
