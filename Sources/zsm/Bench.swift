@@ -42,10 +42,13 @@ struct Bench: ParsableCommand {
 
   func run() throws {
     let cases = KernelBenchmarks.all().filter { c in filter.map { c.name.contains($0) } ?? true }
-    guard !cases.isEmpty else { throw ValidationError("no kernel matches --filter '\(filter ?? "")'") }
+    let colors = colorConversionBenchmarks().filter { c in filter.map { c.name.contains($0) } ?? true }
+    guard !cases.isEmpty || !colors.isEmpty else {
+      throw ValidationError("no kernel matches --filter '\(filter ?? "")'")
+    }
     let load = waitForQuietMachine()
     var report = BenchReport(foreignLoadAtStart: load)
-    for t in threadCounts {
+    for t in threadCounts where !cases.isEmpty {
       let pool = WorkerPool(threads: t)
       report.peak[t] = measurePeak(pool: pool)
       for c in cases { c.run(pool) }  // warm-up: caches, page faults, thread wake-ups
@@ -61,6 +64,17 @@ struct Bench: ParsableCommand {
         let seconds = median(times[i])
         report.results.append(.init(name: c.name, threads: t, seconds: seconds, flops: c.flops))
       }
+    }
+    // Colour conversion (one thread; memory-bound): bytes read + written per second.
+    for c in colors { c.run() }
+    var colorTimes = [[Double]](repeating: [], count: colors.count)
+    for _ in 0..<reps {
+      for (i, c) in colors.enumerated() {
+        colorTimes[i].append(timeUndisturbed(threads: 1, minShare: 0.9, c.run).seconds)
+      }
+    }
+    for (i, c) in colors.enumerated() {
+      report.conversions.append(.init(name: c.name, seconds: median(colorTimes[i]), bytes: c.bytes))
     }
     print(json ? report.json() : report.table())
   }
@@ -98,7 +112,16 @@ struct BenchReport {
     var gflops: Double { flops / seconds / 1e9 }
   }
 
+  /// A memory-bound kernel: bytes read plus written per call.
+  struct Conversion {
+    let name: String
+    let seconds: Double
+    let bytes: Int
+    var gigabytesPerSecond: Double { Double(bytes) / seconds / 1e9 }
+  }
+
   let foreignLoadAtStart: Double
+  var conversions: [Conversion] = []
   var peak: [Int: Double] = [:]
   var results: [Result] = []
   var disturbedRuns = 0
@@ -108,11 +131,13 @@ struct BenchReport {
   func table() -> String {
     var lines: [String] = []
     let threads = peak.keys.sorted()
-    let peaks = threads.map { "\($0)T \(fmt(peak[$0]! / 1e9, 1))" }.joined(separator: ", ")
-    lines.append("fp32 FMA peak (GFLOP/s, measured now): \(peaks)")
     lines.append("foreign load at start: \(fmt(foreignLoadAtStart, 2)) cores; disturbed runs: \(disturbedRuns)")
-    lines.append(
-      "kernel".padding(toLength: 34, withPad: " ", startingAt: 0) + "threads        ms    GFLOP/s  % of peak")
+    if !results.isEmpty {
+      let peaks = threads.map { "\($0)T \(fmt(peak[$0]! / 1e9, 1))" }.joined(separator: ", ")
+      lines.append("fp32 FMA peak (GFLOP/s, measured now): \(peaks)")
+      lines.append(
+        "kernel".padding(toLength: 34, withPad: " ", startingAt: 0) + "threads        ms    GFLOP/s  % of peak")
+    }
     for r in results {
       lines.append(
         r.name.padding(toLength: 34, withPad: " ", startingAt: 0) + pad("\(r.threads)", 7)
@@ -120,6 +145,14 @@ struct BenchReport {
           + pad(fmt(r.gflops, 1), 11) + pad(fmt(percentOfPeak(r), 1), 11))
     }
     for summary in summaries() { lines.append(summary) }
+    if !conversions.isEmpty {
+      lines.append("conversion (1 thread)".padding(toLength: 34, withPad: " ", startingAt: 0) + "       ms       GB/s")
+      for c in conversions {
+        lines.append(
+          c.name.padding(toLength: 34, withPad: " ", startingAt: 0) + pad(fmt(c.seconds * 1e3, 3), 9)
+            + pad(fmt(c.gigabytesPerSecond, 2), 11))
+      }
+    }
     return lines.joined(separator: "\n")
   }
 
@@ -153,6 +186,9 @@ struct BenchReport {
       "peak_gflops_1t": round3((peak[1] ?? .nan) / 1e9),
       "peak_gflops": Dictionary(uniqueKeysWithValues: peak.map { ("\($0.key)", round3($0.value / 1e9)) }),
       "kernels": kernels, "foreign_load_at_start": round3(foreignLoadAtStart), "disturbed_runs": disturbedRuns,
+      "conversions": conversions.map {
+        ["name": $0.name, "ms": round3($0.seconds * 1e3), "gb_per_s": round3($0.gigabytesPerSecond)] as [String: Any]
+      },
     ]
     if peak[1] == nil { doc["peak_gflops_1t"] = NSNull() }
     guard let data = try? JSONSerialization.data(withJSONObject: doc, options: [.sortedKeys, .prettyPrinted]) else {
