@@ -384,3 +384,34 @@ final class ColorConversionTests: XCTestCase {
     }
   }
 }
+
+/// Rows split at even rows (as a worker pool splits them) give the same bytes as one call,
+/// including the 4:2:0 path that writes two luma rows per chroma row.
+final class ColorRowSplitTests: XCTestCase {
+  func testI420RowSplitsMatchOneCall() {
+    var rng = SplitMix(state: 9)
+    for (w, h) in [(47, 7), (64, 6), (96, 9)] {
+      var rgb = (0..<(3 * w * h)).map { _ in rng.float() }
+      let cw = (w + 1) / 2
+      let ch = (h + 1) / 2
+      func encode(_ splits: [Range<Int>]) -> [UInt8] {
+        var out = [UInt8](repeating: 7, count: w * h + 2 * cw * ch)
+        rgb.withUnsafeMutableBufferPointer { s in
+          out.withUnsafeMutableBufferPointer { o in
+            let luma = o.baseAddress!
+            for rows in splits {
+              convertRGBToPlanarYUV(
+                PlanarRGB(packed: s.baseAddress!, width: w, height: h), luma: luma, lumaRowBytes: w,
+                cb: luma + w * h, cr: luma + w * h + cw * ch, chromaRowBytes: cw, chromaShiftX: 1, chromaShiftY: 1,
+                coefficients: YCbCrCoefficients(.bt601, .limited), rows: rows)
+            }
+          }
+        }
+        return out
+      }
+      let whole = encode([0..<h])
+      XCTAssertEqual(encode([0..<2, 2..<4, 4..<h]), whole, "\(w)x\(h)")
+      XCTAssertEqual(encode((0..<h).map { $0..<($0 + 1) }), whole, "\(w)x\(h) row by row")
+    }
+  }
+}
