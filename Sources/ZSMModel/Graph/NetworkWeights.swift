@@ -14,7 +14,7 @@ struct WeightPacker {
   let parameters: [String: [Float]]
   let storage: WeightStorage
 
-  init(parameters: [String: [Float]], config: ZSMConfig) {
+  init(parameters: [String: [Float]]) {
     self.parameters = parameters
     // Every parameter of this network belongs to a convolution: size the storage from them.
     // (Packed size depends only on outputs x values per output, not on how those split into

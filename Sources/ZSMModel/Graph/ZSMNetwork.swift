@@ -69,7 +69,7 @@ public final class ZSMNetwork {
     guard c > 0, g > 0, c % g == 0 else {
       throw ModelError("nf \(c) must be a positive multiple of groups \(g)")
     }
-    let p = WeightPacker(parameters: parameters, config: config)
+    let p = WeightPacker(parameters: parameters)
     packer = p
     convFirst = try p.conv("conv_first", cin: 3, cout: c, epilogue: .leakyRelu)
     var blocks: [ResidualBlock] = []

@@ -58,12 +58,10 @@ public final class Daemon {
       let upscaler = ClipUpscaler(
         network: network, windowSize: config.window ?? 4, width: h.width, height: h.height,
         decode: h.height >= 720 ? .bt709 : .bt601, encode: outHeader.height >= 720 ? .bt709 : .bt601)
+      notifier.notify("READY=1")  // also after a reload (systemd expects it after RELOADING=1)
       if !ready {
-        notifier.notify("READY=1")
         ready = true
         log("ready: \(network.config), \(h.width)x\(h.height) from \(config.source.path ?? "-")")
-      } else {
-        notifier.notify("READY=1")
       }
       notifier.notify("STATUS=waiting for frames")
       let base = (framesIn: metrics.framesIn, framesOut: metrics.framesOut)

@@ -42,15 +42,19 @@ final class FrameSink {
     case .stream(let writer):
       try writer.writeFrame(frame)
     case .rotate(let directory, let framesPerFile):
-      if current == nil {
+      let writer: Y4MWriter
+      if let current {
+        writer = current
+      } else {
         sequence += 1
         let path = "\(directory)/zsm-\(stamp)-\(String(format: "%05d", sequence)).y4m"
-        current = try Y4MWriter(path: path, header: header)
+        writer = try Y4MWriter(path: path, header: header)
+        current = writer
         files.append(path)
       }
-      try current!.writeFrame(frame)
-      if current!.framesWritten >= framesPerFile {
-        try current!.close()
+      try writer.writeFrame(frame)
+      if writer.framesWritten >= framesPerFile {
+        try writer.close()
         current = nil
       }
     case .discard:
