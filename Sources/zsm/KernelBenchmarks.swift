@@ -20,6 +20,7 @@ enum KernelBenchmarks {
   static func all() -> [KernelBenchmark] {
     [
       conv3x3(cin: 64, cout: 64, width: 180, height: 144),
+      conv3x3F16(cin: 64, cout: 64, width: 180, height: 144),
       conv3x3(cin: 64, cout: 64, width: 360, height: 288),
       conv3x3(cin: 128, cout: 64, width: 180, height: 144),
       conv3x3(cin: 64, cout: 256, width: 180, height: 144),
@@ -83,6 +84,32 @@ enum KernelBenchmarks {
     }
   }
 
+  /// The same 3x3 conv with Float16 activations and weights (fp32 arithmetic): half the bytes.
+  static func conv3x3F16(cin: Int, cout: Int, width: Int, height: Int) -> KernelBenchmark {
+    let layout = ConvWeightLayout(inputChannels: cin, outputChannels: cout, taps: 9)
+    let packed = randomWeights(cin: cin, cout: cout, taps: 9, seed: 2)
+    let weights = UnsafeMutablePointer<Float16>.allocate(capacity: layout.packedWeightCount)
+    for i in 0..<layout.packedWeightCount { weights[i] = Float16(packed.weights[i]) }
+    let inRow = (width + 2) * cin
+    let input = UnsafeMutablePointer<Float16>.allocate(capacity: (height + 2) * inRow)
+    input.initialize(repeating: 0, count: (height + 2) * inRow)
+    var rng = SplitMix(seed: 1)
+    for y in 0..<height { for i in 0..<(width * cin) { input[(y + 1) * inRow + cin + i] = Float16(rng.uniform()) } }
+    let output = UnsafeMutablePointer<Float16>.allocate(capacity: height * width * cout)
+    let scratchPerWorker = conv3x3F16ScratchCount(layout: layout, inputWidth: width, outputWidth: width)
+    let scratch = UnsafeMutablePointer<Float>.allocate(capacity: 64 * scratchPerWorker)
+    let job = F16ConvRows(
+      input: FeatureMapF16(
+        base: input + inRow + cin, height: height, width: width, channels: cin, pixelStride: cin, rowStride: inRow),
+      weights: PackedConvWeightsF16(layout: layout, weights: weights, bias: packed.bias),
+      output: FeatureMapF16(
+        base: output, height: height, width: width, channels: cout, pixelStride: cout, rowStride: width * cout),
+      scratch: scratch, scratchPerWorker: scratchPerWorker)
+    return KernelBenchmark(
+      name: "conv3x3-\(cin)-\(cout)-\(width)x\(height)-fp16", flops: 2 * Double(cin * cout * 9 * width * height)
+    ) { pool in pool.forEachRowRange(rows: height, job) }
+  }
+
   /// The deformable conv alone (sampling + multiply), on offsets of about 1 px like the
   /// network's and mask logits in [-2, 2]; flops counted as the dense 3x3 equivalent.
   static func deform3x3(channels: Int, groups: Int, width: Int, height: Int) -> KernelBenchmark {
@@ -117,4 +144,19 @@ struct SplitMix {
   }
   /// Uniform in [-1, 1).
   mutating func uniform() -> Float { Float(Double(next() >> 11) / Double(1 << 52)) - 1 }
+}
+
+/// Rows of an fp16-storage 3x3 conv (LeakyReLU), each worker with its own scratch.
+struct F16ConvRows: RowJob {
+  let input: FeatureMapF16
+  let weights: PackedConvWeightsF16
+  let output: FeatureMapF16
+  let scratch: UnsafeMutablePointer<Float>
+  let scratchPerWorker: Int
+
+  func run(rows: Range<Int>, worker: Int) {
+    conv3x3F16(
+      input: input, weights: weights, output: output, stride: 1, epilogue: .leakyRelu, rows: rows,
+      scratch: scratch + worker * scratchPerWorker)
+  }
 }

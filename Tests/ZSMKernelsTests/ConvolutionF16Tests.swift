@@ -1,0 +1,81 @@
+import XCTest
+import ZSMKernels
+
+/// fp16-storage 3x3 convolution against the Double reference computed on the same
+/// fp16-rounded inputs and weights. Bound per value: 1e-5 of the summation magnitude (fp32
+/// arithmetic) plus half an fp16 ulp of the result (2^-11 relative, the output rounding).
+final class ConvolutionF16Tests: XCTestCase {
+  func check(cin: Int, cout: Int, height: Int, width: Int, stride: Int, epilogue: Epilogue, seed: UInt64) {
+    var rng = TestRandom(seed: seed)
+    let input = rng.array(cin * height * width).map { Float(Float16($0)) }
+    let weights = rng.array(cout * cin * 9, -0.3, 0.3).map { Float(Float16($0)) }
+    let bias = rng.array(cout, -0.5, 0.5)
+    let oh = (height + stride - 1) / stride
+    let ow = (width + stride - 1) / stride
+    // fp16 maps with a one-pixel halo (zero) around the input.
+    let inRow = (width + 2) * cin
+    var inStorage = [Float16](repeating: 0, count: (height + 2) * inRow)
+    for c in 0..<cin {
+      for y in 0..<height {
+        for x in 0..<width {
+          inStorage[(y + 1) * inRow + (x + 1) * cin + c] = Float16(input[(c * height + y) * width + x])
+        }
+      }
+    }
+    let residual = rng.array(cout * oh * ow).map { Float(Float16($0)) }
+    var outStorage = [Float16](repeating: 0, count: oh * ow * cout)
+    if epilogue == .residual {
+      for c in 0..<cout { for i in 0..<(oh * ow) { outStorage[i * cout + c] = Float16(residual[c * oh * ow + i]) } }
+    }
+    let packed = TestWeights(oihw: weights, bias: bias, cout: cout, cin: cin, taps: 9)
+    var halfWeights = (0..<packed.layout.packedWeightCount).map { Float16(packed.weights[$0]) }
+    let scratch = UnsafeMutablePointer<Float>.allocate(
+      capacity: conv3x3F16ScratchCount(layout: packed.layout, inputWidth: width, outputWidth: ow))
+    defer { scratch.deallocate() }
+    inStorage.withUnsafeMutableBufferPointer { inp in
+      outStorage.withUnsafeMutableBufferPointer { out in
+        halfWeights.withUnsafeMutableBufferPointer { w in
+          let inMap = FeatureMapF16(
+            base: inp.baseAddress! + inRow + cin, height: height, width: width, channels: cin, pixelStride: cin,
+            rowStride: inRow)
+          let outMap = FeatureMapF16(
+            base: out.baseAddress!, height: oh, width: ow, channels: cout, pixelStride: cout, rowStride: ow * cout)
+          let pw = PackedConvWeightsF16(layout: packed.layout, weights: w.baseAddress!, bias: packed.bias)
+          for rows in [0..<(oh / 2), (oh / 2)..<oh] {
+            conv3x3F16(
+              input: inMap, weights: pw, output: outMap, stride: stride, epilogue: epilogue,
+              residual: epilogue == .residual ? outMap : nil, rows: rows, scratch: scratch)
+          }
+        }
+      }
+    }
+    var (want, magnitude) = Reference.conv(
+      input: input, cin: cin, height: height, width: width, weights: weights, bias: bias, cout: cout, kernel: 3,
+      stride: stride)
+    for i in want.indices {
+      switch epilogue {
+      case .relu: want[i] = max(0, want[i])
+      case .leakyRelu: want[i] = Reference.leaky(want[i])
+      case .residual:
+        want[i] += Double(residual[i])
+        magnitude[i] += abs(Double(residual[i]))
+      case .none: break
+      }
+    }
+    for c in 0..<cout {
+      for i in 0..<(oh * ow) {
+        let got = Double(Float(outStorage[i * cout + c]))
+        let w = want[c * oh * ow + i]
+        let bound = 1e-5 * magnitude[c * oh * ow + i] + abs(w) * 0x1p-11 + 1e-7
+        XCTAssertLessThanOrEqual(abs(got - w), bound, "C\(cin)->\(cout) \(width)x\(height)/\(stride) (\(c), \(i))")
+      }
+    }
+  }
+
+  func testMatchesTheReferenceOnFP16Values() {
+    check(cin: 64, cout: 64, height: 5, width: 9, stride: 1, epilogue: .leakyRelu, seed: 1)
+    check(cin: 16, cout: 40, height: 6, width: 13, stride: 1, epilogue: .residual, seed: 2)
+    check(cin: 8, cout: 16, height: 7, width: 9, stride: 2, epilogue: .relu, seed: 3)
+    check(cin: 3, cout: 24, height: 4, width: 5, stride: 1, epilogue: .none, seed: 4)
+  }
+}
