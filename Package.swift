@@ -25,6 +25,38 @@ func cpuFlags() -> [String] {
 
 let kernelSettings: [SwiftSetting] = [.unsafeFlags(cpuFlags())]
 
+/// Whether the CPU the build targets has AVX-512 VNNI: the int8 kernels use `vpdpbusd`,
+/// which LLVM cannot compile for other CPUs, so their target exists only then.
+func targetHasVNNI() -> Bool {
+  let cpu = environment["ZSM_TARGET_CPU"].flatMap { $0.isEmpty ? nil : $0 } ?? "native"
+  let vnniCPUs: Set = [
+    "znver4", "znver5", "icelake-server", "icelake-client", "tigerlake", "sapphirerapids", "cascadelake",
+    "cooperlake", "rocketlake", "alderlake", "graniterapids", "emeraldrapids",
+  ]
+  if cpu == "native" {
+    #if arch(x86_64)
+      let info = (try? String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8)) ?? ""
+      return info.contains(" avx512_vnni")
+    #else
+      return false
+    #endif
+  }
+  return vnniCPUs.contains(cpu)
+}
+
+let vnni = targetHasVNNI()
+let vnniTargets: [Target] =
+  vnni
+  ? [
+    /// int8 kernels with AVX-512 VNNI (`import Builtin` for `vpdpbusd`).
+    .target(
+      name: "ZSMKernelsVNNI", dependencies: ["ZSMKernels"],
+      swiftSettings: kernelSettings + [.unsafeFlags(["-enable-builtin-module"])])
+  ] : []
+let vnniDependencies: [Target.Dependency] = vnni ? ["ZSMKernelsVNNI"] : []
+/// `#if ZSM_VNNI` marks code that uses ZSMKernelsVNNI.
+let vnniSettings: [SwiftSetting] = vnni ? [.define("ZSM_VNNI")] : []
+
 let package = Package(
   name: "ZSMEdge",
   platforms: [.macOS(.v14)],
@@ -71,8 +103,8 @@ let package = Package(
         "ZSMVideo",
         "ZSMPipeline",
         .product(name: "ArgumentParser", package: "swift-argument-parser"),
-      ],
-      swiftSettings: kernelSettings
+      ] + vnniDependencies,
+      swiftSettings: kernelSettings + vnniSettings
     ),
 
     /// The VM integration test program (Tests/VM/run.sh boots it next to vivid and vkms).
@@ -83,7 +115,9 @@ let package = Package(
 
     /// Counts calls to malloc & co. so tests can prove "no heap allocation per frame".
     .target(name: "CAllocCounter", path: "Tests/Support/CAllocCounter"),
-    .testTarget(name: "ZSMKernelsTests", dependencies: ["ZSMKernels"], swiftSettings: kernelSettings),
+    .testTarget(
+      name: "ZSMKernelsTests", dependencies: ["ZSMKernels"] + vnniDependencies,
+      swiftSettings: kernelSettings + vnniSettings),
     .testTarget(name: "ZSMVideoTests", dependencies: ["ZSMVideo", "ZSMKernels"], swiftSettings: kernelSettings),
     .testTarget(
       name: "ZSMPipelineTests", dependencies: ["ZSMPipeline", "ZSMModel", "ZSMVideo", "zsm", "CAllocCounter"],
@@ -98,5 +132,5 @@ let package = Package(
       name: "ZSMModelTests", dependencies: ["ZSMModel", "CAllocCounter"], exclude: ["Data"],
       swiftSettings: kernelSettings
     ),
-  ]
+  ] + vnniTargets
 )

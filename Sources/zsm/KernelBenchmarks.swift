@@ -1,6 +1,10 @@
 import ZSMKernels
 import ZSMRuntime
 
+#if ZSM_VNNI
+  import ZSMKernelsVNNI
+#endif
+
 /// One benchmark: a kernel on one of the network's real layer shapes, with its buffers.
 final class KernelBenchmark {
   let name: String
@@ -21,6 +25,7 @@ enum KernelBenchmarks {
     [
       conv3x3(cin: 64, cout: 64, width: 180, height: 144),
       conv3x3F16(cin: 64, cout: 64, width: 180, height: 144),
+    ] + int8Benchmarks() + [
       conv3x3(cin: 64, cout: 64, width: 360, height: 288),
       conv3x3(cin: 128, cout: 64, width: 180, height: 144),
       conv3x3(cin: 64, cout: 256, width: 180, height: 144),
@@ -110,6 +115,51 @@ enum KernelBenchmarks {
     ) { pool in pool.forEachRowRange(rows: height, job) }
   }
 
+  /// The int8 variants where the build has them (AVX-512 VNNI).
+  static func int8Benchmarks() -> [KernelBenchmark] {
+    #if ZSM_VNNI
+      return [conv3x3Int8(cin: 64, cout: 64, width: 180, height: 144)]
+    #else
+      return []
+    #endif
+  }
+
+  #if ZSM_VNNI
+    /// The same 3x3 conv with u8 activations and s8 weights (VNNI), fp32 output with LeakyReLU.
+    static func conv3x3Int8(cin: Int, cout: Int, width: Int, height: Int) -> KernelBenchmark {
+      var rng = SplitMix(seed: 2)
+      let source = (0..<(cout * cin * 9)).map { _ in rng.uniform() * 0.05 }
+      let biasValues = (0..<cout).map { _ in rng.uniform() * 0.1 }
+      let weights = UnsafeMutablePointer<Int8>.allocate(capacity: 9 * cin * cout)
+      let correction = UnsafeMutablePointer<Int32>.allocate(capacity: cout)
+      let scale = UnsafeMutablePointer<Float>.allocate(capacity: cout)
+      let bias = UnsafeMutablePointer<Float>.allocate(capacity: cout)
+      let packed = source.withUnsafeBufferPointer { w in
+        biasValues.withUnsafeBufferPointer { b in
+          Int8ConvWeights.pack(
+            weights: w.baseAddress!, bias: b.baseAddress!, inputChannels: cin, outputChannels: cout,
+            activationScale: 1 / 127, into: weights, correction: correction, outputScale: scale, bias: bias)
+        }
+      }
+      let inRow = (width + 2) * cin
+      let input = UnsafeMutablePointer<UInt8>.allocate(capacity: (height + 2) * inRow)
+      input.initialize(repeating: 128, count: (height + 2) * inRow)
+      for y in 0..<height {
+        for i in 0..<(width * cin) { input[(y + 1) * inRow + cin + i] = UInt8(truncatingIfNeeded: rng.next()) }
+      }
+      let output = TensorStorage(TensorDescriptor(height: height, width: width, channels: cout))
+      let job = Int8ConvRows(
+        input: FeatureMapU8(
+          base: input + inRow + cin, height: height, width: width, channels: cin, pixelStride: cin, rowStride: inRow),
+        weights: packed, output: output.view.map)
+      return KernelBenchmark(
+        name: "conv3x3-\(cin)-\(cout)-\(width)x\(height)-int8", flops: 2 * Double(cin * cout * 9 * width * height)
+      ) { pool in
+        withExtendedLifetime(output) { pool.forEachRowRange(rows: height, job) }
+      }
+    }
+  #endif
+
   /// The deformable conv alone (sampling + multiply), on offsets of about 1 px like the
   /// network's and mask logits in [-2, 2]; flops counted as the dense 3x3 equivalent.
   static func deform3x3(channels: Int, groups: Int, width: Int, height: Int) -> KernelBenchmark {
@@ -160,3 +210,16 @@ struct F16ConvRows: RowJob {
       scratch: scratch + worker * scratchPerWorker)
   }
 }
+
+#if ZSM_VNNI
+  /// Rows of an int8 3x3 conv with LeakyReLU.
+  struct Int8ConvRows: RowJob {
+    let input: FeatureMapU8
+    let weights: Int8ConvWeights
+    let output: FeatureMap
+
+    func run(rows: Range<Int>, worker: Int) {
+      conv3x3Int8(input: input, weights: weights, output: output, stride: 1, epilogue: .leakyRelu, rows: rows)
+    }
+  }
+#endif

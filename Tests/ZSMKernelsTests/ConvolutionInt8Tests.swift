@@ -1,0 +1,81 @@
+#if ZSM_VNNI
+  import XCTest
+  import ZSMKernels
+  import ZSMKernelsVNNI
+
+  /// int8 (VNNI) 3x3 convolution against the Double reference of the *dequantised* inputs
+  /// and weights: the integer products are exact, so the bound is 1e-5 of the summation
+  /// magnitude (the fp32 dequantisation and bias).
+  final class ConvolutionInt8Tests: XCTestCase {
+    func check(cin: Int, cout: Int, height: Int, width: Int, stride: Int, epilogue: Epilogue, seed: UInt64) {
+      var rng = TestRandom(seed: seed)
+      let activationScale: Float = 1.0 / 127
+      let raw = rng.array(cin * height * width)
+      let q = raw.map { UInt8(max(0, min(255, ($0 / activationScale).rounded() + 128))) }
+      let input = q.map { (Float($0) - 128) * activationScale }
+      let weights = rng.array(cout * cin * 9, -0.3, 0.3)
+      let bias = rng.array(cout, -0.5, 0.5)
+      // The weights the kernel really uses: per-output-channel symmetric int8.
+      var dequantised = weights
+      for o in 0..<cout {
+        let slice = weights[(o * cin * 9)..<((o + 1) * cin * 9)]
+        let scale = (slice.map(abs).max() ?? 0) / 127
+        for i in 0..<(cin * 9) {
+          let w = weights[o * cin * 9 + i]
+          dequantised[o * cin * 9 + i] = max(-127, min(127, (w / scale).rounded())) * scale
+        }
+      }
+      let inRow = (width + 2) * cin
+      var inStorage = [UInt8](repeating: 128, count: (height + 2) * inRow)
+      for c in 0..<cin {
+        for y in 0..<height {
+          for x in 0..<width { inStorage[(y + 1) * inRow + (x + 1) * cin + c] = q[(c * height + y) * width + x] }
+        }
+      }
+      let oh = (height + stride - 1) / stride
+      let ow = (width + stride - 1) / stride
+      let out = TestMap(height: oh, width: ow, channels: cout, halo: 0)
+      var packedWeights = [Int8](repeating: 0, count: 9 * cin * cout)
+      var correction = [Int32](repeating: 0, count: cout)
+      var outputScale = [Float](repeating: 0, count: cout)
+      var packedBias = [Float](repeating: 0, count: cout)
+      inStorage.withUnsafeMutableBufferPointer { inp in
+        packedWeights.withUnsafeMutableBufferPointer { pw in
+          correction.withUnsafeMutableBufferPointer { pc in
+            outputScale.withUnsafeMutableBufferPointer { ps in
+              packedBias.withUnsafeMutableBufferPointer { pb in
+                let w = weights.withUnsafeBufferPointer { wp in
+                  bias.withUnsafeBufferPointer { bp in
+                    Int8ConvWeights.pack(
+                      weights: wp.baseAddress!, bias: bp.baseAddress!, inputChannels: cin, outputChannels: cout,
+                      activationScale: activationScale, into: pw.baseAddress!, correction: pc.baseAddress!,
+                      outputScale: ps.baseAddress!, bias: pb.baseAddress!)
+                  }
+                }
+                let map = FeatureMapU8(
+                  base: inp.baseAddress! + inRow + cin, height: height, width: width, channels: cin, pixelStride: cin,
+                  rowStride: inRow)
+                for rows in [0..<(oh / 2), (oh / 2)..<oh] {
+                  conv3x3Int8(input: map, weights: w, output: out.map, stride: stride, epilogue: epilogue, rows: rows)
+                }
+              }
+            }
+          }
+        }
+      }
+      var (want, magnitude) = Reference.conv(
+        input: input, cin: cin, height: height, width: width, weights: dequantised, bias: bias, cout: cout, kernel: 3,
+        stride: stride)
+      if epilogue == .leakyRelu { want = want.map(Reference.leaky) }
+      if epilogue == .relu { want = want.map { max(0, $0) } }
+      let err = maxScaledError(out.nchw(), want, scale: magnitude)
+      XCTAssertLessThan(err, 1e-5, "\(cin)->\(cout) \(width)x\(height)/\(stride): \(err)")
+    }
+
+    func testMatchesTheDequantisedReference() {
+      check(cin: 64, cout: 64, height: 5, width: 9, stride: 1, epilogue: .leakyRelu, seed: 1)
+      check(cin: 16, cout: 128, height: 4, width: 13, stride: 1, epilogue: .none, seed: 2)
+      check(cin: 8, cout: 64, height: 7, width: 11, stride: 2, epilogue: .relu, seed: 3)
+    }
+  }
+#endif
