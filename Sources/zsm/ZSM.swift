@@ -1,4 +1,5 @@
 import ArgumentParser
+import ZSMRuntime
 
 @main
 struct ZSM: ParsableCommand {
@@ -7,4 +8,15 @@ struct ZSM: ParsableCommand {
     abstract: "Zooming Slow-Mo space-time video super-resolution on the CPU.",
     subcommands: [Infer.self, Inspect.self, Bench.self]
   )
+
+  /// Refuses to start on a CPU that lacks features this binary was compiled for (Boards/README.md).
+  static func main() {
+    do {
+      try CPUFeatures.requireCompiledFeatures()
+    } catch {
+      note("zsm: \(error.message)")
+      ZSM.exit(withError: ExitCode(3))
+    }
+    main(nil)
+  }
 }
