@@ -6,7 +6,7 @@ struct ZSM: ParsableCommand {
   static let configuration = CommandConfiguration(
     commandName: "zsm",
     abstract: "Zooming Slow-Mo space-time video super-resolution on the CPU.",
-    subcommands: [Infer.self, Inspect.self, Bench.self]
+    subcommands: [Infer.self, Inspect.self, Bench.self, Profile.self]
   )
 
   /// Refuses to start on a CPU that lacks features this binary was compiled for (Boards/README.md).
