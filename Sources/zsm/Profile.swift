@@ -209,7 +209,11 @@ struct Profile: ParsableCommand {
         let c = deformCase(tile: tile)
         return { c.run(pool) }
       }, threads: t)
-    let chosenTile = tiles[tileTimes.indices.min { tileTimes[$0] < tileTimes[$1] }!]
+    // A candidate replaces the current value only when it is faster by more than the noise margin.
+    let margin = 0.03
+    let bestTile = tiles.indices.min { tileTimes[$0] < tileTimes[$1] }!
+    let currentTile = tiles.firstIndex(of: startTile)!
+    var chosenTile = tileTimes[bestTile] < (1 - margin) * tileTimes[currentTile] ? tiles[bestTile] : startTile
     var chunkCandidates = [startChunks]
     var chunkTimes: [Double] = []
     var chosenChunks = startChunks
@@ -228,7 +232,9 @@ struct Profile: ParsableCommand {
       }
       RuntimeTuning.rowChunksPerThread = startChunks
       chunkTimes = totals.map { $0 / Double(reps) }
-      chosenChunks = chunkCandidates[chunkTimes.indices.min { chunkTimes[$0] < chunkTimes[$1] }!]
+      let best = chunkTimes.indices.min { chunkTimes[$0] < chunkTimes[$1] }!
+      let current = chunkCandidates.firstIndex(of: startChunks)!
+      if chunkTimes[best] < (1 - margin) * chunkTimes[current] { chosenChunks = chunkCandidates[best] }
     }
     // Defaults against the choice, layer by layer, interleaved.
     let defaults = BoardProfile.Tuning.defaults
@@ -244,7 +250,7 @@ struct Profile: ParsableCommand {
       d.run(pool)
       n.run(pool)
     }
-    for _ in 0..<reps {
+    for _ in 0..<max(reps, 5) {
       for (i, (_, d, n)) in pairs.enumerated() {
         RuntimeTuning.rowChunksPerThread = defaults.rowChunksPerThread
         before[i].append(timeUndisturbed(threads: t, minShare: 0.75) { d.run(pool) }.seconds)
@@ -256,9 +262,21 @@ struct Profile: ParsableCommand {
     for (i, p) in pairs.enumerated() {
       rows.append(.init(name: p.0, defaultSeconds: median(before[i]), tunedSeconds: median(after[i])))
     }
+    // The check: a choice other than the defaults stands only if the layers it affects got
+    // faster in total; otherwise the defaults are kept (the table then shows the rejected choice).
+    var accepted = true
+    if chosenTile != defaults.deformableTilePixels || chosenChunks != defaults.rowChunksPerThread {
+      let d = rows.reduce(0) { $0 + $1.defaultSeconds }
+      let n = rows.reduce(0) { $0 + $1.tunedSeconds }
+      if n >= d {
+        accepted = false
+        chosenTile = defaults.deformableTilePixels
+        chosenChunks = defaults.rowChunksPerThread
+      }
+    }
     return .init(
       tileCandidates: tiles, tileSeconds: tileTimes, chosenTile: chosenTile, chunkCandidates: chunkCandidates,
-      chunkSeconds: chunkTimes, chosenChunks: chosenChunks, layers: rows)
+      chunkSeconds: chunkTimes, chosenChunks: chosenChunks, layers: rows, accepted: accepted)
   }
 }
 
@@ -310,6 +328,8 @@ struct ProfileReport {
     let chunkSeconds: [Double]
     let chosenChunks: Int
     let layers: [TunedLayer]
+    /// False when the check against the defaults showed no gain, so the defaults were kept.
+    let accepted: Bool
   }
 
   let board: String?
@@ -370,6 +390,10 @@ struct ProfileReport {
       } else {
         l.append("        row chunks per thread: not tuned at 1 thread (one chunk)")
       }
+      l.append(
+        t.accepted
+          ? "check against the defaults (median of interleaved runs):"
+          : "check against the defaults: no gain in total, so the defaults are kept; the rejected choice:")
       l.append("layer".padding(toLength: 34, withPad: " ", startingAt: 0) + "  default ms    tuned ms   change")
       for r in t.layers {
         l.append(
@@ -411,7 +435,7 @@ struct ProfileReport {
     if let t = tuning {
       doc["tuning"] =
         [
-          "deformable_tile_pixels": t.chosenTile, "row_chunks_per_thread": t.chosenChunks,
+          "deformable_tile_pixels": t.chosenTile, "row_chunks_per_thread": t.chosenChunks, "accepted": t.accepted,
           "tile_candidates_ms": Dictionary(
             uniqueKeysWithValues: zip(t.tileCandidates, t.tileSeconds).map { ("\($0)", r3($1 * 1e3)) }),
           "chunk_candidates_ms": Dictionary(
@@ -432,8 +456,11 @@ struct ProfileReport {
     var b = board
     let machine = machineDescription()
     let date = isoDate()
+    let built =
+      "zsm built for \(CPUFeatures.arch) \(CPUFeatures.compiledFor.joined(separator: " ")); other processes' "
+      + "load at start \(fmt(foreignLoadAtStart, 2)) cores; \(threads)T peak \(fmt(peak / 1e9, 1)) GFLOP/s"
     func measured() -> BoardProfile.Provenance {
-      .init(status: .measured, machine: machine, date: date, command: command)
+      .init(status: .measured, machine: machine, date: date, command: command, note: built)
     }
     if let t = tuning {
       b.tuning = .init(deformableTilePixels: t.chosenTile, rowChunksPerThread: t.chosenChunks, provenance: measured())
