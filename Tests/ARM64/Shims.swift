@@ -166,3 +166,25 @@ public func zsmLstmUpdate(
 public func zsmFmaPeak(_ iterations: Int, _ seed: Float) -> Float {
   fmaPeakLoop(iterations: iterations, seed: seed)
 }
+
+/// Not a ZSMKernels kernel: an 8-lane Float16 FMA loop, `c[i] += a[i] * b[i]`, that exists so the
+/// ARMv8.2 build provably contains fp16 arithmetic (`fmla v.8h`): run.sh then asserts that it
+/// dies of SIGILL on a Cortex-A53, which shows qemu enforces the CPU model and that the v8.2
+/// flags reached the compiler. The v8.0 build computes the same with scalar conversions.
+@_cdecl("zsm_probe_fp16_fma")
+public func zsmProbeFP16FMA(
+  _ a: UnsafePointer<Float16>, _ b: UnsafePointer<Float16>, _ c: UnsafeMutablePointer<Float16>, _ count: Int
+) {
+  var i = 0
+  while i &+ 8 <= count {
+    let va = UnsafeRawPointer(a + i).loadUnaligned(as: SIMD8<Float16>.self)
+    let vb = UnsafeRawPointer(b + i).loadUnaligned(as: SIMD8<Float16>.self)
+    let vc = UnsafeRawPointer(c + i).loadUnaligned(as: SIMD8<Float16>.self)
+    UnsafeMutableRawPointer(c + i).storeBytes(of: vc.addingProduct(va, vb), as: SIMD8<Float16>.self)
+    i &+= 8
+  }
+  while i < count {
+    c[i] = c[i].addingProduct(a[i], b[i])
+    i &+= 1
+  }
+}

@@ -47,6 +47,8 @@ KERNELS = [
     ('vectorSigmoid (straight line)', r'^vectorSigmoid\(', ['fmla.4s'], 'body:16', [], False),
     ('vectorTanh (straight line)', r'^vectorTanh\(', ['fmla.4s'], 'body:16', [], False),
     ('fmaPeakLoop', r'^fmaPeakLoop\(', ['fmla.4s'], 'macs:384', [], False),
+    # Not a kernel: the fp16 probe of Shims.swift; with --fp16 (the v8.2 build) it must be fmla v.8h.
+    ('fp16 probe (Shims.swift)', r'^zsm_probe_fp16_fma$|^zsmProbeFP16FMA\(', [], 'stored16', [], True),
 ]
 # Which inner loop is meant, where a function has several (h: mnemonic histogram, b: bytes the
 # loop stores outside the stack). Default: the loop with the most vector FP, then storing the most.
@@ -128,6 +130,7 @@ def inner_loops(insns):
 
 def main():
     label = sys.argv[sys.argv.index('--label') + 1] if '--label' in sys.argv else ''
+    fp16 = '--fp16' in sys.argv
     funcs = parse(sys.stdin)
     fails = 0
     print(f'{"kernel (" + label + ")":40} {"insns/trip":>10} {"elems/trip":>10} {"insns/elem":>10}  '
@@ -150,7 +153,7 @@ def main():
             vec = sum(v for k, v in hist.items() if re.match(r'f\w+\.(4s|8h)|sdot', k))
             stored = sum(stored_bytes(m, o) for _, m, o in body if '[sp' not in o)
             pref = HOT_LOOP_PREFERENCE.get(name)
-            key = ((pref(hist, stored) if pref else True), vec, stored)
+            key = ((pref(hist, stored) if pref else True), vec + hist['fcvt.4s'] + hist['fcvtl.4s'], stored)
             if best is None or key > best[0]:
                 best = (key, body, hist)
         if best is None:
@@ -165,6 +168,8 @@ def main():
         for c in (k[5:] for k in hist if k.startswith('call ')):
             if any(c.startswith(a) for a in allowed_calls) and c in funcs:
                 merged.update(x for x in (classify(m, o) for _, m, o in funcs[c]) if x)
+        if fp16 and name.startswith('fp16 probe'):
+            required = ['fmla.8h']
         for r in required:
             if merged[r] == 0:
                 problems.append(f'no {r} (scalarised?)')
@@ -188,11 +193,11 @@ def main():
             per = int(elems[5:])
             unit = 'per lane'
         else:
-            per = sum(stored_bytes(m, o) for _, m, o in body if '[sp' not in o) // 4
+            per = sum(stored_bytes(m, o) for _, m, o in body if '[sp' not in o) // (2 if elems == 'stored16' else 4)
             unit = 'per output'
         if calls:
             notes.append('calls ' + ', '.join(calls) + ' (allowed, counted in insns/trip)' * (not bad_calls))
-        vec = ' '.join(f'{k}x{v}' for k, v in sorted(merged.items()) if re.match(r'(f|s)\w+\.(4s|8h)', k))
+        vec = ' '.join(f'{k}x{v}' for k, v in sorted(merged.items()) if re.match(r'(f|s)\w+(\.(4s|8h)|\(h\))', k))
         ratio = f'{n / per:.2f}' if per else '-'
         verdict = 'FAIL: ' + '; '.join(problems) if problems else 'ok'
         fails += bool(problems)

@@ -29,6 +29,7 @@ void zsm_pointwise(I which, float *in, I h, I w, I c, I ps, I rs, float *out, I 
 void zsm_scale_add(float *a, float alpha, float *b, float beta, float *out, I h, I w, I c, I ps, I rs);
 void zsm_lstm_update(float *gates, I gps, float *cin, float *cout, float *hid, I h, I w, I c, I ps);
 float zsm_fma_peak(I iterations, float seed);
+void zsm_probe_fp16_fma(const _Float16 *a, const _Float16 *b, _Float16 *c, I n);
 
 static unsigned long long rng_state = 0x9E3779B97F4A7C15ull;
 static unsigned rnd(void) { /* xorshift64* */
@@ -355,6 +356,27 @@ static void test_peak(void) {
   report("fmaPeakLoop", shape, fabs(got - want) / want, 1e-6);
 }
 
+/* The fp16 probe (Shims.swift): c += a * b in Float16, each lane within one fp16 rounding of
+   the exact value (the v8.2 build uses fmla v.8h; the v8.0 build converts through fp32). */
+static void test_fp16_probe(I n) {
+  _Float16 *a = malloc(2 * n), *b = malloc(2 * n), *c = malloc(2 * n);
+  double *want = malloc(sizeof(double) * n);
+  for (I i = 0; i < n; i++) {
+    a[i] = (_Float16)frnd(-2, 2); b[i] = (_Float16)frnd(-2, 2); c[i] = (_Float16)frnd(-2, 2);
+    want[i] = (double)c[i] + (double)a[i] * (double)b[i];
+  }
+  zsm_probe_fp16_fma(a, b, c, n);
+  double worst = 0;
+  for (I i = 0; i < n; i++) {
+    double e = fabs((double)c[i] - want[i]) / (ldexp(fabs(want[i]), -11) + ldexp(1.0, -24));
+    if (!(e <= worst)) worst = e;
+  }
+  char shape[64];
+  snprintf(shape, sizeof shape, "n=%ld (error in fp16 half-ulps)", (long)n);
+  report("fp16 probe (c+=a*b)", shape, worst, 1.0);
+  free(a); free(b); free(c); free(want);
+}
+
 int main(void) {
 #if defined(__aarch64__) && defined(__linux__)
   unsigned long hw = getauxval(AT_HWCAP);
@@ -394,6 +416,7 @@ int main(void) {
   test_lstm(64, 3, 4);
   test_lstm(13, 2, 3);
   test_peak();
+  test_fp16_probe(8 * 37 + 5);
   printf("%s (%d checks, %d failure%s)\n", failures ? "FAIL" : "ALL PASS", checks, failures,
          failures == 1 ? "" : "s");
   return failures != 0;
