@@ -9,17 +9,34 @@
 //   ZSM_TARGET_CPU=generic swift build              # no CPU flags at all (portable, slow)
 // ZSM_TARGET_CPU takes any name `swiftc -target-cpu` accepts (x86-64-v3/v4 are rejected by
 // the frontend; use ZSM_MARCH for those). ZSM_MARCH is passed as `-Xcc -march=...`.
+//   ZSM_BOARD=rpi5 swift build -c release          # the flags of Boards/rpi5.json (`build`)
+// ZSM_BOARD takes its target_cpu and march from the board file (null target_cpu: generic);
+// ZSM_TARGET_CPU / ZSM_MARCH, when also set, override them. Build on (or for) that board.
 import Foundation
 import PackageDescription
 
 let environment = ProcessInfo.processInfo.environment
 
+/// `build.target_cpu` and `build.march` of Boards/$ZSM_BOARD.json, or nil without ZSM_BOARD.
+func boardBuildFlags() -> (cpu: String, march: String?)? {
+  guard let board = environment["ZSM_BOARD"], !board.isEmpty else { return nil }
+  let path = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("Boards/\(board).json")
+  guard let data = try? Data(contentsOf: path),
+    let root = try? JSONSerialization.jsonObject(with: data) as? [String: Any],
+    let build = root["build"] as? [String: Any]
+  else { fatalError("ZSM_BOARD=\(board): cannot read the build section of \(path.path)") }
+  return (build["target_cpu"] as? String ?? "generic", build["march"] as? String)
+}
+
 /// Compiler flags that name the CPU the binary is built for.
 func cpuFlags() -> [String] {
   var flags: [String] = []
-  let cpu = environment["ZSM_TARGET_CPU"].flatMap { $0.isEmpty ? nil : $0 } ?? "native"
+  let board = boardBuildFlags()
+  let cpu = environment["ZSM_TARGET_CPU"].flatMap { $0.isEmpty ? nil : $0 } ?? board?.cpu ?? "native"
   if cpu != "generic" { flags += ["-target-cpu", cpu] }
-  if let march = environment["ZSM_MARCH"], !march.isEmpty { flags += ["-Xcc", "-march=\(march)"] }
+  if let march = environment["ZSM_MARCH"].flatMap({ $0.isEmpty ? nil : $0 }) ?? board?.march {
+    flags += ["-Xcc", "-march=\(march)"]
+  }
   return flags
 }
 
@@ -28,10 +45,10 @@ let kernelSettings: [SwiftSetting] = [.unsafeFlags(cpuFlags())]
 /// Whether the CPU the build targets has AVX-512 VNNI: the int8 kernels use `vpdpbusd`,
 /// which LLVM cannot compile for other CPUs, so their target exists only then.
 func targetHasVNNI() -> Bool {
-  let cpu = environment["ZSM_TARGET_CPU"].flatMap { $0.isEmpty ? nil : $0 } ?? "native"
+  let cpu = environment["ZSM_TARGET_CPU"].flatMap { $0.isEmpty ? nil : $0 } ?? boardBuildFlags()?.cpu ?? "native"
   let vnniCPUs: Set = [
     "znver4", "znver5", "icelake-server", "icelake-client", "tigerlake", "sapphirerapids", "cascadelake",
-    "cooperlake", "rocketlake", "alderlake", "graniterapids", "emeraldrapids",
+    "cooperlake", "rocketlake", "graniterapids", "emeraldrapids",
   ]
   if cpu == "native" {
     #if arch(x86_64)
@@ -75,7 +92,9 @@ let package = Package(
     /// compile as Embedded Swift for aarch64.
     .target(name: "ZSMKernels", swiftSettings: kernelSettings),
     /// Tensor descriptors, the static arena and its planner, the worker pool.
-    .target(name: "ZSMRuntime", dependencies: ["ZSMKernels"], swiftSettings: kernelSettings),
+    .target(name: "ZSMRuntime", dependencies: ["ZSMKernels", "CZSMCPU"], swiftSettings: kernelSettings),
+    /// Header-only C: the CPU features the importing module was compiled for, and AT_HWCAP.
+    .target(name: "CZSMCPU"),
     /// Checkpoint readers (PyTorch zip and legacy containers, a safe unpickler), the `.bin`
     /// tensor files, the network configuration, the Zooming Slow-Mo graph and its temporal
     /// windows. Imports Glibc, not Foundation.

@@ -1,3 +1,5 @@
+import ZSMRuntime
+
 /// One float32 tensor in the fixtures' `.bin` format (`Tests/Fixtures/README.md`).
 ///
 /// Layout, integers little-endian: the magic `ZSMRAW01`; a uint32 header length; a compact

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import ZSMModel
+import ZSMRuntime
 
 struct Infer: ParsableCommand {
   static let configuration = CommandConfiguration(
@@ -34,12 +35,24 @@ struct Infer: ParsableCommand {
   @Option(help: "Times to run the window (for timing; the output of the last run is written).")
   var runs: Int = 1
 
+  @Option(help: "Board file whose tuning to use (Boards/NAME.json, see zsm profile).")
+  var board: String?
+
+  @Option(help: "Directory of the board files.")
+  var boardsDir: String = "Boards"
+
   func validate() throws {
     guard threads >= 1 && threads <= 256 else { throw ValidationError("--threads must be 1...256, got \(threads)") }
     guard runs >= 1 else { throw ValidationError("--runs must be at least 1") }
   }
 
   func run() throws {
+    if let board {
+      let path = (boardsDir as NSString).appendingPathComponent("\(board).json")
+      do { RuntimeTuning.apply(try BoardProfile.load(path: path, expectedName: board).tuning) } catch {
+        throw CLIError(error.message)
+      }
+    }
     // Fail before the long computation if the result could not be written.
     guard FileManager.default.createFile(atPath: output, contents: nil) else {
       throw CLIError("\(output): cannot create the output file")

@@ -1,10 +1,24 @@
 import ArgumentParser
+import ZSMRuntime
 
 @main
 struct ZSM: ParsableCommand {
   static let configuration = CommandConfiguration(
     commandName: "zsm",
     abstract: "Zooming Slow-Mo space-time video super-resolution on the CPU.",
-    subcommands: [Upscale.self, Eval.self, DaemonCommand.self, Infer.self, Inspect.self, Bench.self, Devices.self]
+    subcommands: [
+      Upscale.self, Eval.self, DaemonCommand.self, Infer.self, Inspect.self, Bench.self, Profile.self, Devices.self,
+    ]
   )
+
+  /// Refuses to start on a CPU that lacks features this binary was compiled for (Boards/README.md).
+  static func main() {
+    do {
+      try CPUFeatures.requireCompiledFeatures()
+    } catch {
+      note("zsm: \(error.message)")
+      ZSM.exit(withError: ExitCode(3))
+    }
+    main(nil)
+  }
 }

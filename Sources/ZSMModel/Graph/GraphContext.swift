@@ -60,6 +60,10 @@ final class GraphContext {
   /// Wall time of each stage in the last running pass.
   private(set) var stageNanoseconds = [UInt64](repeating: 0, count: NetworkStage.allCases.count)
   private var stageStart: UInt64 = 0
+  /// Wall time of the deformable convolutions (sampling + multiply, not their offset convs) in
+  /// the last running pass, and their multiply-accumulates (counted while planning).
+  private(set) var deformNanoseconds: UInt64 = 0
+  private(set) var deformMACs = 0
 
   /// Stands in for storage while planning (validation reads descriptors only).
   private let placeholder = UnsafeMutablePointer<Float>.allocate(capacity: 16)
@@ -81,6 +85,7 @@ final class GraphContext {
     lastUse.removeAll()
     storage.removeAll()
     macs = [Int](repeating: 0, count: NetworkStage.allCases.count)
+    deformMACs = 0
     plan = nil
     arena = nil
   }
@@ -105,6 +110,7 @@ final class GraphContext {
     step = 0
     nextID = 0
     for i in stageNanoseconds.indices { stageNanoseconds[i] = 0 }
+    deformNanoseconds = 0
     stageStart = monotonicNanoseconds()
   }
 
@@ -206,13 +212,16 @@ extension GraphContext {
       try layer.validate(input: view(input), offsetsAndMask: view(offsets), output: view(output))
       let o = view(output)
       countMACs(o.height * o.width * o.channels * layer.weights.layout.inputChannels * 9)
+      deformMACs += o.height * o.width * o.channels * layer.weights.layout.inputChannels * 9
       guard view(scratch).channels >= layer.scratchFloatsPerWorker * pool.threadCount else {
         throw ShapeError("deformable conv \(layer.name): scratch too small")
       }
     } else {
+      let start = monotonicNanoseconds()
       layer.runUnchecked(
         input: map(input), offsetsAndMask: map(offsets), output: map(output), pool: pool,
         scratch: view(scratch).storage)
+      deformNanoseconds += monotonicNanoseconds() - start
     }
     advance()
   }

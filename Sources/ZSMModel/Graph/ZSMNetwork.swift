@@ -142,6 +142,12 @@ public final class ZSMNetwork {
       uniqueKeysWithValues: NetworkStage.allCases.map { ($0, Double(context.stageNanoseconds[$0.rawValue]) / 1e9) })
   }
 
+  /// Seconds of the deformable convolutions (sampling + multiply, not their offset convs) in
+  /// the last `run`; they are part of stages B and C.
+  public var lastRunDeformableSeconds: Double { Double(context.deformNanoseconds) / 1e9 }
+  /// Multiply-accumulates of the deformable convolutions of one window (dense equivalent).
+  public var deformableMACsPerWindow: Int { context.deformMACs }
+
   // MARK: - Forward
 
   struct Pyramid {

@@ -103,7 +103,7 @@ public struct DeformableConv2D: @unchecked Sendable {
 
   public init(
     name: String, groups: Int, epilogue: Epilogue, weights: PackedConvWeights,
-    tilePixels: Int = DeformableConv.defaultTilePixels
+    tilePixels: Int = RuntimeTuning.deformableTilePixels
   ) {
     self.name = name
     self.groups = groups

@@ -92,7 +92,7 @@ public final class WorkerPool: @unchecked Sendable {
   @inlinable
   public func forEachRowRange<Job: RowJob>(rows: Int, _ job: Job) {
     if rows <= 0 { return }
-    let chunks = threadCount == 1 ? 1 : min(rows, threadCount * 4)
+    let chunks = threadCount == 1 ? 1 : min(rows, threadCount * RuntimeTuning.rowChunksPerThread)
     run(tasks: chunks, RowChunks(rows: rows, chunks: chunks, job: job))
   }
 

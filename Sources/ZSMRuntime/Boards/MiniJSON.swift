@@ -1,6 +1,6 @@
-/// A JSON value, as far as the `.bin` tensor header needs: objects, arrays, strings,
-/// numbers, booleans and null.
-enum JSONValue: Equatable {
+/// A JSON value, as far as the `.bin` tensor header and the board files need: objects, arrays,
+/// strings, numbers, booleans and null. (Shared by ZSMModel and ZSMRuntime's board profiles.)
+public enum JSONValue: Equatable, Sendable {
   case null
   case bool(Bool)
   /// A number written without fraction or exponent that fits in `Int`.
@@ -12,19 +12,20 @@ enum JSONValue: Equatable {
 }
 
 /// Why JSON text could not be parsed: what was expected, and at which byte.
-struct JSONParseError: Error {
-  let message: String
+public struct JSONParseError: Error {
+  public let message: String
+  public init(message: String) { self.message = message }
 }
 
 /// A small dependency-free recursive-descent JSON parser (RFC 8259) for short headers.
 /// Nesting is capped at `maximumDepth` so hostile input cannot exhaust the stack.
-struct MiniJSON {
+public struct MiniJSON {
   private let bytes: [UInt8]
   private var position = 0
   private let maximumDepth = 32
 
   /// Parses `bytes` as one JSON value surrounded by optional whitespace.
-  static func parse(_ bytes: [UInt8]) throws(JSONParseError) -> JSONValue {
+  public static func parse(_ bytes: [UInt8]) throws(JSONParseError) -> JSONValue {
     var parser = MiniJSON(bytes: bytes)
     let value = try parser.value(depth: 0)
     parser.skipWhitespace()

@@ -1,0 +1,105 @@
+#!/usr/bin/env bash
+# ARM64 verification of ZSMKernels without a board (issue 6). Compiles Sources/ZSMKernels plus
+# the C entry points in Tests/ARM64/Shims.swift as Embedded Swift for aarch64 twice (ARMv8.0
+# baseline; ARMv8.2-A + fp16 + dotprod), links the C self-test (selftest.c: every kernel against
+# a scalar double-precision reference), runs it under qemu-aarch64-static as a Cortex-A53 and a
+# Cortex-A76, and checks the disassembly of the hot loops (loops.py: `fmla v.4s` present, no
+# scalarised loop, no unexpected calls), printing instructions per output element.
+#   Tests/ARM64/run.sh            # installs qemu-user-static and the cross toolchain if missing (apt, root)
+#   OUT=/tmp/x Tests/ARM64/run.sh # where objects, disassembly and logs go (default /tmp/zsm-arm64)
+# Exit status 0 only if both builds pass every check on every CPU model and the loop checks pass.
+# qemu emulates the instruction set exactly but not timing: no figure here is a speed.
+set -uo pipefail
+cd "$(dirname "$0")/../.."
+START=$(date +%s)
+SWIFTC=${SWIFTC:-/opt/swift/usr/bin/swiftc}
+DEMANGLE=${DEMANGLE:-$(dirname "$SWIFTC")/swift-demangle}
+OUT=${OUT:-/tmp/zsm-arm64}
+SYSROOT=/usr/aarch64-linux-gnu
+mkdir -p "$OUT"
+fails=0
+fail() { echo "FAIL: $*"; fails=$((fails + 1)); }
+
+need=()
+command -v qemu-aarch64-static > /dev/null || need+=(qemu-user-static)
+command -v aarch64-linux-gnu-gcc > /dev/null || need+=(crossbuild-essential-arm64)
+command -v aarch64-linux-gnu-objdump > /dev/null || need+=(binutils-aarch64-linux-gnu)
+if [ ${#need[@]} -gt 0 ]; then
+  echo "== installing ${need[*]}"
+  { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}"; } > "$OUT/apt.log" 2>&1 \
+    || { echo "FAIL: apt-get install ${need[*]} (see $OUT/apt.log)"; exit 1; }
+fi
+
+mapfile -t SOURCES < <(find Sources/ZSMKernels -name '*.swift' | sort)
+declare -A MARCH=([v80]="" [v82]="-Xcc -march=armv8.2-a+fp16+dotprod")
+echo "== compiling ${#SOURCES[@]} kernel files + Shims.swift as Embedded Swift for aarch64 (v80, v82 in parallel)"
+for v in v80 v82; do
+  # shellcheck disable=SC2086
+  "$SWIFTC" -target aarch64-none-none-elf -enable-experimental-feature Embedded -wmo -parse-as-library \
+    -module-name ZSMKernels -O -Xcc -fno-math-errno ${MARCH[$v]} \
+    -c "${SOURCES[@]}" Tests/ARM64/Shims.swift -o "$OUT/kernels-$v.o" > "$OUT/compile-$v.log" 2>&1 &
+  eval "pid_$v=$!"
+done
+for v in v80 v82; do
+  pid_var=pid_$v
+  wait "${!pid_var}" || fail "compile $v (see $OUT/compile-$v.log)"
+done
+
+for v in v80 v82; do
+  [ -f "$OUT/kernels-$v.o" ] || continue
+  aarch64-linux-gnu-gcc -O2 -ffp-contract=off -Wall -Werror Tests/ARM64/selftest.c "$OUT/kernels-$v.o" -lm \
+    -o "$OUT/selftest-$v" 2> "$OUT/link-$v.log" || fail "link $v (see $OUT/link-$v.log)"
+  aarch64-linux-gnu-objdump -dr --no-show-raw-insn "$OUT/kernels-$v.o" | "$DEMANGLE" --simplified > "$OUT/kernels-$v.dis"
+done
+
+run_check() { # label cpu binary
+  local label=$1 cpu=$2 bin=$3 rc
+  qemu-aarch64-static -cpu "$cpu" -L "$SYSROOT" "$bin" > "$OUT/run-$label.log" 2>&1
+  rc=$?
+  if [ $rc -eq 0 ] && grep -q '^ALL PASS' "$OUT/run-$label.log"; then
+    echo "PASS  $label: $(tail -1 "$OUT/run-$label.log")"
+  else
+    grep '^FAIL' "$OUT/run-$label.log" | head -20
+    fail "$label: rc=$rc (see $OUT/run-$label.log)"
+  fi
+}
+echo "== self-test under qemu (every kernel vs a scalar double reference)"
+[ -x "$OUT/selftest-v80" ] && run_check v80@cortex-a53 cortex-a53 "$OUT/selftest-v80"
+[ -x "$OUT/selftest-v80" ] && run_check v80@cortex-a76 cortex-a76 "$OUT/selftest-v80"
+[ -x "$OUT/selftest-v82" ] && run_check v82@cortex-a76 cortex-a76 "$OUT/selftest-v82"
+
+echo "== negative control: the v8.2 build on a Cortex-A53"
+if [ -f "$OUT/kernels-v82.dis" ]; then
+  # ARMv8.2 fp16 arithmetic (.8h/.4h or scalar h registers) and dot products.
+  v82_insns=$(grep -cE $'\t(f(mla|mls|add|sub|mul|div|max|min|abs|neg|sqrt|cvtz[su]|madd|msub|cmge|cmgt|cmeq)\t[^/]*(\\.[48]h|\\bh[0-9]+)|[su]dot\t)' \
+    "$OUT/kernels-v82.dis")
+  echo "v8.2-only instructions in the v82 object: $v82_insns"
+  if [ "$v82_insns" -gt 0 ]; then
+    qemu-aarch64-static -cpu cortex-a53 -L "$SYSROOT" "$OUT/selftest-v82" > "$OUT/run-v82@cortex-a53.log" 2>&1
+    rc=$?
+    if [ $rc -eq 132 ]; then echo "PASS  v82@cortex-a53: SIGILL as expected"; else fail "v82@cortex-a53: rc=$rc, expected SIGILL (132)"; fi
+  else
+    fail "the v82 object has no v8.2 instruction: did -march reach the compiler? (Shims.swift's fp16 probe should be fmla v.8h)"
+  fi
+fi
+
+echo "== hot loops (static instruction counts; MAC = one output element x one reduction step)"
+for v in v80 v82; do
+  [ -f "$OUT/kernels-$v.dis" ] || continue
+  flags=(); [ "$v" = v82 ] && flags=(--fp16)  # the v8.2 build's fp16 probe must be fmla v.8h
+  python3 Tests/ARM64/loops.py --label "$v" "${flags[@]}" < "$OUT/kernels-$v.dis" | tee "$OUT/loops-$v.txt"
+  [ "${PIPESTATUS[0]}" -eq 0 ] || fail "loop check $v"
+done
+
+# The checker itself must catch a scalarised micro-kernel: feed it v80 with fmla turned scalar.
+if [ -f "$OUT/kernels-v80.dis" ]; then
+  if sed -E 's/\tfmla\tv[0-9]+\.4s, .*$/\tfmadd\ts0, s1, s2, s3/' \
+      "$OUT/kernels-v80.dis" | python3 Tests/ARM64/loops.py --label mutated > "$OUT/loops-mutated.txt"; then
+    fail "loops.py accepted a disassembly whose conv loops were made scalar"
+  else
+    echo "PASS  loops.py rejects scalarised conv loops ($(grep -c 'FAIL: no fmla' "$OUT/loops-mutated.txt") kernels flagged)"
+  fi
+fi
+
+echo "== done in $(($(date +%s) - START)) s: $fails failure(s); logs in $OUT"
+exit $((fails != 0))
