@@ -20,23 +20,30 @@ func runTileRow(
     let outBlock = out + o0
     let resBlock = residual + o0
     let valid = min(nr, cout - o0)
-    switch nr {
-    case 64:
-      runOutputBlock64(
-        count: count, a: a, pStride: pStride, kxStride: kxStride, kyStride: kyStride, nKy: nKy, nKx: nKx,
-        kPerTap: kPerTap, b: b, out: outBlock, outPStride: outPStride, bias: bias, epilogue: epilogue,
-        residual: resBlock, residualPStride: residualPStride, validLanes: valid)
-    case 32:
-      runOutputBlock32(
-        count: count, a: a, pStride: pStride, kxStride: kxStride, kyStride: kyStride, nKy: nKy, nKx: nKx,
-        kPerTap: kPerTap, b: b, out: outBlock, outPStride: outPStride, bias: bias, epilogue: epilogue,
-        residual: resBlock, residualPStride: residualPStride, validLanes: valid)
-    default:
+    #if arch(arm64)
       runOutputBlock16(
         count: count, a: a, pStride: pStride, kxStride: kxStride, kyStride: kyStride, nKy: nKy, nKx: nKx,
         kPerTap: kPerTap, b: b, out: outBlock, outPStride: outPStride, bias: bias, epilogue: epilogue,
         residual: resBlock, residualPStride: residualPStride, validLanes: valid)
-    }
+    #else
+      switch nr {
+      case 64:
+        runOutputBlock64(
+          count: count, a: a, pStride: pStride, kxStride: kxStride, kyStride: kyStride, nKy: nKy, nKx: nKx,
+          kPerTap: kPerTap, b: b, out: outBlock, outPStride: outPStride, bias: bias, epilogue: epilogue,
+          residual: resBlock, residualPStride: residualPStride, validLanes: valid)
+      case 32:
+        runOutputBlock32(
+          count: count, a: a, pStride: pStride, kxStride: kxStride, kyStride: kyStride, nKy: nKy, nKx: nKx,
+          kPerTap: kPerTap, b: b, out: outBlock, outPStride: outPStride, bias: bias, epilogue: epilogue,
+          residual: resBlock, residualPStride: residualPStride, validLanes: valid)
+      default:
+        runOutputBlock16(
+          count: count, a: a, pStride: pStride, kxStride: kxStride, kyStride: kyStride, nKy: nKy, nKx: nKx,
+          kPerTap: kPerTap, b: b, out: outBlock, outPStride: outPStride, bias: bias, epilogue: epilogue,
+          residual: resBlock, residualPStride: residualPStride, validLanes: valid)
+      }
+    #endif
     o0 &+= nr
   }
 }
