@@ -7,7 +7,8 @@ struct ZSM: ParsableCommand {
     commandName: "zsm",
     abstract: "Zooming Slow-Mo space-time video super-resolution on the CPU.",
     subcommands: [
-      Upscale.self, Eval.self, DaemonCommand.self, Infer.self, Inspect.self, Bench.self, Profile.self, Devices.self,
+      Upscale.self, Live.self, Eval.self, DaemonCommand.self, Infer.self, Inspect.self, Bench.self, Profile.self,
+      Devices.self,
     ]
   )
 

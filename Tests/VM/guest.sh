@@ -4,6 +4,7 @@
 B=$1
 Z=$2
 PIPELINE=${3:-strict}   # "report": a pipeline shortfall is reported but does not fail the run
+MODEL=$4                # a small checkpoint for zsm live
 fails=0
 step() {
   echo "VMTEST: RUN $*"
@@ -53,6 +54,29 @@ if [ "$PIPELINE" = report ]; then
   "$B" pipeline 150 | sed 's/^VMTEST: FAIL/VMTEST: INFO (report-only) FAIL/'
 else
   step "$B" pipeline 150
+fi
+
+if [ -n "$MODEL" ]; then
+  # zsm live end to end: vivid -> windows -> network -> vkms. Emulated, the network is slow, so the
+  # camera frames are averaged 10x10 into a 32x18 network input (128x72 out) and 6 frames are shown.
+  echo "VMTEST: RUN $Z live (vivid 320x180 -> network 32x18 -> vkms)"
+  "$Z" live --model "$MODEL" --camera /dev/video0 --size 320x180 --downscale 10 --window 2 --frames 6 \
+    --display /dev/dri/card0 > /tmp/live.log 2>&1
+  rc=$?
+  cat /tmp/live.log
+  presented=$(sed -n 's/.*live: done: .* \([0-9][0-9]*\) presented.*/\1/p' /tmp/live.log)
+  if [ $rc = 0 ] && [ "${presented:-0}" -ge 6 ]; then
+    echo "VMTEST: PASS zsm live: camera -> network -> display, $presented frames presented, exit 0"
+  else
+    echo "VMTEST: FAIL zsm live: rc=$rc, presented '${presented}'"
+    fails=$((fails + 1))
+  fi
+  if grep -q "live: capture" /tmp/live.log; then
+    echo "VMTEST: PASS zsm live reports statistics every second"
+  else
+    echo "VMTEST: FAIL zsm live printed no statistics"
+    fails=$((fails + 1))
+  fi
 fi
 
 echo "VMTEST: RUN reconnect (vivid's disconnect control mid-stream)"

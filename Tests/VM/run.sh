@@ -38,7 +38,8 @@ ZSM=$ROOT/.build-vm/release/zsm
 OUT=$WORK/out-zsm
 rm -rf "$OUT" && mkdir -p "$OUT"
 set +e
-"$HERE/run-vm.sh" --out "$OUT" --timeout 400 --smp 2 --add "$BIN" --add "$ZSM" -- "$HERE/guest.sh" "$BIN" "$ZSM" "${ZSM_VM_PIPELINE:-strict}"
+MODEL=$ROOT/Tests/Fixtures/tiny_16x12_n2/model.pth   # small checkpoint for zsm live
+"$HERE/run-vm.sh" --out "$OUT" --timeout 400 --smp 2 --add "$BIN" --add "$ZSM" --add "$MODEL" -- "$HERE/guest.sh" "$BIN" "$ZSM" "${ZSM_VM_PIPELINE:-strict}" "$MODEL"
 rc=$?
 set -e
 echo "== summary"
