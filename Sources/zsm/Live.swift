@@ -85,8 +85,8 @@ struct Live: ParsableCommand {
       cam.stop()
     }
     let pipeline = try LivePipeline(
-      network: network, camera: cam, display: screen, windowSize: window, downscale: downscale, scaling: .center,
-      slowmo: slowmo)
+      network: network, camera: cam, windowSize: window, downscale: downscale, slowmo: slowmo
+    ) { frame in try? screen.present(frame, scaling: .center) }
     let n = pipeline.networkSize
     note(
       "live: \(cam.format.map { "\($0)" } ?? camera) -> network \(n.width)x\(n.height) (\(network.config)) -> "

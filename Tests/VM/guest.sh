@@ -79,6 +79,63 @@ if [ -n "$MODEL" ]; then
   fi
 fi
 
+if [ -n "$MODEL" ]; then
+  # zsm daemon headless with the camera source and the display sink: windows are computed, the
+  # camera is pulled mid-stream (vivid's disconnect control) and must come back without a
+  # restart, SIGTERM ends it with status 0, and the metrics file says what happened.
+  echo "VMTEST: RUN $Z daemon (camera -> display, disconnect, SIGTERM, metrics)"
+  cat > /tmp/daemon.json <<JSON
+{"model": "$MODEL", "threads": 2, "window": 2,
+ "source": {"type": "camera", "device": "/dev/video0", "size": "320x180", "downscale": 10},
+ "sink": {"type": "display", "card": "/dev/dri/card0"},
+ "metrics": "/tmp/zsm.prom"}
+JSON
+  rm -f /tmp/zsm.prom
+  "$Z" daemon --config /tmp/daemon.json > /tmp/daemon.log 2>&1 &
+  dp=$!
+  if waitfor /tmp/zsm.prom "^zsm_windows_total [1-9]" 1800; then
+    echo "VMTEST: PASS zsm daemon: camera -> network -> display, first window done"
+    v4l2-ctl -d /dev/video0 -c disconnect=1 || echo "VMTEST: INFO v4l2-ctl disconnect failed"
+    before=$(sed -n 's/^zsm_windows_total //p' /tmp/zsm.prom)
+    want=$((before + 2))
+    i=0
+    while [ $i -lt 1800 ]; do
+      now=$(sed -n 's/^zsm_windows_total //p' /tmp/zsm.prom 2>/dev/null)
+      [ "${now:-0}" -ge $want ] && break
+      sleep 0.1
+      i=$((i + 1))
+    done
+    if [ "${now:-0}" -ge $want ]; then
+      echo "VMTEST: PASS zsm daemon: windows go on after the camera was disconnected ($before -> $now)"
+    else
+      echo "VMTEST: FAIL zsm daemon: no windows after the disconnect ($before -> ${now:-none})"
+      fails=$((fails + 1))
+    fi
+  else
+    echo "VMTEST: FAIL zsm daemon: no window within 180 s"
+    fails=$((fails + 1))
+  fi
+  kill -TERM $dp
+  wait $dp
+  rc=$?
+  cat /tmp/daemon.log
+  if [ $rc = 0 ] && grep -q "stopping on signal" /tmp/daemon.log; then
+    echo "VMTEST: PASS zsm daemon: SIGTERM finishes the window and exits 0"
+  else
+    echo "VMTEST: FAIL zsm daemon: exit status $rc after SIGTERM"
+    fails=$((fails + 1))
+  fi
+  cat /tmp/zsm.prom
+  if grep -q "^zsm_frames_in_total [1-9]" /tmp/zsm.prom && grep -q "^zsm_frames_out_total [1-9]" /tmp/zsm.prom \
+     && grep -q "^zsm_window_seconds_count [1-9]" /tmp/zsm.prom && grep -q "^zsm_source_up 0" /tmp/zsm.prom \
+     && grep -q "^zsm_arena_bytes [1-9]" /tmp/zsm.prom; then
+    echo "VMTEST: PASS zsm daemon: metrics (frames in/out, window latency histogram, arena, source state)"
+  else
+    echo "VMTEST: FAIL zsm daemon: metrics file content"
+    fails=$((fails + 1))
+  fi
+fi
+
 echo "VMTEST: RUN reconnect (vivid's disconnect control mid-stream)"
 # vivid's "disconnect" control makes the node fail with ENODEV (and POLLERR) like an unplugged
 # USB camera; it registers again once the last open handle is closed (vivid's replug). So the

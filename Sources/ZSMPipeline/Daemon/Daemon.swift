@@ -40,6 +40,7 @@ public final class Daemon {
   /// Runs until the source ends or SIGTERM; returns the process exit status.
   public func run() throws -> Int32 {
     try loadNetworkIfNeeded()
+    if config.source.type == "camera" { return try runCamera() }
     let reader: Y4MReader
     do { reader = try Y4MReader(path: config.source.path ?? "-") } catch { throw PipelineError("\(error)") }
     metrics.sourceUp = true
@@ -119,6 +120,118 @@ public final class Daemon {
       metrics.sourceUp = false
       break
     }
+    writeMetrics()
+    notifier.notify("STOPPING=1")
+    return 0
+  }
+
+  /// Camera source: the live pipeline (newest-frames windows, output paced at the output rate)
+  /// into the configured sink. The camera code reopens a camera that goes away ("no signal"),
+  /// so the daemon keeps running; the watchdog is fed while it waits for frames too.
+  func runCamera() throws -> Int32 {
+    var ready = false
+    var fileSequence = 0
+    while true {
+      let source = config.source
+      let (w, h) = config.cameraSize(source.size ?? "320x180") ?? (320, 180)
+      let fourcc = FourCC((source.format ?? "YUYV").uppercased()) ?? .yuyv
+      let camera: V4L2Camera
+      do {
+        camera = try V4L2Camera(
+          CameraConfiguration(
+            path: source.device ?? "/dev/video0", fourcc: fourcc, width: w, height: h, framesPerSecond: source.fps))
+      } catch { throw PipelineError("\(error)") }
+      defer { camera.stop() }
+      guard let network else { throw PipelineError("no network") }
+      // The sink, created once the output size is known.
+      var present: (PlanarRGB) -> Void = { _ in }
+      var display: KMSDisplay?
+      var sink: FrameSink?
+      var encodeBuffer: UnsafeMutableRawBufferPointer?
+      let downscale = max(1, source.downscale ?? 4)
+      let nw = max(1, (camera.format?.width ?? w) / downscale)
+      let nh = max(1, (camera.format?.height ?? h) / downscale)
+      let fps = Int((camera.format?.framesPerSecond ?? 25).rounded())
+      switch config.sink.type {
+      case "display":
+        do {
+          let screen = try KMSDisplay(
+            cardPath: config.sink.card, connectorName: config.sink.connector, mode: config.sink.mode)
+          display = screen
+          present = { frame in try? screen.present(frame, scaling: .center) }
+        } catch { throw PipelineError("\(error)") }
+      case "y4m", "y4m-rotate":
+        let header = Y4MHeader(
+          width: 4 * nw, height: 4 * nh, frameRate: (config.slowmo == true ? fps : 2 * fps, 1))
+        let frameSink = try FrameSink(config.sink, header: header, lastSequence: fileSequence)
+        sink = frameSink
+        let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: header.frameByteCount, alignment: 64)
+        encodeBuffer = buffer
+        let log = self.log
+        present = { frame in
+          header.convertFromRGB(frame, to: buffer, matrix: header.height >= 720 ? .bt709 : .bt601)
+          do { try frameSink.write(UnsafeRawBufferPointer(buffer)) } catch { log("sink: \(error)") }
+        }
+      default:
+        break
+      }
+      defer {
+        display?.close()
+        try? sink?.close()
+        if let sink { fileSequence = sink.sequence }
+        encodeBuffer?.deallocate()
+      }
+      let pipeline = try LivePipeline(
+        network: network, camera: camera, windowSize: config.window ?? 2, downscale: downscale,
+        slowmo: config.slowmo == true, present: present)
+      notifier.notify("READY=1")
+      if !ready {
+        ready = true
+        log("ready: \(network.config), camera \(camera.format.map { "\($0)" } ?? camera.path), network \(nw)x\(nh)")
+      }
+      metrics.sourceUp = camera.statistics.online
+      writeMetrics()
+      var base = (framesIn: metrics.framesIn, framesOut: metrics.framesOut, dropped: metrics.framesDropped)
+      let final = try pipeline.run(
+        outputLimit: nil,
+        shouldStop: { [signals] in
+          self.pingWatchdog()
+          return signals.stopRequested || signals.reloadPending
+        },
+        report: { _ in },
+        afterWindow: { seconds, s in
+          self.metrics.framesIn = base.framesIn + s.framesCaptured
+          self.metrics.framesOut = base.framesOut + s.framesPresented
+          self.metrics.framesDropped = base.dropped + s.framesDropped
+          self.metrics.windows += 1
+          self.metrics.observeWindow(seconds: seconds)
+          for (stage, t) in network.lastRunStageSeconds { self.metrics.stageSeconds[stage, default: 0] += t }
+          self.metrics.sourceUp = camera.statistics.online
+          self.pingWatchdog(force: true)
+          self.notifier.notify(
+            "STATUS=\(s.framesCaptured) frames captured, \(s.framesPresented) shown, \(s.framesDropped) dropped, "
+              + "last window " + String(format: "%.2f s", seconds))
+          self.writeMetrics()
+        })
+      metrics.framesIn = base.framesIn + final.framesCaptured
+      metrics.framesOut = base.framesOut + final.framesPresented
+      metrics.framesDropped = base.dropped + final.framesDropped
+      base = (metrics.framesIn, metrics.framesOut, metrics.framesDropped)
+      if signals.stopRequested {
+        log("stopping on signal: \(metrics.framesIn) frames captured, \(metrics.framesOut) shown")
+        break
+      }
+      if signals.takeReloadRequest() {
+        notifier.notify("RELOADING=1")
+        do {
+          config = try DaemonConfig.load(path: configPath)
+          try loadNetworkIfNeeded()
+          log("configuration reloaded from \(configPath)")
+        } catch { log("reload failed, keeping the previous configuration: \(error)") }
+        if config.source.type != "camera" { throw PipelineError("a reload cannot change the source type") }
+      }
+    }
+    metrics.sourceUp = false
     writeMetrics()
     notifier.notify("STOPPING=1")
     return 0

@@ -11,14 +11,23 @@ import Foundation
 ///       "metrics": "/var/lib/prometheus/node-exporter/zsm.prom"
 ///     }
 ///
-/// Sources: `y4m` (a file, a FIFO, or `-` for standard input). Sinks: `y4m` (one file or
-/// `-`), `y4m-rotate` (numbered files of at most `framesPerFile` frames in `directory`),
-/// `null` (discard; for measuring). `metrics` is optional (Prometheus text, for node
+/// Sources: `y4m` (a file, a FIFO, or `-` for standard input), `camera` (V4L2; frames pass
+/// through the live pipeline: newest-frames windows, output paced at the output rate). Sinks:
+/// `y4m` (one file or `-`), `y4m-rotate` (numbered files of at most `framesPerFile` frames in
+/// `directory`), `display` (KMS, with a camera source), `null` (discard; for measuring). `metrics` is optional (Prometheus text, for node
 /// exporter's textfile collector, rewritten atomically after every window).
 public struct DaemonConfig: Codable, Equatable, Sendable {
   public struct Source: Codable, Equatable, Sendable {
     public var type: String
+    /// `y4m`: the file, FIFO or `-`.
     public var path: String?
+    /// `camera`: the V4L2 device (default /dev/video0), frame size "WxH" (default 320x180),
+    /// fourcc (default YUYV), frame rate, and the KxK averaging into the network's input.
+    public var device: String?
+    public var size: String?
+    public var format: String?
+    public var fps: Int?
+    public var downscale: Int?
   }
 
   public struct Sink: Codable, Equatable, Sendable {
@@ -26,6 +35,10 @@ public struct DaemonConfig: Codable, Equatable, Sendable {
     public var path: String?
     public var directory: String?
     public var framesPerFile: Int?
+    /// `display`: DRM card, connector and mode (the first connected display, preferred mode).
+    public var card: String?
+    public var connector: String?
+    public var mode: String?
   }
 
   public var model: String
@@ -60,8 +73,16 @@ public struct DaemonConfig: Codable, Equatable, Sendable {
     switch source.type {
     case "y4m":
       guard source.path != nil else { throw PipelineError("\(path): source of type y4m needs \"path\"") }
+    case "camera":
+      if let size = source.size, cameraSize(size) == nil {
+        throw PipelineError("\(path): source size must be \"WxH\", got \"\(size)\"")
+      }
+      if let k = source.downscale, k < 1 { throw PipelineError("\(path): downscale must be at least 1") }
     default:
-      throw PipelineError("\(path): unknown source type \"\(source.type)\" (supported: y4m)")
+      throw PipelineError("\(path): unknown source type \"\(source.type)\" (supported: y4m, camera)")
+    }
+    if sink.type == "display" && source.type != "camera" {
+      throw PipelineError("\(path): the display sink needs a camera source (it shows frames at the camera's rate)")
     }
     switch sink.type {
     case "y4m":
@@ -69,9 +90,15 @@ public struct DaemonConfig: Codable, Equatable, Sendable {
     case "y4m-rotate":
       guard sink.directory != nil else { throw PipelineError("\(path): sink of type y4m-rotate needs \"directory\"") }
       if let n = sink.framesPerFile, n < 1 { throw PipelineError("\(path): framesPerFile must be at least 1") }
-    case "null": break
+    case "null", "display": break
     default:
-      throw PipelineError("\(path): unknown sink type \"\(sink.type)\" (supported: y4m, y4m-rotate, null)")
+      throw PipelineError("\(path): unknown sink type \"\(sink.type)\" (supported: y4m, y4m-rotate, display, null)")
     }
+  }
+
+  /// "WxH" -> (W, H).
+  func cameraSize(_ text: String) -> (Int, Int)? {
+    let parts = text.lowercased().split(separator: "x").compactMap { Int($0) }
+    return parts.count == 2 && parts[0] > 0 && parts[1] > 0 ? (parts[0], parts[1]) : nil
   }
 }

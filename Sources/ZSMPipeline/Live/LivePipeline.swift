@@ -33,10 +33,10 @@ public struct LiveStatistics: Sendable {
 public final class LivePipeline: @unchecked Sendable {
   let network: ZSMNetwork
   let camera: V4L2Camera
-  let display: KMSDisplay
+  /// Receives every output frame to show, on the presenter thread.
+  let present: (PlanarRGB) -> Void
   let windowSize: Int
   let downscale: Int
-  let scaling: DisplayScaling
   let outputInterval: Double
   let width: Int
   let height: Int
@@ -62,17 +62,18 @@ public final class LivePipeline: @unchecked Sendable {
   private var batchCount = 0
   private var batchCaptureTime = 0.0
 
+  /// - Parameter present: called with each output frame at its time (a display's `present`, an
+  ///   encoder, or nothing); it runs on the presenter thread.
   public init(
-    network: ZSMNetwork, camera: V4L2Camera, display: KMSDisplay, windowSize: Int, downscale: Int,
-    scaling: DisplayScaling, slowmo: Bool
+    network: ZSMNetwork, camera: V4L2Camera, windowSize: Int, downscale: Int, slowmo: Bool,
+    present: @escaping (PlanarRGB) -> Void
   ) throws {
     guard let format = camera.format else { throw PipelineError("\(camera.path): no format negotiated") }
     self.network = network
     self.camera = camera
-    self.display = display
+    self.present = present
     self.windowSize = windowSize
     self.downscale = max(1, downscale)
-    self.scaling = scaling
     cameraWidth = format.width
     cameraHeight = format.height
     width = max(1, format.width / self.downscale)
@@ -96,11 +97,17 @@ public final class LivePipeline: @unchecked Sendable {
   /// The network's input size (the camera's divided by `downscale`).
   public var networkSize: (width: Int, height: Int) { (width, height) }
 
+  /// Output frames per second.
+  public var outputFramesPerSecond: Double { 1 / outputInterval }
+
   /// Runs until `shouldStop` says so or `outputLimit` frames were shown. `report` gets the
   /// counters every second, from a thread of its own (the network may hold this one for longer);
   /// the final counters are returned.
+  /// `afterWindow` is called on this thread after each window with its wall time (seconds) and
+  /// the counters (the daemon's watchdog and metrics).
   public func run(
-    outputLimit: Int?, shouldStop: () -> Bool, report: @escaping @Sendable (LiveStatistics) -> Void
+    outputLimit: Int?, shouldStop: () -> Bool, report: @escaping @Sendable (LiveStatistics) -> Void,
+    afterWindow: (Double, LiveStatistics) -> Void = { _, _ in }
   ) throws -> LiveStatistics {
     let capture = Thread { [unowned self] in self.captureLoop() }
     let presenter = Thread { [unowned self] in self.presentLoop() }
@@ -158,6 +165,7 @@ public final class LivePipeline: @unchecked Sendable {
       let busy = (presenting ?? -1, batchReady ?? -1)
       let nextBatch = (0..<3).first { (i: Int) -> Bool in i != busy.0 && i != busy.1 } ?? 0
       presenterLock.unlock()
+      let windowStart = monotonicSecondsPipeline()
       network.run(input: input, output: batches[nextBatch])
       let skipFirst = first == previousLast
       previousLast = last
@@ -172,6 +180,7 @@ public final class LivePipeline: @unchecked Sendable {
       lock.lock()
       statistics.windows += 1
       lock.unlock()
+      afterWindow(monotonicSecondsPipeline() - windowStart, snapshot())
     }
     // Let the presenter show what it has, then stop.
     let deadline = monotonicSecondsPipeline() + Double(2 * windowSize) * outputInterval + 0.5
@@ -302,7 +311,7 @@ public final class LivePipeline: @unchecked Sendable {
           break
         }
         let frame = PlanarRGB(packed: batches[batch] + (first + i) * outFrame, width: 4 * width, height: 4 * height)
-        try? display.present(frame, scaling: scaling)
+        present(frame)
         let shown = monotonicSecondsPipeline()
         lock.lock()
         statistics.framesPresented += 1
