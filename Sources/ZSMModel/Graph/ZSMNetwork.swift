@@ -137,6 +137,11 @@ public final class ZSMNetwork {
   }
 
   /// Wall-clock seconds of each stage in the last `run`.
+  /// Wall-clock seconds of `stage` in the last `run` (no allocation, unlike the dictionary).
+  public func lastRunSeconds(of stage: NetworkStage) -> Double {
+    Double(context.stageNanoseconds[stage.rawValue]) / 1e9
+  }
+
   public var lastRunStageSeconds: [NetworkStage: Double] {
     Dictionary(
       uniqueKeysWithValues: NetworkStage.allCases.map { ($0, Double(context.stageNanoseconds[$0.rawValue]) / 1e9) })

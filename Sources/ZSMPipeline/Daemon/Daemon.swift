@@ -26,6 +26,11 @@ public final class Daemon {
   var loadedModel: (path: String, threads: Int)?
   public private(set) var metrics = DaemonMetrics()
   var lastWatchdog = 0.0
+  var status = TextBuffer(capacity: 256)
+  var metricsFile: (path: String, file: MetricsFile)?
+  var metricsFailed = false
+  /// Called after each window, once metrics and notifications are out (for embedding and tests).
+  public var windowObserver: ((DaemonMetrics) -> Void)?
 
   /// Loads and validates the configuration. Creates the signal thread first, so that every
   /// thread made later (the worker pool's) inherits the blocked signals.
@@ -36,6 +41,8 @@ public final class Daemon {
     self.log = log
     config = try DaemonConfig.load(path: configPath)
   }
+
+  deinit { status.deallocate() }
 
   /// Runs until the source ends or SIGTERM; returns the process exit status.
   public func run() throws -> Int32 {
@@ -81,15 +88,14 @@ public final class Daemon {
             if p.windowSeconds > 0 {
               self.metrics.windows += 1
               self.metrics.observeWindow(seconds: p.windowSeconds)
-              for (stage, seconds) in network.lastRunStageSeconds {
-                self.metrics.stageSeconds[stage, default: 0] += seconds
+              for stage in DaemonMetrics.stages {
+                self.metrics.stageSeconds[stage.rawValue] += network.lastRunSeconds(of: stage)
               }
             }
             self.pingWatchdog(force: true)
-            self.notifier.notify(
-              "STATUS=\(self.metrics.framesIn) frames in, \(self.metrics.framesOut) out, last window "
-                + String(format: "%.2f s", p.windowSeconds))
+            self.notifyStatus(windowSeconds: p.windowSeconds)
             self.writeMetrics()
+            self.windowObserver?(self.metrics)
           })
       } catch {
         try? sink.close()
@@ -205,13 +211,14 @@ public final class Daemon {
           self.metrics.framesDropped = base.dropped + s.framesDropped
           self.metrics.windows += 1
           self.metrics.observeWindow(seconds: seconds)
-          for (stage, t) in network.lastRunStageSeconds { self.metrics.stageSeconds[stage, default: 0] += t }
+          for stage in DaemonMetrics.stages {
+            self.metrics.stageSeconds[stage.rawValue] += network.lastRunSeconds(of: stage)
+          }
           self.metrics.sourceUp = camera.statistics.online
           self.pingWatchdog(force: true)
-          self.notifier.notify(
-            "STATUS=\(s.framesCaptured) frames captured, \(s.framesPresented) shown, \(s.framesDropped) dropped, "
-              + "last window " + String(format: "%.2f s", seconds))
+          self.notifyStatus(windowSeconds: seconds)
           self.writeMetrics()
+          self.windowObserver?(self.metrics)
         })
       metrics.framesIn = base.framesIn + final.framesCaptured
       metrics.framesOut = base.framesOut + final.framesPresented
@@ -260,9 +267,30 @@ public final class Daemon {
     }
   }
 
+  /// STATUS= line after a window, formatted without allocating.
+  func notifyStatus(windowSeconds: Double) {
+    guard notifier.isActive else { return }
+    status.clear()
+    status.append("STATUS=")
+    status.append(metrics.framesIn)
+    status.append(" frames in, ")
+    status.append(metrics.framesOut)
+    status.append(" out, ")
+    status.append(metrics.framesDropped)
+    status.append(" dropped, last window ")
+    status.append(windowSeconds)
+    status.append(" s")
+    notifier.notify(status)
+  }
+
+  /// Rewrites the metrics file (atomically, without allocating once the file is open).
   func writeMetrics() {
     guard let path = config.metrics else { return }
+    if metricsFile?.path != path { metricsFile = (path, MetricsFile(path: path)) }
     metrics.arenaBytes = network?.arenaBytes ?? 0
-    do { try metrics.write(to: path) } catch { log("\(error)") }
+    if let file = metricsFile?.file, !file.write(metrics), !metricsFailed {
+      metricsFailed = true
+      log("\(path): cannot write metrics")
+    }
   }
 }

@@ -11,7 +11,8 @@ public struct DaemonMetrics {
   public var windows = 0
   public var sourceUp = false
   public var arenaBytes = 0
-  public var stageSeconds: [NetworkStage: Double] = [:]
+  /// Network seconds by stage (indexed by `NetworkStage.rawValue`).
+  public var stageSeconds = [Double](repeating: 0, count: NetworkStage.allCases.count)
   /// Upper bounds (seconds) of the window latency histogram.
   public static let buckets: [Double] = [0.1, 0.25, 0.5, 1, 2.5, 5, 10, 25, 50, 100, 250]
   public var bucketCounts = [Int](repeating: 0, count: buckets.count)
@@ -41,7 +42,7 @@ public struct DaemonMetrics {
     metric("zsm_arena_bytes", "gauge", "Bytes of the network's planned arena.", [("", "\(arenaBytes)")])
     metric(
       "zsm_stage_seconds_total", "counter", "Network time by stage.",
-      NetworkStage.allCases.map { ("{stage=\"\(Self.label($0))\"}", "\(stageSeconds[$0] ?? 0)") })
+      NetworkStage.allCases.map { ("{stage=\"\(Self.label($0))\"}", "\(stageSeconds[$0.rawValue])") })
     var histogram = Self.buckets.enumerated().map { ("{le=\"\($0.element)\"}", "\(bucketCounts[$0.offset])") }
     histogram.append(("{le=\"+Inf\"}", "\(windowCount)"))
     lines.append("# HELP zsm_window_seconds Wall time of a network window.")
@@ -52,7 +53,7 @@ public struct DaemonMetrics {
     return lines.joined(separator: "\n") + "\n"
   }
 
-  static func label(_ stage: NetworkStage) -> String {
+  static func label(_ stage: NetworkStage) -> StaticString {
     switch stage {
     case .featureExtraction: "feature_extraction"
     case .interpolation: "interpolation"
@@ -61,6 +62,60 @@ public struct DaemonMetrics {
     case .upsampling: "upsampling"
     }
   }
+
+  /// Bucket bounds as they are printed.
+  static let bucketLabels: [StaticString] = ["0.1", "0.25", "0.5", "1", "2.5", "5", "10", "25", "50", "100", "250"]
+
+  /// Writes the Prometheus text into `out` without allocating.
+  func format(into out: inout TextBuffer) {
+    func counter(_ name: StaticString, _ type: StaticString, _ help: StaticString, _ value: Int) {
+      out.append("# HELP ")
+      out.append(name)
+      out.append(" ")
+      out.append(help)
+      out.append("\n# TYPE ")
+      out.append(name)
+      out.append(" ")
+      out.append(type)
+      out.append("\n")
+      out.append(name)
+      out.append(" ")
+      out.append(value)
+      out.append("\n")
+    }
+    counter("zsm_frames_in_total", "counter", "Input frames read.", framesIn)
+    counter("zsm_frames_out_total", "counter", "Output frames written.", framesOut)
+    counter("zsm_frames_dropped_total", "counter", "Input frames dropped.", framesDropped)
+    counter("zsm_windows_total", "counter", "Network windows computed.", windows)
+    counter("zsm_source_up", "gauge", "1 while the source delivers frames.", sourceUp ? 1 : 0)
+    counter("zsm_arena_bytes", "gauge", "Bytes of the network's planned arena.", arenaBytes)
+    out.append("# HELP zsm_stage_seconds_total Network time by stage.\n# TYPE zsm_stage_seconds_total counter\n")
+    for stage in Self.stages {
+      out.append("zsm_stage_seconds_total{stage=\"")
+      out.append(Self.label(stage))
+      out.append("\"} ")
+      out.append(stageSeconds[stage.rawValue])
+      out.append("\n")
+    }
+    out.append("# HELP zsm_window_seconds Wall time of a network window.\n# TYPE zsm_window_seconds histogram\n")
+    for i in 0..<Self.bucketLabels.count {
+      out.append("zsm_window_seconds_bucket{le=\"")
+      out.append(Self.bucketLabels[i])
+      out.append("\"} ")
+      out.append(bucketCounts[i])
+      out.append("\n")
+    }
+    out.append("zsm_window_seconds_bucket{le=\"+Inf\"} ")
+    out.append(windowCount)
+    out.append("\nzsm_window_seconds_sum ")
+    out.append(windowSecondsSum)
+    out.append("\nzsm_window_seconds_count ")
+    out.append(windowCount)
+    out.append("\n")
+  }
+
+  /// The stages, stored once (`allCases` builds an array at every use).
+  static let stages = NetworkStage.allCases
 
   /// Replaces `path` atomically with the current text.
   public func write(to path: String) throws {
@@ -71,6 +126,30 @@ public struct DaemonMetrics {
     } catch {
       unlink(temporary)
       throw PipelineError("\(path): cannot write metrics: \(error)")
+    }
+  }
+}
+
+/// The metrics file, rewritten after every window without allocating: a reused text buffer,
+/// the paths prepared as C strings once.
+final class MetricsFile {
+  private let path: [CChar]
+  private let temporary: [CChar]
+  private var buffer = TextBuffer(capacity: 16384)
+
+  init(path: String) {
+    self.path = Array(path.utf8CString)
+    temporary = Array((path + ".tmp.\(getpid())").utf8CString)
+  }
+
+  deinit { buffer.deallocate() }
+
+  /// False if the file could not be written.
+  func write(_ metrics: DaemonMetrics) -> Bool {
+    buffer.clear()
+    metrics.format(into: &buffer)
+    return path.withUnsafeBufferPointer { p in
+      temporary.withUnsafeBufferPointer { t in buffer.writeAtomically(temporary: t.baseAddress!, path: p.baseAddress!) }
     }
   }
 }

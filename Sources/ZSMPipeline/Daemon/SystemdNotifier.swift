@@ -41,15 +41,31 @@ public final class SystemdNotifier {
 
   /// Sends `message` (e.g. "READY=1", "STATUS=…", "WATCHDOG=1"); errors are ignored, as
   /// sd_notify's are: the service must not fail because its supervisor went away.
-  public func notify(_ message: String) {
+  public func notify(text message: String) {
     guard fd >= 0 else { return }
-    var addr = address
     let bytes = Array(message.utf8)
-    _ = bytes.withUnsafeBytes { payload in
-      withUnsafePointer(to: &addr) { a in
-        a.withMemoryRebound(to: sockaddr.self, capacity: 1) {
-          sendto(fd, payload.baseAddress, payload.count, Int32(MSG_NOSIGNAL), $0, addressLength)
-        }
+    bytes.withUnsafeBytes { send($0) }
+  }
+
+  /// Sends a fixed message without allocating.
+  public func notify(_ message: StaticString) {
+    guard fd >= 0 else { return }
+    message.withUTF8Buffer { send(UnsafeRawBufferPointer($0)) }
+  }
+
+  /// Sends the text of `buffer` without allocating.
+  func notify(_ buffer: TextBuffer) {
+    guard fd >= 0 else { return }
+    send(UnsafeRawBufferPointer(start: buffer.bytes, count: buffer.count))
+  }
+
+  private func send(_ payload: UnsafeRawBufferPointer) {
+    var addr = address
+    _ = withUnsafePointer(to: &addr) { a in
+      a.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+        // Never block the pipeline on a supervisor that does not read: a datagram that does not
+        // fit the socket's queue is dropped (watchdog pings and STATUS lines repeat anyway).
+        sendto(fd, payload.baseAddress, payload.count, Int32(MSG_NOSIGNAL) | Int32(MSG_DONTWAIT), $0, addressLength)
       }
     }
   }
