@@ -85,17 +85,7 @@ public final class Daemon {
           progress: { p in
             self.metrics.framesIn = base.framesIn + p.framesRead
             self.metrics.framesOut = base.framesOut + p.framesWritten
-            if p.windowSeconds > 0 {
-              self.metrics.windows += 1
-              self.metrics.observeWindow(seconds: p.windowSeconds)
-              for stage in DaemonMetrics.stages {
-                self.metrics.stageSeconds[stage.rawValue] += network.lastRunSeconds(of: stage)
-              }
-            }
-            self.pingWatchdog(force: true)
-            self.notifyStatus(windowSeconds: p.windowSeconds)
-            self.writeMetrics()
-            self.windowObserver?(self.metrics)
+            self.windowDone(seconds: p.windowSeconds, network: network)
           })
       } catch {
         try? sink.close()
@@ -114,12 +104,7 @@ public final class Daemon {
         break
       }
       if signals.takeReloadRequest() {
-        notifier.notify("RELOADING=1")
-        do {
-          config = try DaemonConfig.load(path: configPath)
-          try loadNetworkIfNeeded()
-          log("configuration reloaded from \(configPath)")
-        } catch { log("reload failed, keeping the previous configuration: \(error)") }
+        reload()
         continue
       }
       log("source ended: \(metrics.framesIn) frames in, \(metrics.framesOut) out")
@@ -197,7 +182,7 @@ public final class Daemon {
       }
       metrics.sourceUp = camera.statistics.online
       writeMetrics()
-      var base = (framesIn: metrics.framesIn, framesOut: metrics.framesOut, dropped: metrics.framesDropped)
+      let base = (framesIn: metrics.framesIn, framesOut: metrics.framesOut, dropped: metrics.framesDropped)
       let final = try pipeline.run(
         outputLimit: nil,
         shouldStop: { [signals] in
@@ -209,34 +194,17 @@ public final class Daemon {
           self.metrics.framesIn = base.framesIn + s.framesCaptured
           self.metrics.framesOut = base.framesOut + s.framesPresented
           self.metrics.framesDropped = base.dropped + s.framesDropped
-          self.metrics.windows += 1
-          self.metrics.observeWindow(seconds: seconds)
-          for stage in DaemonMetrics.stages {
-            self.metrics.stageSeconds[stage.rawValue] += network.lastRunSeconds(of: stage)
-          }
           self.metrics.sourceUp = camera.statistics.online
-          self.pingWatchdog(force: true)
-          self.notifyStatus(windowSeconds: seconds)
-          self.writeMetrics()
-          self.windowObserver?(self.metrics)
+          self.windowDone(seconds: seconds, network: network)
         })
       metrics.framesIn = base.framesIn + final.framesCaptured
       metrics.framesOut = base.framesOut + final.framesPresented
       metrics.framesDropped = base.dropped + final.framesDropped
-      base = (metrics.framesIn, metrics.framesOut, metrics.framesDropped)
       if signals.stopRequested {
         log("stopping on signal: \(metrics.framesIn) frames captured, \(metrics.framesOut) shown")
         break
       }
-      if signals.takeReloadRequest() {
-        notifier.notify("RELOADING=1")
-        do {
-          config = try DaemonConfig.load(path: configPath)
-          try loadNetworkIfNeeded()
-          log("configuration reloaded from \(configPath)")
-        } catch { log("reload failed, keeping the previous configuration: \(error)") }
-        if config.source.type != "camera" { throw PipelineError("a reload cannot change the source type") }
-      }
+      if signals.takeReloadRequest() { reload() }
     }
     metrics.sourceUp = false
     writeMetrics()
@@ -265,6 +233,42 @@ public final class Daemon {
       notifier.notify("WATCHDOG=1")
       lastWatchdog = now
     }
+  }
+
+  /// SIGHUP: reads the configuration again and applies it from the next frame. A file that does
+  /// not load, or that changes the source type (the loop that runs is the source's), is
+  /// reported and the running configuration kept.
+  func reload() {
+    notifier.notify("RELOADING=1")
+    do {
+      let new = try DaemonConfig.load(path: configPath)
+      guard new.source.type == config.source.type else {
+        throw PipelineError("a reload cannot change the source type (\(config.source.type) -> \(new.source.type))")
+      }
+      let previous = config
+      config = new
+      do { try loadNetworkIfNeeded() } catch {
+        config = previous
+        throw error
+      }
+      log("configuration reloaded from \(configPath)")
+    } catch { log("reload failed, keeping the previous configuration: \(error)") }
+  }
+
+  /// After every window (both sources): latency histogram, stage times, watchdog, STATUS,
+  /// metrics file, observer. `seconds` is 0 for a window whose outputs were all skipped.
+  func windowDone(seconds: Double, network: ZSMNetwork) {
+    if seconds > 0 {
+      metrics.windows += 1
+      metrics.observeWindow(seconds: seconds)
+      for stage in DaemonMetrics.stages {
+        metrics.stageSeconds[stage.rawValue] += network.lastRunSeconds(of: stage)
+      }
+    }
+    pingWatchdog(force: true)
+    notifyStatus(windowSeconds: seconds)
+    writeMetrics()
+    windowObserver?(metrics)
   }
 
   /// STATUS= line after a window, formatted without allocating.

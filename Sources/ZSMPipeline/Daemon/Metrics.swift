@@ -1,5 +1,8 @@
-import Foundation
 import ZSMModel
+
+#if canImport(Glibc)
+  import Glibc
+#endif
 
 /// The daemon's counters, written in Prometheus text format for node exporter's textfile
 /// collector. The file is replaced atomically (written beside it, then renamed), so a
@@ -25,32 +28,6 @@ public struct DaemonMetrics {
     for (i, bound) in Self.buckets.enumerated() where seconds <= bound { bucketCounts[i] += 1 }
     windowSecondsSum += seconds
     windowCount += 1
-  }
-
-  public var text: String {
-    var lines: [String] = []
-    func metric(_ name: String, _ type: String, _ help: String, _ samples: [(String, String)]) {
-      lines.append("# HELP \(name) \(help)")
-      lines.append("# TYPE \(name) \(type)")
-      for (labels, value) in samples { lines.append("\(name)\(labels) \(value)") }
-    }
-    metric("zsm_frames_in_total", "counter", "Input frames read.", [("", "\(framesIn)")])
-    metric("zsm_frames_out_total", "counter", "Output frames written.", [("", "\(framesOut)")])
-    metric("zsm_frames_dropped_total", "counter", "Input frames dropped.", [("", "\(framesDropped)")])
-    metric("zsm_windows_total", "counter", "Network windows computed.", [("", "\(windows)")])
-    metric("zsm_source_up", "gauge", "1 while the source delivers frames.", [("", sourceUp ? "1" : "0")])
-    metric("zsm_arena_bytes", "gauge", "Bytes of the network's planned arena.", [("", "\(arenaBytes)")])
-    metric(
-      "zsm_stage_seconds_total", "counter", "Network time by stage.",
-      NetworkStage.allCases.map { ("{stage=\"\(Self.label($0))\"}", "\(stageSeconds[$0.rawValue])") })
-    var histogram = Self.buckets.enumerated().map { ("{le=\"\($0.element)\"}", "\(bucketCounts[$0.offset])") }
-    histogram.append(("{le=\"+Inf\"}", "\(windowCount)"))
-    lines.append("# HELP zsm_window_seconds Wall time of a network window.")
-    lines.append("# TYPE zsm_window_seconds histogram")
-    for (labels, value) in histogram { lines.append("zsm_window_seconds_bucket\(labels) \(value)") }
-    lines.append("zsm_window_seconds_sum \(windowSecondsSum)")
-    lines.append("zsm_window_seconds_count \(windowCount)")
-    return lines.joined(separator: "\n") + "\n"
   }
 
   static func label(_ stage: NetworkStage) -> StaticString {
@@ -116,18 +93,6 @@ public struct DaemonMetrics {
 
   /// The stages, stored once (`allCases` builds an array at every use).
   static let stages = NetworkStage.allCases
-
-  /// Replaces `path` atomically with the current text.
-  public func write(to path: String) throws {
-    let temporary = path + ".tmp.\(getpid())"
-    do {
-      try Data(text.utf8).write(to: URL(fileURLWithPath: temporary))
-      if rename(temporary, path) != 0 { throw PipelineError("rename: \(String(cString: strerror(errno)))") }
-    } catch {
-      unlink(temporary)
-      throw PipelineError("\(path): cannot write metrics: \(error)")
-    }
-  }
 }
 
 /// The metrics file, rewritten after every window without allocating: a reused text buffer,
