@@ -1,5 +1,6 @@
 import ZSMKernels
 import ZSMModel
+import ZSMRuntime
 import ZSMVideo
 
 /// Progress of a clip, reported after each window.
@@ -80,7 +81,7 @@ public final class ClipUpscaler {
     write: (UnsafeRawBufferPointer) throws -> Void, shouldStop: () -> Bool = { false },
     progress: (UpscaleProgress) -> Void = { _ in }
   ) throws -> UpscaleSummary {
-    let start = monotonicSecondsPipeline()
+    let start = monotonicSeconds()
     let frameFloats = 3 * width * height
     let yuvIn = UnsafeMutableRawBufferPointer.allocate(byteCount: reader.frameByteCount, alignment: 64)
     let yuvOut = UnsafeMutableRawBufferPointer.allocate(byteCount: outputFrameBytes, alignment: 64)
@@ -113,9 +114,9 @@ public final class ClipUpscaler {
         (windowInput + i * frameFloats).update(
           from: ring + ((first + i) % windowSize) * frameFloats, count: frameFloats)
       }
-      let t0 = monotonicSecondsPipeline()
+      let t0 = monotonicSeconds()
       network.run(input: windowInput, output: windowOutput)
-      networkSeconds += monotonicSecondsPipeline() - t0
+      networkSeconds += monotonicSeconds() - t0
       windows += 1
       let outFrame = 16 * frameFloats
       for index in emit {
@@ -126,7 +127,7 @@ public final class ClipUpscaler {
         try write(UnsafeRawBufferPointer(yuvOut))
         written += 1
       }
-      let now = monotonicSecondsPipeline()
+      let now = monotonicSeconds()
       progress(
         UpscaleProgress(framesRead: read, framesWritten: written, elapsed: now - start, windowSeconds: now - t0))
     }
@@ -155,7 +156,7 @@ public final class ClipUpscaler {
     }
     return UpscaleSummary(
       framesRead: read, framesWritten: written, windows: windows,
-      seconds: monotonicSecondsPipeline() - start, networkSeconds: networkSeconds)
+      seconds: monotonicSeconds() - start, networkSeconds: networkSeconds)
   }
 }
 

@@ -5,12 +5,6 @@ import ZSMRuntime
   import Glibc
 #endif
 
-func monotonicNanoseconds() -> UInt64 {
-  var ts = timespec()
-  clock_gettime(CLOCK_MONOTONIC, &ts)
-  return UInt64(ts.tv_sec) * 1_000_000_000 + UInt64(ts.tv_nsec)
-}
-
 /// A tensor of a planned graph: an id in the plan and a channel range of it.
 struct PlannedTensor {
   let id: Int

@@ -1,6 +1,7 @@
 import Foundation
 import ZSMKernels
 import ZSMModel
+import ZSMRuntime
 import ZSMVideo
 
 /// The headless pipeline for systemd (`Type=notify`): source -> windows -> network -> sink.
@@ -228,7 +229,7 @@ public final class Daemon {
 
   func pingWatchdog(force: Bool = false) {
     guard let interval = notifier.watchdogInterval else { return }
-    let now = monotonicSecondsPipeline()
+    let now = monotonicSeconds()
     if force || now - lastWatchdog >= interval / 4 {
       notifier.notify("WATCHDOG=1")
       lastWatchdog = now

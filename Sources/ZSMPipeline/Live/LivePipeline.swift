@@ -1,6 +1,7 @@
 import Foundation
 import ZSMKernels
 import ZSMModel
+import ZSMRuntime
 import ZSMVideo
 
 /// Counters of a live run, reported every second.
@@ -165,7 +166,7 @@ public final class LivePipeline: @unchecked Sendable {
       let busy = (presenting ?? -1, batchReady ?? -1)
       let nextBatch = (0..<3).first { (i: Int) -> Bool in i != busy.0 && i != busy.1 } ?? 0
       presenterLock.unlock()
-      let windowStart = monotonicSecondsPipeline()
+      let windowStart = monotonicSeconds()
       network.run(input: input, output: batches[nextBatch])
       let skipFirst = first == previousLast
       previousLast = last
@@ -180,11 +181,11 @@ public final class LivePipeline: @unchecked Sendable {
       lock.lock()
       statistics.windows += 1
       lock.unlock()
-      afterWindow(monotonicSecondsPipeline() - windowStart, snapshot())
+      afterWindow(monotonicSeconds() - windowStart, snapshot())
     }
     // Let the presenter show what it has, then stop.
-    let deadline = monotonicSecondsPipeline() + Double(2 * windowSize) * outputInterval + 0.5
-    while monotonicSecondsPipeline() < deadline {
+    let deadline = monotonicSeconds() + Double(2 * windowSize) * outputInterval + 0.5
+    while monotonicSeconds() < deadline {
       presenterLock.lock()
       let idle = batchReady == nil
       presenterLock.unlock()
@@ -226,7 +227,7 @@ public final class LivePipeline: @unchecked Sendable {
         let rgb = PlanarRGB(packed: full, width: cameraWidth, height: cameraHeight)
         guard captured.convert(to: rgb, coefficients: coefficients) else { continue }
         boxDownscale(full, cameraWidth, cameraHeight, into: small)
-        let time = monotonicSecondsPipeline()
+        let time = monotonicSeconds()
         lock.lock()
         statistics.framesCaptured += 1
         statistics.framesDropped += captured.droppedBefore
@@ -301,7 +302,7 @@ public final class LivePipeline: @unchecked Sendable {
         presenting = nil
         presenterLock.unlock()
       }
-      var due = monotonicSecondsPipeline()
+      var due = monotonicSeconds()
       for i in 0..<count {
         presenterLock.lock()
         let newer = batchReady != nil
@@ -312,13 +313,13 @@ public final class LivePipeline: @unchecked Sendable {
         }
         let frame = PlanarRGB(packed: batches[batch] + (first + i) * outFrame, width: 4 * width, height: 4 * height)
         present(frame)
-        let shown = monotonicSecondsPipeline()
+        let shown = monotonicSeconds()
         lock.lock()
         statistics.framesPresented += 1
         statistics.latency = shown - captureTime
         lock.unlock()
         due += outputInterval
-        let wait = due - monotonicSecondsPipeline()
+        let wait = due - monotonicSeconds()
         if wait > 0 { usleep(useconds_t(wait * 1e6)) }
       }
     }

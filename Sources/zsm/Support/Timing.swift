@@ -1,13 +1,8 @@
+import ZSMRuntime
+
 #if canImport(Glibc)
   import Glibc
 #endif
-
-/// Monotonic wall-clock seconds.
-func monotonicSeconds() -> Double {
-  var ts = timespec()
-  clock_gettime(CLOCK_MONOTONIC, &ts)
-  return Double(ts.tv_sec) + 1e-9 * Double(ts.tv_nsec)
-}
 
 /// CPU seconds this process has used (all threads).
 func processCPUSeconds() -> Double {
