@@ -25,32 +25,9 @@
     return f
   }
 
-  /// A channels-last map of 8-bit activations `q = round(x / scale) + 128` (zero point 128),
-  /// with `channels` and `pixelStride` multiples of 4 and a one-pixel halo holding 128 (= 0).
-  public struct FeatureMapU8 {
-    public var base: UnsafeMutablePointer<UInt8>
-    public var height: Int
-    public var width: Int
-    public var channels: Int
-    public var pixelStride: Int
-    public var rowStride: Int
-
-    public init(
-      base: UnsafeMutablePointer<UInt8>, height: Int, width: Int, channels: Int, pixelStride: Int, rowStride: Int
-    ) {
-      self.base = base
-      self.height = height
-      self.width = width
-      self.channels = channels
-      self.pixelStride = pixelStride
-      self.rowStride = rowStride
-    }
-
-    @inline(__always)
-    public func pixel(_ y: Int, _ x: Int) -> UnsafeMutablePointer<UInt8> {
-      base + (y &* rowStride &+ x &* pixelStride)
-    }
-  }
+  /// A channels-last map of 8-bit activations `q = round(x / scale) + zeroPoint`, with
+  /// `channels` and `pixelStride` multiples of 4 and a one-pixel halo holding the zero point.
+  public typealias FeatureMapU8 = FeatureMapOf<UInt8>
 
   /// Packed int8 weights of one 3x3 layer: per-output-channel symmetric scales
   /// (`w = q * scale`, q in -127...127), packed `[block of 64][tap][cin / 4][64][4]`, with the

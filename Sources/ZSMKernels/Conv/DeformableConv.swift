@@ -14,10 +14,14 @@
 /// with the packed weights. Coordinates and corner weights are computed once per
 /// (pixel, group, tap), 16 lanes at a time, and the corners are read as channel vectors.
 public enum DeformableConv {
-  /// Floats of per-thread scratch `deformConv3x3` needs.
-  public static func scratchCount(inputChannels: Int, groups: Int, tilePixels: Int) -> Int {
+  /// Floats of per-thread scratch `deformConv3x3` needs (with room for a tile of fp32 output
+  /// rows, used when the output is stored in another precision).
+  public static func scratchCount(inputChannels: Int, groups: Int, tilePixels: Int, outputChannels: Int? = nil)
+    -> Int
+  {
     let lanes = paddedLanes(groups)
-    return tilePixels * 9 * inputChannels + 12 * lanes
+    let outputRow = tilePixels * ((outputChannels ?? inputChannels) + 63) / 64 * 64
+    return tilePixels * 9 * inputChannels + 12 * lanes + outputRow
   }
 
   /// A good tile: a multiple of both full micro-kernel widths, 110 KB of columns at C = 64.
@@ -34,6 +38,43 @@ public func deformConv3x3(
   epilogue: Epilogue, rows: Range<Int>, scratch: UnsafeMutablePointer<Float>,
   tilePixels: Int = DeformableConv.defaultTilePixels
 ) {
+  deformConvRows(
+    input: input, offsetsAndMask: offsetsAndMask, groups: groups, weights: weights, output: output,
+    epilogue: epilogue, rows: rows, scratch: scratch, tilePixels: tilePixels)
+}
+
+/// `deformConv3x3` with input and output in either precision: fp16 input corners are widened as
+/// they are gathered, and fp16 output tiles go through fp32 rows. The offsets stay fp32.
+public func deformConv3x3(
+  input: AnyFeatureMap, offsetsAndMask: FeatureMap, groups: Int, weights: PackedConvWeights, output: AnyFeatureMap,
+  epilogue: Epilogue, rows: Range<Int>, scratch: UnsafeMutablePointer<Float>,
+  tilePixels: Int = DeformableConv.defaultTilePixels
+) {
+  switch (input.element, output.element) {
+  case (.float32, .float32):
+    deformConvRows(
+      input: input.float32, offsetsAndMask: offsetsAndMask, groups: groups, weights: weights,
+      output: output.float32, epilogue: epilogue, rows: rows, scratch: scratch, tilePixels: tilePixels)
+  case (.float16, .float16):
+    deformConvRows(
+      input: input.float16, offsetsAndMask: offsetsAndMask, groups: groups, weights: weights,
+      output: output.float16, epilogue: epilogue, rows: rows, scratch: scratch, tilePixels: tilePixels)
+  case (.float32, .float16):
+    deformConvRows(
+      input: input.float32, offsetsAndMask: offsetsAndMask, groups: groups, weights: weights,
+      output: output.float16, epilogue: epilogue, rows: rows, scratch: scratch, tilePixels: tilePixels)
+  case (.float16, .float32):
+    deformConvRows(
+      input: input.float16, offsetsAndMask: offsetsAndMask, groups: groups, weights: weights,
+      output: output.float32, epilogue: epilogue, rows: rows, scratch: scratch, tilePixels: tilePixels)
+  }
+}
+
+func deformConvRows<I: MapElement, O: MapElement>(
+  input: FeatureMapOf<I>, offsetsAndMask: FeatureMap, groups: Int, weights: PackedConvWeights,
+  output: FeatureMapOf<O>, epilogue: Epilogue, rows: Range<Int>, scratch: UnsafeMutablePointer<Float>,
+  tilePixels: Int
+) {
   let cin = input.channels
   let groupChannels = cin / groups
   let lanes = groups * 9
@@ -48,6 +89,8 @@ public func deformConv3x3(
   // Per pixel: 4 corner weights and 4 corner offsets per lane.
   let cornerWeight = UnsafeMutableRawPointer(columnOffset + lanesPadded).assumingMemoryBound(to: Float.self)
   let cornerOffset = UnsafeMutableRawPointer(cornerWeight + 4 * lanesPadded).assumingMemoryBound(to: Int32.self)
+  let outputTile = UnsafeMutableRawPointer(cornerOffset + 4 * lanesPadded).assumingMemoryBound(to: Float.self)
+  let wide = weights.layout.paddedOutputChannels
   for l in 0..<lanesPadded {
     let k = l % 9
     let g = min(l / 9, groups - 1)
@@ -151,18 +194,29 @@ public func deformConv3x3(
           cornerWeight: cornerWeight, cornerOffset: cornerOffset)
       }
       // 3. Multiply the tile's columns with the packed weights.
-      runTileRow(
-        count: count, a: UnsafePointer(columns), pStride: 9 &* cin, kxStride: cin, kyStride: 3 &* cin, nKy: 3,
-        nKx: 3, weights: weights, out: output.pixel(oy, x0), outPStride: output.pixelStride, epilogue: epilogue,
-        residual: UnsafePointer(output.pixel(oy, x0)), residualPStride: output.pixelStride)
+      if O.self == Float.self {
+        let out = UnsafeMutableRawPointer(output.pixel(oy, x0)).assumingMemoryBound(to: Float.self)
+        runTileRow(
+          count: count, a: UnsafePointer(columns), pStride: 9 &* cin, kxStride: cin, kyStride: 3 &* cin, nKy: 3,
+          nKx: 3, weights: weights, out: out, outPStride: output.pixelStride, epilogue: epilogue,
+          residual: UnsafePointer(out), residualPStride: output.pixelStride)
+      } else {
+        runTileRow(
+          count: count, a: UnsafePointer(columns), pStride: 9 &* cin, kxStride: cin, kyStride: 3 &* cin, nKy: 3,
+          nKx: 3, weights: weights, out: outputTile, outPStride: wide, epilogue: epilogue,
+          residual: UnsafePointer(outputTile), residualPStride: wide)
+        for j in 0..<count {
+          narrowRow(UnsafePointer(outputTile + j &* wide), output.pixel(oy, x0 &+ j), output.channels)
+        }
+      }
       x0 &+= count
     }
   }
 }
 
 @inline(__always)
-private func gatherColumns(
-  input: UnsafePointer<Float>, column: UnsafeMutablePointer<Float>, lanes: Int, lanesPadded: Int,
+private func gatherColumns<I: MapElement>(
+  input: UnsafePointer<I>, column: UnsafeMutablePointer<Float>, lanes: Int, lanesPadded: Int,
   groupChannels: Int, sourceChannel: UnsafeMutablePointer<Int32>, columnOffset: UnsafeMutablePointer<Int32>,
   cornerWeight: UnsafeMutablePointer<Float>, cornerOffset: UnsafeMutablePointer<Int32>
 ) {
@@ -176,19 +230,19 @@ private func gatherColumns(
   case 8:
     for l in 0..<lanes {
       let src = input + Int(sourceChannel[l])
-      var v = loadVector8(src + Int(cornerOffset[l])) * cornerWeight[l]
-      v = v.addingProduct(loadVector8(src + Int(o1[l])), w1[l])
-      v = v.addingProduct(loadVector8(src + Int(o2[l])), w2[l])
-      v = v.addingProduct(loadVector8(src + Int(o3[l])), w3[l])
+      var v = I.load8(src + Int(cornerOffset[l])) * cornerWeight[l]
+      v = v.addingProduct(I.load8(src + Int(o1[l])), w1[l])
+      v = v.addingProduct(I.load8(src + Int(o2[l])), w2[l])
+      v = v.addingProduct(I.load8(src + Int(o3[l])), w3[l])
       storeVector8(v, column + Int(columnOffset[l]))
     }
   case 16:
     for l in 0..<lanes {
       let src = input + Int(sourceChannel[l])
-      var v = loadVector(src + Int(cornerOffset[l])) * cornerWeight[l]
-      v = v.addingProduct(loadVector(src + Int(o1[l])), w1[l])
-      v = v.addingProduct(loadVector(src + Int(o2[l])), w2[l])
-      v = v.addingProduct(loadVector(src + Int(o3[l])), w3[l])
+      var v = I.load16(src + Int(cornerOffset[l])) * cornerWeight[l]
+      v = v.addingProduct(I.load16(src + Int(o1[l])), w1[l])
+      v = v.addingProduct(I.load16(src + Int(o2[l])), w2[l])
+      v = v.addingProduct(I.load16(src + Int(o3[l])), w3[l])
       storeVector(v, column + Int(columnOffset[l]))
     }
   default:
@@ -200,10 +254,10 @@ private func gatherColumns(
       let p3 = src + Int(o3[l])
       let dst = column + Int(columnOffset[l])
       for c in 0..<groupChannels {
-        var s = p0[c] * cornerWeight[l]
-        s = s.addingProduct(p1[c], w1[l])
-        s = s.addingProduct(p2[c], w2[l])
-        s = s.addingProduct(p3[c], w3[l])
+        var s = I.load1(p0 + c) * cornerWeight[l]
+        s = s.addingProduct(I.load1(p1 + c), w1[l])
+        s = s.addingProduct(I.load1(p2 + c), w2[l])
+        s = s.addingProduct(I.load1(p3 + c), w3[l])
         dst[c] = s
       }
     }

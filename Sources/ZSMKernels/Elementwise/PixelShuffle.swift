@@ -5,6 +5,18 @@
 /// output pixel is one contiguous channel vector; convolutions produce that order for free when
 /// their weights are packed with `pixelShufflePhaseMajorOrder(channels:)`.
 public func pixelShuffle2x(input: FeatureMap, output: FeatureMap, leaky: Bool, rows: Range<Int>) {
+  shuffleRows(input: input, output: output, leaky: leaky, rows: rows)
+}
+
+/// `pixelShuffle2x` into a map of either precision.
+public func pixelShuffle2x(input: FeatureMap, output: AnyFeatureMap, leaky: Bool, rows: Range<Int>) {
+  switch output.element {
+  case .float32: shuffleRows(input: input, output: output.float32, leaky: leaky, rows: rows)
+  case .float16: shuffleRows(input: input, output: output.float16, leaky: leaky, rows: rows)
+  }
+}
+
+func shuffleRows<O: MapElement>(input: FeatureMap, output: FeatureMapOf<O>, leaky: Bool, rows: Range<Int>) {
   let channels = output.channels
   for h in rows {
     for w in 0..<input.width {
@@ -15,11 +27,11 @@ public func pixelShuffle2x(input: FeatureMap, output: FeatureMap, leaky: Bool, r
         var c = 0
         while c &+ 16 <= channels {
           let v = loadVector(s + c)
-          storeVector(leaky ? leakyRelu(v) : v, dst + c)
+          O.store16(leaky ? leakyRelu(v) : v, dst + c)
           c &+= 16
         }
         while c < channels {
-          dst[c] = leaky ? leakyRelu(s[c]) : s[c]
+          O.store1(leaky ? leakyRelu(s[c]) : s[c], dst + c)
           c &+= 1
         }
       }

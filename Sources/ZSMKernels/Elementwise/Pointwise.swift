@@ -18,20 +18,20 @@ func forEachPixelChunk(
 }
 
 @inline(__always)
-func loadLanes(_ p: UnsafeMutablePointer<Float>, _ lanes: Int) -> SIMD16<Float> {
-  if lanes == 16 { return loadVector(p) }
+func loadLanes<E: MapElement>(_ p: UnsafeMutablePointer<E>, _ lanes: Int) -> SIMD16<Float> {
+  if lanes == 16 { return E.load16(p) }
   var v = SIMD16<Float>()
-  for i in 0..<lanes { v[i] = p[i] }
+  for i in 0..<lanes { v[i] = E.load1(p + i) }
   return v
 }
 
 @inline(__always)
-func storeLanes(_ v: SIMD16<Float>, _ p: UnsafeMutablePointer<Float>, _ lanes: Int) {
+func storeLanes<E: MapElement>(_ v: SIMD16<Float>, _ p: UnsafeMutablePointer<E>, _ lanes: Int) {
   if lanes == 16 {
-    storeVector(v, p)
+    E.store16(v, p)
     return
   }
-  for i in 0..<lanes { p[i] = v[i] }
+  for i in 0..<lanes { E.store1(v[i], p + i) }
 }
 
 /// `output = alpha * a + beta * b`, elementwise over rows `rows` (any of the maps may alias).
@@ -48,6 +48,23 @@ public func scaleAdd(
 
 /// `output = factor * input`, elementwise over rows `rows`.
 public func scale(_ input: FeatureMap, by factor: Float, output: FeatureMap, rows: Range<Int>) {
+  scaleRows(input, by: factor, output: output, rows: rows)
+}
+
+/// `output = factor * input` between maps of either precision (with factor 1, a copy or a
+/// precision conversion).
+public func scale(_ input: AnyFeatureMap, by factor: Float, output: AnyFeatureMap, rows: Range<Int>) {
+  switch (input.element, output.element) {
+  case (.float32, .float32): scaleRows(input.float32, by: factor, output: output.float32, rows: rows)
+  case (.float16, .float16): scaleRows(input.float16, by: factor, output: output.float16, rows: rows)
+  case (.float32, .float16): scaleRows(input.float32, by: factor, output: output.float16, rows: rows)
+  case (.float16, .float32): scaleRows(input.float16, by: factor, output: output.float32, rows: rows)
+  }
+}
+
+func scaleRows<I: MapElement, O: MapElement>(
+  _ input: FeatureMapOf<I>, by factor: Float, output: FeatureMapOf<O>, rows: Range<Int>
+) {
   forEachPixelChunk(height: output.height, width: output.width, channels: output.channels, rows: rows) {
     y, x, c, lanes in
     storeLanes(loadLanes(input.pixel(y, x) + c, lanes) * factor, output.pixel(y, x) + c, lanes)
@@ -78,6 +95,32 @@ public func tanh(_ input: FeatureMap, output: FeatureMap, rows: Range<Int>) {
 /// `cellOut` may alias `cellIn`.
 public func lstmUpdate(
   gates: FeatureMap, cellIn: FeatureMap, cellOut: FeatureMap, hiddenOut: FeatureMap, rows: Range<Int>
+) {
+  lstmRows(gates: gates, cellIn: cellIn, cellOut: cellOut, hiddenOut: hiddenOut, rows: rows)
+}
+
+/// `lstmUpdate` on maps that all have the element type of `cellOut`.
+public func lstmUpdate(
+  gates: AnyFeatureMap, cellIn: AnyFeatureMap, cellOut: AnyFeatureMap, hiddenOut: AnyFeatureMap, rows: Range<Int>
+) {
+  precondition(
+    gates.element == cellOut.element && cellIn.element == cellOut.element && hiddenOut.element == cellOut.element,
+    "lstmUpdate: mixed precisions")
+  switch cellOut.element {
+  case .float32:
+    lstmRows(
+      gates: gates.float32, cellIn: cellIn.float32, cellOut: cellOut.float32, hiddenOut: hiddenOut.float32,
+      rows: rows)
+  case .float16:
+    lstmRows(
+      gates: gates.float16, cellIn: cellIn.float16, cellOut: cellOut.float16, hiddenOut: hiddenOut.float16,
+      rows: rows)
+  }
+}
+
+func lstmRows<E: MapElement>(
+  gates: FeatureMapOf<E>, cellIn: FeatureMapOf<E>, cellOut: FeatureMapOf<E>, hiddenOut: FeatureMapOf<E>,
+  rows: Range<Int>
 ) {
   let channels = cellOut.channels
   forEachPixelChunk(height: cellOut.height, width: cellOut.width, channels: channels, rows: rows) {

@@ -14,6 +14,22 @@ func upsampleTaps(_ o: Int, _ n: Int) -> (Int, Int, Float, Float) {
 /// clamping, times `scale` (the network doubles upsampled offset features), for output rows
 /// `rows`. `output` is `2H x 2W` with the same channel count.
 public func upsample2x(input: FeatureMap, output: FeatureMap, scale: Float, rows: Range<Int>) {
+  upsampleRows(input: input, output: output, scale: scale, rows: rows)
+}
+
+/// `upsample2x` between maps of either precision.
+public func upsample2x(input: AnyFeatureMap, output: AnyFeatureMap, scale: Float, rows: Range<Int>) {
+  switch (input.element, output.element) {
+  case (.float32, .float32): upsampleRows(input: input.float32, output: output.float32, scale: scale, rows: rows)
+  case (.float16, .float16): upsampleRows(input: input.float16, output: output.float16, scale: scale, rows: rows)
+  case (.float32, .float16): upsampleRows(input: input.float32, output: output.float16, scale: scale, rows: rows)
+  case (.float16, .float32): upsampleRows(input: input.float16, output: output.float32, scale: scale, rows: rows)
+  }
+}
+
+func upsampleRows<I: MapElement, O: MapElement>(
+  input: FeatureMapOf<I>, output: FeatureMapOf<O>, scale: Float, rows: Range<Int>
+) {
   let channels = input.channels
   for oy in rows {
     let (ya, yb, wya, wyb) = upsampleTaps(oy, input.height)
@@ -31,15 +47,15 @@ public func upsample2x(input: FeatureMap, output: FeatureMap, scale: Float, rows
       let b0 = wyb * scale
       var c = 0
       while c &+ 16 <= channels {
-        let top = loadVector(p00 + c) * wxa + loadVector(p01 + c) * wxb
-        let bottom = loadVector(p10 + c) * wxa + loadVector(p11 + c) * wxb
-        storeVector(top * a0 + bottom * b0, dst + c)
+        let top = I.load16(p00 + c) * wxa + I.load16(p01 + c) * wxb
+        let bottom = I.load16(p10 + c) * wxa + I.load16(p11 + c) * wxb
+        O.store16(top * a0 + bottom * b0, dst + c)
         c &+= 16
       }
       while c < channels {
-        let top = p00[c] * wxa + p01[c] * wxb
-        let bottom = p10[c] * wxa + p11[c] * wxb
-        dst[c] = top * a0 + bottom * b0
+        let top = I.load1(p00 + c) * wxa + I.load1(p01 + c) * wxb
+        let bottom = I.load1(p10 + c) * wxa + I.load1(p11 + c) * wxb
+        O.store1(top * a0 + bottom * b0, dst + c)
         c &+= 1
       }
     }

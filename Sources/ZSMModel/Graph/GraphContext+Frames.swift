@@ -40,7 +40,7 @@ extension GraphContext {
   func capture(_ t: PlannedTensor, into destination: UnsafeMutablePointer<Float>?) {
     guard let destination else { return }
     use(t)
-    if isRunning { copyToNCHW(map(t), destination) }
+    if isRunning { copyToNCHW(anyMap(t), destination) }
     advance()
   }
 
@@ -63,13 +63,14 @@ extension GraphContext {
         o.height == 2 * i.height, o.width == 2 * i.width, view(band).width == i.width
       else { throw ShapeError("conv \(layer.name) + pixel shuffle: \(i.descriptor) cannot become \(o.descriptor)") }
       countMACs(rows.count * i.width * layer.outputChannels * layer.inputChannels * 9)
+      planConv(layer, input: input, output: band)
       return
     }
     var full = map(band)
     full.base -= rows.lowerBound * full.rowStride
-    full.height = map(input).height
-    layer.runUnchecked(input: map(input), output: full, residual: nil, pool: pool, rows: rows)
-    PixelShuffle2x(input: full, output: map(output), leaky: true).run(pool: pool, rows: rows)
+    full.height = anyMap(input).height
+    runConv(layer, input: anyMap(input), output: AnyFeatureMap(full), residual: nil, rows: rows)
+    PixelShuffle2x(input: full, output: anyMap(output), leaky: true).run(pool: pool, rows: rows)
   }
 
   /// One band of 4x output rows `rows` of the reconstruction tail, computed through band
@@ -101,6 +102,7 @@ extension GraphContext {
         layers.hrConv.inputChannels == 64, layers.convLast.inputChannels == layers.hrConv.outputChannels,
         view(bands.rgb).channels == layers.convLast.outputChannels
       else { throw ShapeError("reconstruction tail: channel counts do not chain") }
+      planConv(layers.upconv2, input: ps1, output: bands.up2)
       return
     }
     let r0 = rows.lowerBound
@@ -109,7 +111,7 @@ extension GraphContext {
     // upconv2 at 2x rows [r0/2 - 1, r1/2 + 1).
     let up2 = shifted(map(bands.up2), firstRow: r0 / 2 - 1, height: halfHeight)
     let halfRows = max(0, r0 / 2 - 1)..<min(halfHeight, r1 / 2 + 1)
-    layers.upconv2.runUnchecked(input: map(ps1), output: up2, residual: nil, pool: pool, rows: halfRows)
+    runConv(layers.upconv2, input: anyMap(ps1), output: AnyFeatureMap(up2), residual: nil, rows: halfRows)
     // Shuffle to 4x rows [r0 - 2, r1 + 2), zero outside the image.
     let ps2 = shifted(map(bands.ps2), firstRow: r0 - 2, height: fullHeight)
     PixelShuffle2x(input: up2, output: ps2, leaky: true).run(pool: pool, rows: halfRows)

@@ -36,7 +36,11 @@ final class GraphContext {
   private var names: [String] = []
   private var firstUse: [Int] = []
   private var lastUse: [Int] = []
-  private var storage: [UnsafeMutablePointer<Float>] = []
+  private var storage: [UnsafeMutableRawPointer] = []
+  /// Per-thread fp32 rows for convolutions on fp16 maps (see `Conv2D.runStaged`): the largest
+  /// need of any planned convolution, for every thread.
+  private var stagingFloatsPerWorker = 0
+  private var staging: UnsafeMutablePointer<Float>?
   private(set) var plan: ArenaPlan?
   private var arena: Arena?
   /// Multiply-accumulates of the planned window, by stage (counted while planning).
@@ -60,7 +64,7 @@ final class GraphContext {
   private(set) var deformMACs = 0
 
   /// Stands in for storage while planning (validation reads descriptors only).
-  private let placeholder = UnsafeMutablePointer<Float>.allocate(capacity: 16)
+  private let placeholder = UnsafeMutableRawPointer.allocate(byteCount: 64, alignment: 64)
 
   init(pool: WorkerPool) { self.pool = pool }
 
@@ -78,6 +82,8 @@ final class GraphContext {
     firstUse.removeAll()
     lastUse.removeAll()
     storage.removeAll()
+    stagingFloatsPerWorker = 0
+    staging = nil
     macs = [Int](repeating: 0, count: NetworkStage.allCases.count)
     deformMACs = 0
     plan = nil
@@ -90,9 +96,12 @@ final class GraphContext {
     for id in descriptors.indices {
       planner.add(names[id], bytes: descriptors[id].byteCount, firstUse: firstUse[id], lastUse: lastUse[id])
     }
+    let stagingBytes = stagingFloatsPerWorker * pool.threadCount * MemoryLayout<Float>.stride
+    if stagingBytes > 0 { planner.add("conv staging rows", bytes: stagingBytes, firstUse: 0, lastUse: step) }
     let plan = planner.plan()
     let arena = Arena(byteCount: plan.totalBytes)
-    storage = descriptors.indices.map { arena.floats(at: plan.offset(of: $0)) }
+    storage = descriptors.indices.map { UnsafeMutableRawPointer(arena.floats(at: plan.offset(of: $0))) }
+    if stagingBytes > 0 { staging = arena.floats(at: plan.offset(of: descriptors.count)) }
     self.plan = plan
     self.arena = arena
   }
@@ -139,11 +148,15 @@ final class GraphContext {
   func view(_ t: PlannedTensor) -> TensorView {
     var d = descriptors[t.id]
     d.channels = t.channels
-    let base = mode == .running ? storage[t.id] : placeholder
-    return TensorView(d, storage: base + t.channelStart)
+    let base = (mode == .running ? storage[t.id] : placeholder) + t.channelStart * d.element.byteCount
+    return TensorView(d, storage: base.assumingMemoryBound(to: Float.self))
   }
 
+  /// The fp32 map of `t` (which must be stored as fp32).
   func map(_ t: PlannedTensor) -> FeatureMap { view(t).map }
+  /// The map of `t` in its stored precision.
+  func anyMap(_ t: PlannedTensor) -> AnyFeatureMap { view(t).anyMap }
+  func isFloat32(_ t: PlannedTensor) -> Bool { descriptors[t.id].element == .float32 }
 
   /// Marks `t` as used by the current step (extends its lifetime).
   @inline(__always)
@@ -188,10 +201,34 @@ extension GraphContext {
       try layer.validate(input: view(input), output: view(output), residual: residual.map { view($0) })
       let o = view(output)
       countMACs(o.height * o.width * layer.outputChannels * layer.inputChannels * layer.kernelSize * layer.kernelSize)
+      if let residual, descriptors[residual.id].element != descriptors[output.id].element {
+        throw ShapeError("conv \(layer.name): residual and output differ in precision")
+      }
+      planConv(layer, input: input, output: output)
     } else {
-      layer.runUnchecked(input: map(input), output: map(output), residual: residual.map { map($0) }, pool: pool)
+      runConv(layer, input: anyMap(input), output: anyMap(output), residual: residual.map { anyMap($0) })
     }
     advance()
+  }
+
+  /// Records the staging rows `layer` needs when an operand is not fp32.
+  func planConv(_ layer: Conv2D, input: PlannedTensor, output: PlannedTensor) {
+    guard !isFloat32(input) || !isFloat32(output) else { return }
+    stagingFloatsPerWorker = max(stagingFloatsPerWorker, layer.stagingFloatsPerWorker(inputWidth: view(input).width))
+  }
+
+  /// Runs a convolution (rows `rows`, all by default): the fp32 kernels in place when every
+  /// operand is fp32, else through fp32 staging rows.
+  func runConv(
+    _ layer: Conv2D, input: AnyFeatureMap, output: AnyFeatureMap, residual: AnyFeatureMap?, rows: Range<Int>? = nil
+  ) {
+    if input.element == .float32 && output.element == .float32 {
+      layer.runUnchecked(
+        input: input.float32, output: output.float32, residual: residual?.float32, pool: pool, rows: rows)
+    } else {
+      guard let staging else { preconditionFailure("conv \(layer.name): no staging rows were planned") }
+      layer.runStaged(input: input, output: output, residual: residual, pool: pool, rows: rows, scratch: staging)
+    }
   }
 
   func deform(
@@ -213,7 +250,7 @@ extension GraphContext {
     } else {
       let start = monotonicNanoseconds()
       layer.runUnchecked(
-        input: map(input), offsetsAndMask: map(offsets), output: map(output), pool: pool,
+        input: anyMap(input), offsetsAndMask: map(offsets), output: anyMap(output), pool: pool,
         scratch: view(scratch).storage)
       deformNanoseconds += monotonicNanoseconds() - start
     }
@@ -230,7 +267,7 @@ extension GraphContext {
         throw ShapeError("upsample: \(i.descriptor) cannot become \(o.descriptor)")
       }
     } else {
-      Upsample2x(input: map(input), output: map(output), scale: scale).run(pool: pool)
+      Upsample2x(input: anyMap(input), output: anyMap(output), scale: scale).run(pool: pool)
     }
     advance()
   }
@@ -246,7 +283,7 @@ extension GraphContext {
         throw ShapeError("copy: \(i.descriptor) into \(o.descriptor)")
       }
     } else {
-      Scale(map(input), by: 1, output: map(output)).run(pool: pool)
+      Scale(anyMap(input), by: 1, output: anyMap(output)).run(pool: pool)
     }
     advance()
   }
@@ -254,7 +291,9 @@ extension GraphContext {
   /// Sets every value of a whole tensor (all channels, halo included) to zero.
   func zero(_ t: PlannedTensor) {
     use(t)
-    if mode == .running { storage[t.id].update(repeating: 0, count: descriptors[t.id].floatCount) }
+    if mode == .running {
+      storage[t.id].initializeMemory(as: UInt8.self, repeating: 0, count: descriptors[t.id].byteCount)
+    }
     advance()
   }
 
@@ -271,7 +310,8 @@ extension GraphContext {
         throw ShapeError("LSTM update: gates \(view(gates).channels), cell \(c), expected 4C and C")
       }
     } else {
-      LSTMUpdate(gates: map(gates), cellIn: map(cellIn), cellOut: map(cell), hiddenOut: map(hidden)).run(pool: pool)
+      LSTMUpdate(gates: anyMap(gates), cellIn: anyMap(cellIn), cellOut: anyMap(cell), hiddenOut: anyMap(hidden))
+        .run(pool: pool)
     }
     advance()
   }

@@ -22,6 +22,9 @@ public struct StageOutputs {
 public final class ZSMNetwork {
   public let config: ZSMConfig
   public let threads: Int
+  public let precision: Precision
+  /// How activations are stored (fp16 in `.fp16`).
+  let activationElement: MapElementType
   let packer: WeightPacker
   let context: GraphContext
 
@@ -61,9 +64,13 @@ public final class ZSMNetwork {
 
   /// Packs the weights. `parameters` maps checkpoint names to float32 values (PyTorch layout);
   /// every parameter the configuration needs must be there with the right size.
-  public init(config: ZSMConfig, parameters: [String: [Float]], threads: Int) throws(ModelError) {
+  public init(config: ZSMConfig, parameters: [String: [Float]], threads: Int, precision: Precision = .fp32)
+    throws(ModelError)
+  {
     self.config = config
     self.threads = max(1, threads)
+    self.precision = precision
+    activationElement = precision == .fp16 ? .float16 : .float32
     let c = config.nf
     let g = config.groups
     guard c > 0, g > 0, c % g == 0 else {
@@ -162,8 +169,10 @@ public final class ZSMNetwork {
   }
 
   /// A feature map of `channels` at 1/`scale` of the padded LR size.
-  func descriptor(_ channels: Int, scale: Int = 1, halo: Int = 1) -> TensorDescriptor {
-    TensorDescriptor(height: paddedHeight / scale, width: paddedWidth / scale, channels: channels, halo: halo)
+  func descriptor(_ channels: Int, scale: Int = 1, halo: Int = 1, element: MapElementType? = nil) -> TensorDescriptor {
+    TensorDescriptor(
+      height: paddedHeight / scale, width: paddedWidth / scale, channels: channels, halo: halo,
+      element: element ?? activationElement)
   }
 
   func forward(input: UnsafePointer<Float>?, output: UnsafeMutablePointer<Float>?, stages: StageOutputs)
@@ -180,7 +189,7 @@ public final class ZSMNetwork {
     g.stage = .featureExtraction
     pyramids.removeAll(keepingCapacity: true)
     for f in 0..<n {
-      let frame = g.tensor("input frame", descriptor(3))
+      let frame = g.tensor("input frame", descriptor(3, element: .float32))
       g.loadFrame(input.map { $0 + f * 3 * height * width }, height: height, width: width, into: frame)
       let l1 = g.tensor("L1", descriptor(c))
       try g.conv(convFirst, frame, l1)
@@ -280,7 +289,9 @@ public final class ZSMNetwork {
     _ layer: DeformableLayer, input: PlannedTensor, offsetFeature: PlannedTensor, output: PlannedTensor,
     scale: Int, _ scratch: PlannedTensor
   ) throws(ShapeError) {
-    let offsets = context.tensor("offsets and mask", descriptor(27 * config.groups, scale: scale, halo: 0))
+    // fp32 in every precision: the sampling positions are the network's most sensitive values.
+    let offsets = context.tensor(
+      "offsets and mask", descriptor(27 * config.groups, scale: scale, halo: 0, element: .float32))
     try context.conv(layer.offsets, offsetFeature, offsets)
     try context.deform(layer.deform, input, offsets: offsets, output, scratch: scratch)
   }
@@ -369,7 +380,9 @@ public final class ZSMNetwork {
     g.stage = .upsampling
     // upconv1 + shuffle to 2x, through a band of LR rows (its 4C-channel output never exists whole).
     let ps1 = g.tensor(
-      "x2 features", TensorDescriptor(height: 2 * paddedHeight, width: 2 * paddedWidth, channels: c, halo: 1))
+      "x2 features",
+      TensorDescriptor(
+        height: 2 * paddedHeight, width: 2 * paddedWidth, channels: c, halo: 1, element: activationElement))
     let up1 = g.tensor("upconv1 band", TensorDescriptor(height: headBandRows, width: paddedWidth, channels: 4 * c))
     var lr0 = 0
     while lr0 < paddedHeight {
@@ -396,9 +409,11 @@ public final class ZSMNetwork {
 
 extension ZSMNetwork {
   /// The network of a loaded, strictly verified checkpoint (see `StateDict.loadZSM`).
-  public convenience init(stateDict: StateDict, config: ZSMConfig, threads: Int) throws(ModelError) {
+  public convenience init(stateDict: StateDict, config: ZSMConfig, threads: Int, precision: Precision = .fp32)
+    throws(ModelError)
+  {
     var parameters: [String: [Float]] = [:]
     for tensor in stateDict.tensors { parameters[tensor.name] = tensor.data }
-    try self.init(config: config, parameters: parameters, threads: threads)
+    try self.init(config: config, parameters: parameters, threads: threads, precision: precision)
   }
 }

@@ -74,6 +74,43 @@ public struct Conv2D: @unchecked Sendable {
   }
 }
 
+extension Conv2D {
+  /// Floats of per-thread scratch `runStaged` needs for an input `inputWidth` wide.
+  public func stagingFloatsPerWorker(inputWidth: Int) -> Int {
+    stagedConvScratchCount(
+      layout: weights.layout, kernelSize: kernelSize, inputWidth: inputWidth,
+      outputWidth: outputSize(height: 1, width: inputWidth).width)
+  }
+
+  /// Computes between maps of either precision (see `convStaged`): rows are widened to fp32
+  /// per thread. `scratch` holds `stagingFloatsPerWorker` floats for each of the pool's threads.
+  public func runStaged(
+    input: AnyFeatureMap, output: AnyFeatureMap, residual: AnyFeatureMap?, pool: WorkerPool, rows: Range<Int>? = nil,
+    scratch: UnsafeMutablePointer<Float>
+  ) {
+    pool.forEachRowRange(
+      rows: rows ?? 0..<output.height,
+      StagedConvRows(
+        conv: self, input: input, output: output, residual: residual, scratch: scratch,
+        scratchPerWorker: stagingFloatsPerWorker(inputWidth: input.width)))
+  }
+}
+
+struct StagedConvRows: RowJob {
+  let conv: Conv2D
+  let input: AnyFeatureMap
+  let output: AnyFeatureMap
+  let residual: AnyFeatureMap?
+  let scratch: UnsafeMutablePointer<Float>
+  let scratchPerWorker: Int
+
+  func run(rows: Range<Int>, worker: Int) {
+    convStaged(
+      input: input, weights: conv.weights, output: output, kernelSize: conv.kernelSize, stride: conv.stride,
+      epilogue: conv.epilogue, residual: residual, rows: rows, scratch: scratch + worker * scratchPerWorker)
+  }
+}
+
 struct ConvRows: RowJob {
   let conv: Conv2D
   let input: FeatureMap
@@ -114,7 +151,9 @@ public struct DeformableConv2D: @unchecked Sendable {
 
   /// Floats of scratch each worker thread needs.
   public var scratchFloatsPerWorker: Int {
-    DeformableConv.scratchCount(inputChannels: weights.layout.inputChannels, groups: groups, tilePixels: tilePixels)
+    DeformableConv.scratchCount(
+      inputChannels: weights.layout.inputChannels, groups: groups, tilePixels: tilePixels,
+      outputChannels: weights.layout.outputChannels)
   }
 
   public func validate(input: TensorView, offsetsAndMask: TensorView, output: TensorView) throws(ShapeError) {
@@ -142,11 +181,22 @@ public struct DeformableConv2D: @unchecked Sendable {
     scratch: UnsafeMutablePointer<Float>
   ) throws(ShapeError) {
     try validate(input: input, offsetsAndMask: offsetsAndMask, output: output)
-    runUnchecked(input: input.map, offsetsAndMask: offsetsAndMask.map, output: output.map, pool: pool, scratch: scratch)
+    runUnchecked(
+      input: input.anyMap, offsetsAndMask: offsetsAndMask.map, output: output.anyMap, pool: pool, scratch: scratch)
   }
 
   public func runUnchecked(
     input: FeatureMap, offsetsAndMask: FeatureMap, output: FeatureMap, pool: WorkerPool,
+    scratch: UnsafeMutablePointer<Float>
+  ) {
+    runUnchecked(
+      input: AnyFeatureMap(input), offsetsAndMask: offsetsAndMask, output: AnyFeatureMap(output), pool: pool,
+      scratch: scratch)
+  }
+
+  /// Input and output in either precision; the offsets are fp32.
+  public func runUnchecked(
+    input: AnyFeatureMap, offsetsAndMask: FeatureMap, output: AnyFeatureMap, pool: WorkerPool,
     scratch: UnsafeMutablePointer<Float>
   ) {
     pool.forEachRowRange(
@@ -157,9 +207,9 @@ public struct DeformableConv2D: @unchecked Sendable {
 
 struct DeformableRows: RowJob {
   let dcn: DeformableConv2D
-  let input: FeatureMap
+  let input: AnyFeatureMap
   let offsetsAndMask: FeatureMap
-  let output: FeatureMap
+  let output: AnyFeatureMap
   let scratch: UnsafeMutablePointer<Float>
 
   func run(rows: Range<Int>, worker: Int) {

@@ -5,11 +5,16 @@ import ZSMKernels
 
 /// `output = scale * U2(input)` (x2 bilinear, half-pixel centres).
 public struct Upsample2x: RowJob {
-  public let input: FeatureMap
-  public let output: FeatureMap
+  public let input: AnyFeatureMap
+  public let output: AnyFeatureMap
   public let scale: Float
 
   public init(input: FeatureMap, output: FeatureMap, scale: Float = 1) {
+    self.init(input: AnyFeatureMap(input), output: AnyFeatureMap(output), scale: scale)
+  }
+
+  /// Between maps of either precision.
+  public init(input: AnyFeatureMap, output: AnyFeatureMap, scale: Float = 1) {
     self.input = input
     self.output = output
     self.scale = scale
@@ -22,10 +27,15 @@ public struct Upsample2x: RowJob {
 /// Pixel shuffle x2 of phase-major channels (see `pixelShuffle2x`), optionally with LeakyReLU.
 public struct PixelShuffle2x: RowJob {
   public let input: FeatureMap
-  public let output: FeatureMap
+  public let output: AnyFeatureMap
   public let leaky: Bool
 
   public init(input: FeatureMap, output: FeatureMap, leaky: Bool) {
+    self.init(input: input, output: AnyFeatureMap(output), leaky: leaky)
+  }
+
+  /// Into a map of either precision.
+  public init(input: FeatureMap, output: AnyFeatureMap, leaky: Bool) {
     self.input = input
     self.output = output
     self.leaky = leaky
@@ -42,12 +52,19 @@ public struct PixelShuffle2x: RowJob {
 
 /// The ConvLSTM state update (gates i, f, o, g; see `lstmUpdate`).
 public struct LSTMUpdate: RowJob {
-  public let gates: FeatureMap
-  public let cellIn: FeatureMap
-  public let cellOut: FeatureMap
-  public let hiddenOut: FeatureMap
+  public let gates: AnyFeatureMap
+  public let cellIn: AnyFeatureMap
+  public let cellOut: AnyFeatureMap
+  public let hiddenOut: AnyFeatureMap
 
   public init(gates: FeatureMap, cellIn: FeatureMap, cellOut: FeatureMap, hiddenOut: FeatureMap) {
+    self.init(
+      gates: AnyFeatureMap(gates), cellIn: AnyFeatureMap(cellIn), cellOut: AnyFeatureMap(cellOut),
+      hiddenOut: AnyFeatureMap(hiddenOut))
+  }
+
+  /// On maps that all have one precision.
+  public init(gates: AnyFeatureMap, cellIn: AnyFeatureMap, cellOut: AnyFeatureMap, hiddenOut: AnyFeatureMap) {
     self.gates = gates
     self.cellIn = cellIn
     self.cellOut = cellOut
@@ -84,11 +101,16 @@ public struct ScaleAdd: RowJob {
 
 /// `output = factor * input` (a copy for factor 1; used to build concatenations).
 public struct Scale: RowJob {
-  public let input: FeatureMap
+  public let input: AnyFeatureMap
   public let factor: Float
-  public let output: FeatureMap
+  public let output: AnyFeatureMap
 
   public init(_ input: FeatureMap, by factor: Float, output: FeatureMap) {
+    self.init(AnyFeatureMap(input), by: factor, output: AnyFeatureMap(output))
+  }
+
+  /// Between maps of either precision (factor 1: a copy or a conversion).
+  public init(_ input: AnyFeatureMap, by factor: Float, output: AnyFeatureMap) {
     self.input = input
     self.factor = factor
     self.output = output

@@ -19,7 +19,11 @@ public struct TensorView: @unchecked Sendable {
     self.storage = storage
   }
 
-  public var map: FeatureMap { descriptor.map(at: storage) }
+  public var map: FeatureMap {
+    precondition(descriptor.element == .float32, "an fp16 tensor read as fp32")
+    return descriptor.map(at: storage)
+  }
+  public var anyMap: AnyFeatureMap { descriptor.anyMap(at: UnsafeMutableRawPointer(storage)) }
   public var height: Int { descriptor.height }
   public var width: Int { descriptor.width }
   public var channels: Int { descriptor.channels }
@@ -31,7 +35,8 @@ public struct TensorView: @unchecked Sendable {
     }
     var d = descriptor
     d.channels = count
-    return TensorView(d, storage: storage + start)
+    let raw = UnsafeMutableRawPointer(storage) + start * d.element.byteCount
+    return TensorView(d, storage: raw.assumingMemoryBound(to: Float.self))
   }
 
   /// Zeroes the halo (see `TensorDescriptor.clearHalo`).

@@ -1,0 +1,76 @@
+import XCTest
+import ZSMModel
+import ZSMRuntime
+
+/// Reduced precision against the fp32 network on the reference fixtures (random weights).
+/// Bounds from issue 7: fp16 output >= 50 dB PSNR against fp32 (peak 1), and the fp16 arena
+/// at most 60% of the fp32 one.
+final class PrecisionTests: XCTestCase {
+  struct Run {
+    let output: [Float]
+    let arenaBytes: Int
+  }
+
+  func run(_ fixture: String, _ precision: Precision, threads: Int = 2) throws -> Run {
+    let (stateDict, config) = try StateDict.loadZSM(path: TestPaths.fixture(fixture, "model.pth"))
+    let network = try ZSMNetwork(stateDict: stateDict, config: config, threads: threads, precision: precision)
+    let input = try TensorFile.read(path: TestPaths.fixture(fixture, "input.bin"))
+    let (n, h, w) = (input.shape[1], input.shape[3], input.shape[4])
+    try network.prepare(frames: n, height: h, width: w)
+    var output = [Float](repeating: .nan, count: (2 * n - 1) * 3 * 16 * h * w)
+    network.run(input: input.data, output: &output)
+    return Run(output: output, arenaBytes: network.arenaBytes)
+  }
+
+  func decibels(_ a: [Float], _ b: [Float]) -> Double {
+    a.withUnsafeBufferPointer { x in b.withUnsafeBufferPointer { y in psnr(x, reference: y) } }
+  }
+
+  func testFP16AgainstFP32OnFixtures() throws {
+    for fixture in ["tiny_16x12_n2", "small_32x24_n3", "tiny_13x10_n4", "tiny_11x7_n5"] {
+      let reference = try run(fixture, .fp32)
+      let half = try run(fixture, .fp16)
+      XCTAssertFalse(half.output.contains { !$0.isFinite }, fixture)
+      let db = decibels(half.output, reference.output)
+      let ratio = Double(half.arenaBytes) / Double(reference.arenaBytes)
+      print(
+        "precision fp16 \(fixture): \(String(format: "%.2f", db)) dB vs fp32, arena \(half.arenaBytes) / \(reference.arenaBytes) bytes = \(String(format: "%.3f", ratio))"
+      )
+      XCTAssertGreaterThanOrEqual(db, 50, "\(fixture): fp16 output PSNR vs fp32")
+    }
+  }
+
+  /// A wrong conversion (e.g. fp16 bits read as fp32) would be far below the bound: the PSNR
+  /// measure itself must see the difference between fp16-rounded and exact outputs.
+  func testPSNRMeasure() {
+    let a: [Float] = [0, 0.5, 1, 0.25]
+    XCTAssertEqual(decibels(a, a), .infinity)
+    let b: [Float] = [0.01, 0.5, 1, 0.25]  // MSE 2.5e-5 -> 46.02 dB
+    XCTAssertEqual(decibels(b, a), 10 * log10(1 / 2.5e-5), accuracy: 1e-6)
+  }
+}
+
+/// Arena sizes of the released configuration at a camera-like size, planned only (zero
+/// weights; planning runs nothing). Small fixtures are dominated by fixed-size buffers (the
+/// 64-channel 4x tail bands), so the memory bound is checked here.
+final class PrecisionArenaTests: XCTestCase {
+  func arena(_ precision: Precision) throws -> Int {
+    var parameters: [String: [Float]] = [:]
+    for (name, shape) in ZSMConfig.released.expectedParameters() {
+      parameters[name] = [Float](repeating: 0, count: shape.reduce(1, *))
+    }
+    let network = try ZSMNetwork(config: .released, parameters: parameters, threads: 2, precision: precision)
+    try network.prepare(frames: 4, height: 144, width: 180)
+    return network.arenaBytes
+  }
+
+  func testFP16ArenaAtMostSixtyPercentOfFP32() throws {
+    let full = try arena(.fp32)
+    let half = try arena(.fp16)
+    let ratio = Double(half) / Double(full)
+    print(
+      "arena 180x144 N=4 released config: fp32 \(full) bytes, fp16 \(half) bytes, ratio \(String(format: "%.3f", ratio))"
+    )
+    XCTAssertLessThanOrEqual(ratio, 0.6)
+  }
+}
