@@ -118,12 +118,13 @@ extension GraphContext {
     zeroRows(ps2, (r0 - 2)..<(r1 + 2), outside: fullHeight)
     // HRconv at rows [r0 - 1, r1 + 1).
     let hr = shifted(map(bands.hr), firstRow: r0 - 1, height: fullHeight)
-    layers.hrConv.runUnchecked(
-      input: ps2, output: hr, residual: nil, pool: pool, rows: max(0, r0 - 1)..<min(fullHeight, r1 + 1))
+    runConv(
+      layers.hrConv, input: AnyFeatureMap(ps2), output: AnyFeatureMap(hr), residual: nil,
+      rows: max(0, r0 - 1)..<min(fullHeight, r1 + 1))
     zeroRows(hr, (r0 - 1)..<(r1 + 1), outside: fullHeight)
     // conv_last at the band's rows, then out to the frame (cropped).
     let rgb = shifted(map(bands.rgb), firstRow: r0, height: fullHeight)
-    layers.convLast.runUnchecked(input: hr, output: rgb, residual: nil, pool: pool, rows: rows)
+    runConv(layers.convLast, input: AnyFeatureMap(hr), output: AnyFeatureMap(rgb), residual: nil, rows: rows)
     if let frame {
       pool.forEachRowRange(
         rows: r0..<min(r1, cropHeight),

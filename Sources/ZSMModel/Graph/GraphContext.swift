@@ -222,6 +222,7 @@ extension GraphContext {
   func runConv(
     _ layer: Conv2D, input: AnyFeatureMap, output: AnyFeatureMap, residual: AnyFeatureMap?, rows: Range<Int>? = nil
   ) {
+    layer.halfWeights?.widen(pool: pool)
     if input.element == .float32 && output.element == .float32 {
       layer.runUnchecked(
         input: input.float32, output: output.float32, residual: residual?.float32, pool: pool, rows: rows)
@@ -249,6 +250,7 @@ extension GraphContext {
       }
     } else {
       let start = monotonicNanoseconds()
+      layer.halfWeights?.widen(pool: pool)
       layer.runUnchecked(
         input: anyMap(input), offsetsAndMask: map(offsets), output: anyMap(output), pool: pool,
         scratch: view(scratch).storage)

@@ -14,19 +14,21 @@ struct WeightPacker {
   let parameters: [String: [Float]]
   let storage: WeightStorage
 
-  init(parameters: [String: [Float]]) {
+  init(parameters: [String: [Float]], halfWeights: Bool) {
     self.parameters = parameters
     // Every parameter of this network belongs to a convolution: size the storage from them.
     // (Packed size depends only on outputs x values per output, not on how those split into
     // input channels and taps.)
     var total = 0
+    var largest = 0
     for (name, values) in parameters where name.hasSuffix(".weight") {
       let biasName = String(name.dropLast(".weight".count)) + ".bias"
       guard let bias = parameters[biasName], !bias.isEmpty, values.count % bias.count == 0 else { continue }
       let layout = ConvWeightLayout(inputChannels: values.count / bias.count, outputChannels: bias.count, taps: 1)
       total += WeightStorage.floatCount(for: layout)
+      largest = max(largest, layout.packedWeightCount)
     }
-    storage = WeightStorage(floatCount: total)
+    storage = WeightStorage(floatCount: total, halfWeights: halfWeights, largestLayer: largest)
   }
 
   func values(_ name: String, count: Int) throws(ModelError) -> [Float] {
@@ -48,8 +50,10 @@ struct WeightPacker {
     guard storage.used + WeightStorage.floatCount(for: layout) <= storage.capacity else {
       throw ModelError("parameter \(name).bias has no matching weight shape [\(cout), \(cin), \(kernel), \(kernel)]")
     }
-    let packed = storage.pack(layout, weights: w, bias: b, outputOrder: outputOrder ?? { $0 })
-    return Conv2D(name: name, kernelSize: kernel, stride: stride, epilogue: epilogue, weights: packed)
+    let packed = storage.packLayer(layout, weights: w, bias: b, outputOrder: outputOrder ?? { $0 })
+    return Conv2D(
+      name: name, kernelSize: kernel, stride: stride, epilogue: epilogue, weights: packed.weights,
+      halfWeights: packed.half)
   }
 
   /// A `DCN_sep` module: its offset/mask predictor and its deformable convolution.
@@ -58,7 +62,9 @@ struct WeightPacker {
     let offsets = try conv(name + ".conv_offset_mask", cin: channels, cout: 27 * groups, epilogue: .none)
     let main = try conv(name, cin: channels, cout: channels, epilogue: epilogue)
     return DeformableLayer(
-      offsets: offsets, deform: DeformableConv2D(name: name, groups: groups, epilogue: epilogue, weights: main.weights))
+      offsets: offsets,
+      deform: DeformableConv2D(
+        name: name, groups: groups, epilogue: epilogue, weights: main.weights, halfWeights: main.halfWeights))
   }
 }
 

@@ -76,7 +76,7 @@ public final class ZSMNetwork {
     guard c > 0, g > 0, c % g == 0 else {
       throw ModelError("nf \(c) must be a positive multiple of groups \(g)")
     }
-    let p = WeightPacker(parameters: parameters)
+    let p = WeightPacker(parameters: parameters, halfWeights: precision == .fp16)
     packer = p
     convFirst = try p.conv("conv_first", cin: 3, cout: c, epilogue: .leakyRelu)
     var blocks: [ResidualBlock] = []
@@ -124,7 +124,7 @@ public final class ZSMNetwork {
   /// Bytes of the planned arena (every intermediate of a window).
   public var arenaBytes: Int { context.arenaBytes }
   /// Bytes of the packed weights.
-  public var weightBytes: Int { packer.storage.capacity * MemoryLayout<Float>.stride }
+  public var weightBytes: Int { packer.storage.byteCount }
   /// Multiply-accumulates of one window, by stage (dense equivalent for the deformable convs).
   public var macsPerWindow: [NetworkStage: Int] {
     Dictionary(uniqueKeysWithValues: NetworkStage.allCases.map { ($0, context.macs[$0.rawValue]) })

@@ -8,8 +8,14 @@ public struct Conv2D: @unchecked Sendable {
   public let stride: Int
   public let epilogue: Epilogue
   public let weights: PackedConvWeights
+  /// fp16 weights: widen into `weights.weights` before each run (see `WeightStorage`).
+  public let halfWeights: HalfWeights?
 
-  public init(name: String, kernelSize: Int, stride: Int = 1, epilogue: Epilogue, weights: PackedConvWeights) {
+  public init(
+    name: String, kernelSize: Int, stride: Int = 1, epilogue: Epilogue, weights: PackedConvWeights,
+    halfWeights: HalfWeights? = nil
+  ) {
+    self.halfWeights = halfWeights
     precondition(kernelSize == 1 || kernelSize == 3)
     precondition(stride == 1 || (stride == 2 && kernelSize == 3))
     precondition(weights.layout.taps == kernelSize * kernelSize)
@@ -137,11 +143,14 @@ public struct DeformableConv2D: @unchecked Sendable {
   public let epilogue: Epilogue
   public let weights: PackedConvWeights
   public let tilePixels: Int
+  /// fp16 weights: widen into `weights.weights` before each run (see `WeightStorage`).
+  public let halfWeights: HalfWeights?
 
   public init(
     name: String, groups: Int, epilogue: Epilogue, weights: PackedConvWeights,
-    tilePixels: Int = RuntimeTuning.deformableTilePixels
+    tilePixels: Int = RuntimeTuning.deformableTilePixels, halfWeights: HalfWeights? = nil
   ) {
+    self.halfWeights = halfWeights
     self.name = name
     self.groups = groups
     self.epilogue = epilogue

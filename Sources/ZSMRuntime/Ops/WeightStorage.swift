@@ -1,20 +1,62 @@
 import ZSMKernels
 
 /// One allocation holding the packed weights of many layers, filled once at load time.
+///
+/// In fp16 (`halfWeights: true`) the packed weights are kept as `Float16` (half the bytes) and
+/// every layer's `PackedConvWeights.weights` points at one shared fp32 buffer, the size of the
+/// largest layer, that `widen(_:pool:)` fills before the layer runs. Biases stay fp32.
 public final class WeightStorage: @unchecked Sendable {
   public let capacity: Int
   public private(set) var used = 0
+  public let halfWeights: Bool
   private let floats: UnsafeMutablePointer<Float>
+  private let halves: UnsafeMutablePointer<Float16>?
+  /// fp16 mode: where a layer's weights are widened before it runs.
+  private let widened: UnsafeMutablePointer<Float>?
+  private let widenedCount: Int
 
-  /// - Parameter floatCount: total packed floats (sum of every layer's weights and bias,
-  ///   each rounded up to 16 floats for alignment).
-  public init(floatCount: Int) {
+  /// - Parameters:
+  ///   - floatCount: total packed floats (sum of every layer's weights and bias, each rounded up
+  ///     to 16 floats for alignment).
+  ///   - largestLayer: packed weight floats of the largest layer (fp16 mode's widening buffer).
+  public init(floatCount: Int, halfWeights: Bool = false, largestLayer: Int = 0) {
     capacity = floatCount
-    floats = .allocate(capacity: max(floatCount, 16))
-    floats.initialize(repeating: 0, count: max(floatCount, 16))
+    self.halfWeights = halfWeights
+    // fp16: `floats` holds only the biases (and a layer's fp32 packing, transiently, in `pack`).
+    let fp32Count = max(floatCount, 16)
+    floats = .allocate(capacity: halfWeights ? 16 : fp32Count)
+    floats.initialize(repeating: 0, count: halfWeights ? 16 : fp32Count)
+    if halfWeights {
+      halves = .allocate(capacity: fp32Count)
+      halves!.initialize(repeating: 0, count: fp32Count)
+      widenedCount = max(largestLayer, 16)
+      widened = .allocate(capacity: widenedCount)
+      widened!.initialize(repeating: 0, count: widenedCount)
+      biases = .allocate(capacity: fp32Count)
+      biases.initialize(repeating: 0, count: fp32Count)
+    } else {
+      halves = nil
+      widened = nil
+      widenedCount = 0
+      biases = floats
+    }
   }
 
-  deinit { floats.deallocate() }
+  private let biases: UnsafeMutablePointer<Float>
+
+  deinit {
+    floats.deallocate()
+    if let halves {
+      halves.deallocate()
+      biases.deallocate()
+    }
+    widened?.deallocate()
+  }
+
+  /// Bytes held (packed weights, biases and, in fp16, the widening buffer).
+  public var byteCount: Int {
+    halfWeights ? capacity * 2 + capacity * 4 / 16 + widenedCount * 4 : capacity * 4
+  }
 
   /// Floats a layout takes in a storage (weights and bias, each 64-byte aligned).
   public static func floatCount(for layout: ConvWeightLayout) -> Int {
@@ -23,17 +65,65 @@ public final class WeightStorage: @unchecked Sendable {
 
   static func round16(_ n: Int) -> Int { (n + 15) / 16 * 16 }
 
-  /// Packs PyTorch `[out][in][k][k]` weights and `[out]` bias into the storage.
+  /// Packs PyTorch `[out][in][k][k]` weights and `[out]` bias into the storage. In fp16 the
+  /// result's `weights` is the shared widening buffer; use `halfWeights(of:)` and `widen`.
   public func pack(
     _ layout: ConvWeightLayout, weights: UnsafePointer<Float>, bias: UnsafePointer<Float>,
     outputOrder: (Int) -> Int = { $0 }
   ) -> PackedConvWeights {
+    packLayer(layout, weights: weights, bias: bias, outputOrder: outputOrder).weights
+  }
+
+  /// `pack`, also returning (in fp16) the reference to widen before the layer runs.
+  public func packLayer(
+    _ layout: ConvWeightLayout, weights: UnsafePointer<Float>, bias: UnsafePointer<Float>,
+    outputOrder: (Int) -> Int = { $0 }
+  ) -> (weights: PackedConvWeights, half: HalfWeights?) {
     let need = Self.floatCount(for: layout)
     precondition(used + need <= capacity, "WeightStorage too small: need \(used + need), have \(capacity)")
-    let w = floats + used
-    let b = w + Self.round16(layout.packedWeightCount)
-    layout.pack(weights: weights, bias: bias, into: w, bias: b, outputOrder: outputOrder)
+    let offset = used
     used += need
-    return PackedConvWeights(layout: layout, weights: w, bias: b)
+    let b = biases + offset + Self.round16(layout.packedWeightCount)
+    guard let halves, let widened else {
+      let w = floats + offset
+      layout.pack(weights: weights, bias: bias, into: w, bias: b, outputOrder: outputOrder)
+      return (PackedConvWeights(layout: layout, weights: w, bias: b), nil)
+    }
+    precondition(layout.packedWeightCount <= widenedCount, "WeightStorage: widening buffer too small")
+    let temporary = UnsafeMutablePointer<Float>.allocate(capacity: max(layout.packedWeightCount, 1))
+    defer { temporary.deallocate() }
+    layout.pack(weights: weights, bias: bias, into: temporary, bias: b, outputOrder: outputOrder)
+    narrow(temporary, halves + offset, layout.packedWeightCount)
+    return (
+      PackedConvWeights(layout: layout, weights: widened, bias: b),
+      HalfWeights(source: halves + offset, destination: widened, count: layout.packedWeightCount)
+    )
+  }
+}
+
+/// A layer's fp16 packed weights and the shared fp32 buffer its kernels read (fp16 mode).
+public struct HalfWeights: @unchecked Sendable {
+  let source: UnsafeMutablePointer<Float16>
+  let destination: UnsafeMutablePointer<Float>
+  let count: Int
+
+  /// Widens the weights into the shared buffer, split over the pool's threads. Call right
+  /// before the layer runs (the buffer holds one layer at a time).
+  public func widen(pool: WorkerPool) {
+    pool.forEachRowRange(
+      rows: (count + 4095) / 4096, WidenChunks(source: source, destination: destination, count: count))
+  }
+}
+
+/// Widens 4096-value chunks `rows` of a layer's fp16 weights.
+struct WidenChunks: RowJob {
+  let source: UnsafeMutablePointer<Float16>
+  let destination: UnsafeMutablePointer<Float>
+  let count: Int
+
+  func run(rows: Range<Int>, worker: Int) {
+    let start = rows.lowerBound * 4096
+    let end = min(count, rows.upperBound * 4096)
+    ZSMKernels.widen(UnsafePointer(source + start), destination + start, end - start)
   }
 }
