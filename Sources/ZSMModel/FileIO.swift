@@ -82,3 +82,84 @@ enum FileIO {
     if let failure { throw FileIOFailure(message: failure) }
   }
 }
+
+// MARK: - Streaming reads, directories, atomic replacement
+
+extension FileIO {
+  /// Reads the file at `path` from start to end in chunks of at most `chunkSize` bytes, handing
+  /// each to `body` (the buffer is reused: copy what must outlive the call). One buffer for the
+  /// whole file, so a large checkpoint can be hashed without holding it in memory.
+  static func readChunks(
+    path: String, chunkSize: Int, _ body: (UnsafeRawBufferPointer) -> Void
+  ) throws(FileIOFailure) {
+    let fd = open(path, O_RDONLY | O_CLOEXEC)
+    guard fd >= 0 else { throw FileIOFailure(message: "cannot open: \(errnoText())") }
+    defer { close(fd) }
+    let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: chunkSize, alignment: 64)
+    defer { buffer.deallocate() }
+    guard let base = buffer.baseAddress else { return }
+    var done = 0
+    while true {
+      let got = read(fd, base, chunkSize)
+      if got < 0 {
+        if errno == EINTR { continue }
+        throw FileIOFailure(message: "read failed at byte \(done): \(errnoText())")
+      }
+      if got == 0 { return }
+      body(UnsafeRawBufferPointer(start: base, count: got))
+      done += got
+    }
+  }
+
+  /// Creates the directory at `path` and any missing parents (like `mkdir -p`); an existing
+  /// directory is fine, an existing file of another kind is not.
+  static func createDirectories(_ path: String) throws(FileIOFailure) {
+    guard !path.isEmpty else { return }
+    var prefix = path.hasPrefix("/") ? "/" : ""
+    for component in path.split(separator: "/") {
+      prefix += component
+      if mkdir(prefix, 0o755) != 0 {
+        let code = errno
+        var info = stat()
+        guard code == EEXIST, stat(prefix, &info) == 0, (info.st_mode & S_IFMT) == S_IFDIR else {
+          errno = code
+          throw FileIOFailure(message: "cannot create directory \(prefix): \(errnoText())")
+        }
+      }
+      prefix += "/"
+    }
+  }
+
+  /// Replaces the file at `path` with `bytes` so that a reader sees either the old file or the
+  /// whole new one, never a partial write (a crash or a full disk mid-way leaves the old file):
+  /// the bytes go to `path.tmp`, are flushed to the disk, and `path.tmp` is renamed over
+  /// `path`. On failure `path.tmp` is removed. Messages name the file that failed.
+  static func replaceAtomically(path: String, with bytes: [UInt8]) throws(FileIOFailure) {
+    let temporary = path + ".tmp"
+    let fd = open(temporary, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
+    guard fd >= 0 else { throw FileIOFailure(message: "cannot create \(temporary): \(errnoText())") }
+    var failure: String?
+    bytes.withUnsafeBytes { buffer in
+      guard let base = buffer.baseAddress else { return }
+      var done = 0
+      while done < buffer.count {
+        let put = write(fd, base + done, buffer.count - done)
+        if put < 0 {
+          if errno == EINTR { continue }
+          failure = "cannot write \(temporary) (at byte \(done)): \(errnoText())"
+          return
+        }
+        done += put
+      }
+    }
+    if failure == nil, fsync(fd) != 0 { failure = "cannot flush \(temporary) to disk: \(errnoText())" }
+    if close(fd) != 0, failure == nil { failure = "cannot close \(temporary): \(errnoText())" }
+    if failure == nil, rename(temporary, path) != 0 {
+      failure = "cannot rename \(temporary) to \(path): \(errnoText())"
+    }
+    if let failure {
+      unlink(temporary)
+      throw FileIOFailure(message: failure)
+    }
+  }
+}
