@@ -98,7 +98,8 @@ let package = Package(
     /// Checkpoint readers (PyTorch zip and legacy containers, a safe unpickler), the `.bin`
     /// tensor files, the network configuration, the Zooming Slow-Mo graph and its temporal
     /// windows. Imports Glibc, not Foundation.
-    .target(name: "ZSMModel", dependencies: ["ZSMRuntime"], swiftSettings: kernelSettings),
+    .target(
+      name: "ZSMModel", dependencies: ["ZSMRuntime"] + vnniDependencies, swiftSettings: kernelSettings + vnniSettings),
 
     // MARK: - Video in and out
 
@@ -110,7 +111,8 @@ let package = Package(
     .target(name: "ZSMVideo", dependencies: ["ZSMKernels", "CV4L2", "CDRM"], swiftSettings: kernelSettings),
 
     /// Source -> network -> sink: clips window by window.
-    .target(name: "ZSMPipeline", dependencies: ["ZSMModel", "ZSMVideo"], swiftSettings: kernelSettings),
+    .target(
+      name: "ZSMPipeline", dependencies: ["ZSMModel", "ZSMVideo"], swiftSettings: kernelSettings + vnniSettings),
 
     // MARK: - Command line
 
@@ -140,7 +142,7 @@ let package = Package(
     .testTarget(name: "ZSMVideoTests", dependencies: ["ZSMVideo", "ZSMKernels"], swiftSettings: kernelSettings),
     .testTarget(
       name: "ZSMPipelineTests", dependencies: ["ZSMPipeline", "ZSMModel", "ZSMVideo", "zsm", "CAllocCounter"],
-      swiftSettings: kernelSettings
+      swiftSettings: kernelSettings + vnniSettings
     ),
     .testTarget(
       name: "ZSMRuntimeTests",
@@ -149,7 +151,7 @@ let package = Package(
     ),
     .testTarget(
       name: "ZSMModelTests", dependencies: ["ZSMModel", "CAllocCounter"], exclude: ["Data"],
-      swiftSettings: kernelSettings
+      swiftSettings: kernelSettings + vnniSettings
     ),
   ] + vnniTargets
 )

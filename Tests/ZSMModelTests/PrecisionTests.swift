@@ -74,3 +74,56 @@ final class PrecisionArenaTests: XCTestCase {
     XCTAssertLessThanOrEqual(ratio, 0.6)
   }
 }
+
+#if ZSM_VNNI
+  /// int8 against fp32 on the fixtures (random weights): calibrated on the fixture's own
+  /// window, then run quantised. Bound from issue 7: >= 40 dB PSNR against fp32.
+  final class Int8PrecisionTests: XCTestCase {
+    func testInt8AgainstFP32OnFixtures() throws {
+      for fixture in ["tiny_16x12_n2", "small_32x24_n3", "tiny_13x10_n4", "tiny_11x7_n5"] {
+        let (stateDict, config) = try StateDict.loadZSM(path: TestPaths.fixture(fixture, "model.pth"))
+        let input = try TensorFile.read(path: TestPaths.fixture(fixture, "input.bin"))
+        let (n, h, w) = (input.shape[1], input.shape[3], input.shape[4])
+        let fp32 = try ZSMNetwork(stateDict: stateDict, config: config, threads: 2)
+        try fp32.prepare(frames: n, height: h, width: w)
+        let recorder = fp32.recordActivations()
+        var reference = [Float](repeating: .nan, count: (2 * n - 1) * 3 * 16 * h * w)
+        fp32.run(input: input.data, output: &reference)
+        fp32.stopRecording()
+        XCTAssertFalse(recorder.tensorNames.isEmpty)
+        for (quantile, method) in [(0.9999, "percentile 99.99"), (1.0, "min/max")] {
+          let table = CalibrationTable(
+            modelSHA256: String(repeating: "0", count: 64), runtimeVersion: ZSMVersion.runtime,
+            format: ZSMVersion.calibrationFormat, precision: CalibrationTable.int8, method: method, clip: fixture,
+            frames: n, windows: 1, entries: recorder.entries(quantile: quantile), psnrY: [])
+          let int8 = try ZSMNetwork(
+            stateDict: stateDict, config: config, threads: 2, precision: .int8, calibration: table)
+          try int8.prepare(frames: n, height: h, width: w)
+          var output = [Float](repeating: .nan, count: reference.count)
+          int8.run(input: input.data, output: &output)
+          let db = output.withUnsafeBufferPointer { o in reference.withUnsafeBufferPointer { psnr(o, reference: $0) } }
+          print(
+            "precision int8 \(fixture) \(method): \(String(format: "%.2f", db)) dB vs fp32, \(recorder.tensorNames.count) int8 layers"
+          )
+          if quantile < 1 { XCTAssertGreaterThanOrEqual(db, 40, "\(fixture): int8 output PSNR vs fp32") }
+        }
+        // Negative control: activation scales 16x too coarse (4 bits fewer) must cost far more
+        // than the bound's margin, so the bound measures the int8 path (an fp32 fallback would
+        // give infinity either way).
+        var wrong = recorder.entries(quantile: 0.9999)
+        for i in wrong.indices { wrong[i].scale *= 16 }
+        let bad = try ZSMNetwork(
+          stateDict: stateDict, config: config, threads: 2, precision: .int8,
+          calibration: CalibrationTable(
+            modelSHA256: String(repeating: "0", count: 64), method: "wrong", clip: fixture, frames: n, windows: 1,
+            entries: wrong, psnrY: []))
+        try bad.prepare(frames: n, height: h, width: w)
+        var output = [Float](repeating: .nan, count: reference.count)
+        bad.run(input: input.data, output: &output)
+        let badDB = output.withUnsafeBufferPointer { o in reference.withUnsafeBufferPointer { psnr(o, reference: $0) } }
+        print("precision int8 \(fixture) scales x16: \(String(format: "%.2f", badDB)) dB")
+        XCTAssertLessThan(badDB, 35, "\(fixture): coarser scales should be visible")
+      }
+    }
+  }
+#endif

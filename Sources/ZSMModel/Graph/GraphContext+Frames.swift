@@ -103,6 +103,8 @@ extension GraphContext {
         view(bands.rgb).channels == layers.convLast.outputChannels
       else { throw ShapeError("reconstruction tail: channel counts do not chain") }
       planConv(layers.upconv2, input: ps1, output: bands.up2)
+      planConv(layers.hrConv, input: bands.ps2, output: bands.hr)
+      planConv(layers.convLast, input: bands.hr, output: bands.rgb)
       return
     }
     let r0 = rows.lowerBound

@@ -1,6 +1,10 @@
 import ZSMKernels
 import ZSMRuntime
 
+#if ZSM_VNNI
+  import ZSMKernelsVNNI
+#endif
+
 #if canImport(Glibc)
   import Glibc
 #endif
@@ -41,6 +45,12 @@ final class GraphContext {
   /// need of any planned convolution, for every thread.
   private var stagingFloatsPerWorker = 0
   private var staging: UnsafeMutablePointer<Float>?
+  /// While set, the inputs of the int8 candidates are recorded (calibration, fp32 networks).
+  var recorder: ActivationRecorder?
+  #if ZSM_VNNI
+    /// The int8 layers (`--precision int8`), by slot.
+    var int8: Int8Layers?
+  #endif
   private(set) var plan: ArenaPlan?
   private var arena: Arena?
   /// Multiply-accumulates of the planned window, by stage (counted while planning).
@@ -213,15 +223,51 @@ extension GraphContext {
 
   /// Records the staging rows `layer` needs when an operand is not fp32.
   func planConv(_ layer: Conv2D, input: PlannedTensor, output: PlannedTensor) {
+    #if ZSM_VNNI
+      if let w = int8Weights(layer) {
+        let i = view(input)
+        let bytes = int8StagingBytes(
+          weights: w, inputWidth: i.width, outputWidth: layer.outputSize(height: 1, width: i.width).width)
+        stagingFloatsPerWorker = max(stagingFloatsPerWorker, (bytes + 63) / 64 * 16)
+        return
+      }
+    #endif
     guard !isFloat32(input) || !isFloat32(output) else { return }
     stagingFloatsPerWorker = max(stagingFloatsPerWorker, layer.stagingFloatsPerWorker(inputWidth: view(input).width))
   }
+
+  #if ZSM_VNNI
+    /// The int8 weights `layer` runs with, if it runs in int8.
+    func int8Weights(_ layer: Conv2D) -> Int8ConvWeights? {
+      guard layer.int8Slot >= 0, let int8 else { return nil }
+      return int8.weights[layer.int8Slot]
+    }
+  #endif
 
   /// Runs a convolution (rows `rows`, all by default): the fp32 kernels in place when every
   /// operand is fp32, else through fp32 staging rows.
   func runConv(
     _ layer: Conv2D, input: AnyFeatureMap, output: AnyFeatureMap, residual: AnyFeatureMap?, rows: Range<Int>? = nil
   ) {
+    if layer.int8Slot >= 0 {
+      if let recorder, input.element == .float32 {
+        let m = input.float32
+        let inputRows = rows.map { ($0.lowerBound * layer.stride)..<min(m.height, $0.upperBound * layer.stride) }
+        recorder.record(slot: layer.int8Slot, m, rows: inputRows ?? 0..<m.height)
+      }
+      #if ZSM_VNNI
+        if let w = int8Weights(layer), let staging {
+          precondition(input.element == .float32 && output.element == .float32, "int8 layers read and write fp32")
+          pool.forEachRowRange(
+            rows: rows ?? 0..<output.height,
+            Int8ConvRows(
+              weights: w, input: input.float32, output: output.float32, residual: residual?.float32,
+              stride: layer.stride, epilogue: layer.epilogue, scratch: UnsafeMutableRawPointer(staging),
+              scratchBytesPerWorker: stagingFloatsPerWorker * 4))
+          return
+        }
+      #endif
+    }
     layer.halfWeights?.widen(pool: pool)
     if input.element == .float32 && output.element == .float32 {
       layer.runUnchecked(

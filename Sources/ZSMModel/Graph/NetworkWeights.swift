@@ -13,6 +13,8 @@ public struct ModelError: Error, CustomStringConvertible, Equatable {
 struct WeightPacker {
   let parameters: [String: [Float]]
   let storage: WeightStorage
+  /// The convolutions that may run in int8, in slot order (see `Int8Policy`).
+  let int8Candidates = Int8Candidates()
 
   init(parameters: [String: [Float]], halfWeights: Bool) {
     self.parameters = parameters
@@ -51,9 +53,15 @@ struct WeightPacker {
       throw ModelError("parameter \(name).bias has no matching weight shape [\(cout), \(cin), \(kernel), \(kernel)]")
     }
     let packed = storage.packLayer(layout, weights: w, bias: b, outputOrder: outputOrder ?? { $0 })
-    return Conv2D(
+    var layer = Conv2D(
       name: name, kernelSize: kernel, stride: stride, epilogue: epilogue, weights: packed.weights,
       halfWeights: packed.half)
+    if Int8Policy.mayQuantize(layer) {
+      layer.int8Slot = int8Candidates.layers.count
+      int8Candidates.layers.append(
+        Int8Candidate(layer: layer, weights: w, bias: b, outputOrder: outputOrder ?? { $0 }))
+    }
+    return layer
   }
 
   /// A `DCN_sep` module: its offset/mask predictor and its deformable convolution.

@@ -64,9 +64,11 @@ public final class ZSMNetwork {
 
   /// Packs the weights. `parameters` maps checkpoint names to float32 values (PyTorch layout);
   /// every parameter the configuration needs must be there with the right size.
-  public init(config: ZSMConfig, parameters: [String: [Float]], threads: Int, precision: Precision = .fp32)
-    throws(ModelError)
-  {
+  /// `precision` `.int8` needs `calibration`, a table made by `zsm calibrate` for this model.
+  public init(
+    config: ZSMConfig, parameters: [String: [Float]], threads: Int, precision: Precision = .fp32,
+    calibration: CalibrationTable? = nil
+  ) throws(ModelError) {
     self.config = config
     self.threads = max(1, threads)
     self.precision = precision
@@ -99,7 +101,35 @@ public final class ZSMNetwork {
     hrConv = try p.conv("HRconv", cin: 64, cout: 64, epilogue: .leakyRelu)
     convLast = try p.conv("conv_last", cin: 64, cout: 3, epilogue: .none)
     context = GraphContext(pool: WorkerPool(threads: self.threads))
+    int8Candidates = p.int8Candidates.layers
+    if precision == .int8 {
+      if let reason = Int8Policy.unavailableReason { throw ModelError(reason) }
+      guard let calibration else {
+        throw ModelError(
+          "int8 needs a calibration table for this model; make one with: zsm calibrate --model MODEL.pth"
+            + " --input CLIP.y4m --precision int8")
+      }
+      #if ZSM_VNNI
+        context.int8 = try Int8Layers(candidates: int8Candidates, table: calibration)
+      #endif
+    }
   }
+
+  let int8Candidates: [Int8Candidate]
+
+  /// Calibration-table names of the tensors that run in int8 with `--precision int8`.
+  public var int8TensorNames: [String] { int8Candidates.map { Int8Policy.tensorName(ofInputTo: $0.layer.name) } }
+
+  /// Starts recording the inputs of the int8 layers on every following `run` (calibration of an
+  /// fp32 network); returns the recorder that accumulates them.
+  public func recordActivations() -> ActivationRecorder {
+    let recorder = ActivationRecorder(tensorNames: int8TensorNames)
+    context.recorder = recorder
+    return recorder
+  }
+
+  /// Stops recording.
+  public func stopRecording() { context.recorder = nil }
 
   /// Plans a window of `frames` input frames of `width x height` (any size; padded to
   /// multiples of 4 internally). Allocates the arena; call again only when the shape changes.
@@ -409,11 +439,13 @@ public final class ZSMNetwork {
 
 extension ZSMNetwork {
   /// The network of a loaded, strictly verified checkpoint (see `StateDict.loadZSM`).
-  public convenience init(stateDict: StateDict, config: ZSMConfig, threads: Int, precision: Precision = .fp32)
-    throws(ModelError)
-  {
+  public convenience init(
+    stateDict: StateDict, config: ZSMConfig, threads: Int, precision: Precision = .fp32,
+    calibration: CalibrationTable? = nil
+  ) throws(ModelError) {
     var parameters: [String: [Float]] = [:]
     for tensor in stateDict.tensors { parameters[tensor.name] = tensor.data }
-    try self.init(config: config, parameters: parameters, threads: threads, precision: precision)
+    try self.init(
+      config: config, parameters: parameters, threads: threads, precision: precision, calibration: calibration)
   }
 }

@@ -10,6 +10,9 @@ public struct Conv2D: @unchecked Sendable {
   public let weights: PackedConvWeights
   /// fp16 weights: widen into `weights.weights` before each run (see `WeightStorage`).
   public let halfWeights: HalfWeights?
+  /// The layer's index among those that may run in int8 (-1: always fp32/fp16); set by the
+  /// network that owns it, which keeps the int8 weights and calibration per index.
+  public var int8Slot = -1
 
   public init(
     name: String, kernelSize: Int, stride: Int = 1, epilogue: Epilogue, weights: PackedConvWeights,

@@ -1,0 +1,152 @@
+import ZSMKernels
+import ZSMRuntime
+
+#if ZSM_VNNI
+  import ZSMKernelsVNNI
+#endif
+
+/// Which convolutions run in int8 (`--precision int8`), and why the others do not.
+///
+/// Kept in higher precision, as issue 7 lists and the fixtures confirm:
+/// - `conv_first` (3 input channels: nothing to gain, and the RGB input is exact) and
+///   `conv_last` (its output is the picture);
+/// - everything that predicts sampling positions: the offset feature convs `L*_offset_conv*`
+///   and `conv_offset_mask` (an error of one code moves a sample by a pixel fraction);
+/// - the deformable convolutions themselves (they gather fp32 columns);
+/// - the ConvLSTM gate conv (`cell_list.0.conv`): its errors compound over time steps;
+/// - 1x1 fusions (the int8 kernel is 3x3; they are a small share of the work).
+/// Everything else that is 3x3 with a multiple of 4 input channels runs in int8: the residual
+/// blocks of feature extraction and the reconstruction trunk, the pyramid convs, the
+/// `L*_fea_conv` merges, upconv1/2 and HRconv.
+public enum Int8Policy {
+  public static func mayQuantize(_ layer: Conv2D) -> Bool {
+    guard layer.kernelSize == 3, layer.inputChannels % 4 == 0 else { return false }
+    let n = layer.name
+    if n == "conv_first" || n == "conv_last" { return false }
+    if n.contains("_offset_conv") || n.hasSuffix("conv_offset_mask") || n.contains("_dcnpack") { return false }
+    if n.hasSuffix("cell_list.0.conv") { return false }
+    return true
+  }
+
+  /// The calibration-table name of a layer's input tensor.
+  public static func tensorName(ofInputTo layer: String) -> String { layer + ".input" }
+
+  /// Whether this build has int8 kernels, or why not.
+  public static var unavailableReason: String? {
+    #if ZSM_VNNI
+      return nil
+    #else
+      return "this build has no int8 kernels: they need AVX-512 VNNI (build with ZSM_TARGET_CPU naming such a"
+        + " CPU, e.g. icelake-server, sapphirerapids, znver4); ARM sdot kernels are not wired into the network yet"
+    #endif
+  }
+}
+
+/// A convolution that may run in int8, with its PyTorch-layout weights (for quantising).
+struct Int8Candidate {
+  let layer: Conv2D
+  let weights: [Float]
+  let bias: [Float]
+  let outputOrder: (Int) -> Int
+}
+
+/// The int8 candidates of a network, in slot order (filled while the weights are packed).
+final class Int8Candidates {
+  var layers: [Int8Candidate] = []
+}
+
+/// Activation statistics of every int8 candidate's input, recorded while an fp32 network runs
+/// (`zsm calibrate`).
+public final class ActivationRecorder {
+  public let tensorNames: [String]
+  public private(set) var histograms: [ActivationHistogram]
+
+  init(tensorNames: [String]) {
+    self.tensorNames = tensorNames
+    histograms = Array(repeating: ActivationHistogram(), count: tensorNames.count)
+  }
+
+  /// Adds rows `rows` of an fp32 map (interior only) to slot `slot`.
+  func record(slot: Int, _ map: FeatureMap, rows: Range<Int>) {
+    for y in rows {
+      for x in 0..<map.width { histograms[slot].add(map.pixel(y, x), count: map.channels) }
+    }
+  }
+
+  /// Calibration entries: the `quantile` clipping range of each tensor (1: min/max) as
+  /// asymmetric u8 parameters.
+  public func entries(quantile: Double) -> [CalibrationTable.Entry] {
+    zip(tensorNames, histograms).map { name, h in
+      let (low, high) = h.quantile(quantile)
+      let q = QuantizationParameters.asymmetricUInt8(low: low, high: high)
+      return CalibrationTable.Entry(tensor: name, scale: q.scale, zeroPoint: q.zeroPoint, min: h.min, max: h.max)
+    }
+  }
+}
+
+#if ZSM_VNNI
+  /// The quantised weights of the int8 layers, by slot (nil: the slot stays fp32), and the
+  /// memory behind them.
+  final class Int8Layers {
+    private(set) var weights: [Int8ConvWeights?]
+    private var blocks: [UnsafeMutableRawPointer] = []
+
+    init(candidates: [Int8Candidate], table: CalibrationTable) throws(ModelError) {
+      weights = []
+      for c in candidates {
+        let name = Int8Policy.tensorName(ofInputTo: c.layer.name)
+        guard let entry = table.entry(named: name) else {
+          throw ModelError(
+            "the calibration table has no entry for \(name); it was made by another runtime version:"
+              + " re-run zsm calibrate")
+        }
+        let cin = c.layer.inputChannels
+        let cout = c.layer.outputChannels
+        let sizes = Int8ConvWeights.storage(inputChannels: cin, outputChannels: cout)
+        let perChannelBytes = (sizes.perChannel * 4 + 63) / 64 * 64
+        let weightBytes = (sizes.weightBytes + 63) / 64 * 64
+        let block = UnsafeMutableRawPointer.allocate(byteCount: weightBytes + 3 * perChannelBytes, alignment: 64)
+        blocks.append(block)
+        let packed = c.weights.withUnsafeBufferPointer { w in
+          c.bias.withUnsafeBufferPointer { b in
+            Int8ConvWeights.pack(
+              weights: w.baseAddress!, bias: b.baseAddress!, inputChannels: cin, outputChannels: cout,
+              activationScale: entry.scale, zeroPoint: entry.zeroPoint, outputOrder: c.outputOrder,
+              into: block.assumingMemoryBound(to: Int8.self),
+              correction: (block + weightBytes).assumingMemoryBound(to: Int32.self),
+              outputScale: (block + weightBytes + perChannelBytes).assumingMemoryBound(to: Float.self),
+              bias: (block + weightBytes + 2 * perChannelBytes).assumingMemoryBound(to: Float.self))
+          }
+        }
+        weights.append(packed)
+      }
+    }
+
+    deinit { for b in blocks { b.deallocate() } }
+
+    var byteCount: Int {
+      weights.reduce(0) { sum, w in
+        guard let w else { return sum }
+        return sum + 9 * w.inputChannels * w.paddedOutputChannels + 12 * w.paddedOutputChannels
+      }
+    }
+  }
+
+  /// Rows of an int8 convolution (see `conv3x3Int8Staged`).
+  struct Int8ConvRows: RowJob {
+    let weights: Int8ConvWeights
+    let input: FeatureMap
+    let output: FeatureMap
+    let residual: FeatureMap?
+    let stride: Int
+    let epilogue: Epilogue
+    let scratch: UnsafeMutableRawPointer
+    let scratchBytesPerWorker: Int
+
+    func run(rows: Range<Int>, worker: Int) {
+      conv3x3Int8Staged(
+        input: input, weights: weights, output: output, stride: stride, epilogue: epilogue, residual: residual,
+        rows: rows, scratch: scratch + worker * scratchBytesPerWorker)
+    }
+  }
+#endif
