@@ -35,6 +35,8 @@ struct Infer: ParsableCommand {
   @Option(help: "Times to run the window (for timing; the output of the last run is written).")
   var runs: Int = 1
 
+  @OptionGroup var precision: PrecisionOptions
+
   @Option(help: "Board file whose tuning to use (Boards/NAME.json, see zsm profile).")
   var board: String?
 
@@ -58,7 +60,7 @@ struct Infer: ParsableCommand {
       throw CLIError("\(output): cannot create the output file")
     }
     let t0 = monotonicSeconds()
-    let network = try loadNetwork(path: model, threads: threads)
+    let network = try loadNetwork(path: model, threads: threads, precision: precision)
     let loaded = monotonicSeconds()
     let tensor: TensorFile
     do { tensor = try TensorFile.read(path: input) } catch { throw CLIError("\(error)") }
@@ -83,7 +85,9 @@ struct Infer: ParsableCommand {
       name: "output", shape: [1, t, 3, 4 * h, 4 * w], layout: "B,T=2N-1,C=3(RGB),4H,4W", data: result)
     do { try out.write(path: output) } catch { throw CLIError("\(error)") }
     let perFrame = median(times) / Double(t)
-    note("model: \(network.config) (loaded in \(fmt(loaded - t0, 2)) s), \(threads) thread(s)")
+    note(
+      "model: \(network.config) (loaded in \(fmt(loaded - t0, 2)) s), \(threads) thread(s), precision \(network.precision)"
+    )
     note("window: \(n) frames of \(w)x\(h) -> \(t) frames of \(4 * w)x\(4 * h)")
     note(
       "arena \(fmt(Double(network.arenaBytes) / 1e6, 1)) MB, packed weights "
@@ -104,14 +108,13 @@ struct Infer: ParsableCommand {
   }
 }
 
-/// Loads, verifies and packs a checkpoint; errors name the file and the problem.
-func loadNetwork(path: String, threads: Int) throws -> ZSMNetwork {
+/// Loads, verifies and packs a checkpoint in the chosen precision; errors name the file and
+/// the problem (and, for int8 without a table, the command that makes one).
+func loadNetwork(path: String, threads: Int, precision: PrecisionOptions = PrecisionOptions()) throws -> ZSMNetwork {
   do {
-    let (stateDict, config) = try StateDict.loadZSM(path: path)
-    return try ZSMNetwork(stateDict: stateDict, config: config, threads: threads)
-  } catch let error as CheckpointError {
+    return try loadZSMNetwork(
+      model: path, threads: threads, precision: precision.precision, calibration: precision.calibration)
+  } catch {
     throw CLIError(error.description)
-  } catch let error as ModelError {
-    throw CLIError("\(path): \(error.description)")
   }
 }

@@ -54,6 +54,8 @@ struct Live: ParsableCommand {
   @Option(help: "Input frames per window.")
   var window: Int = 2
 
+  @OptionGroup var precision: PrecisionOptions
+
   @Option(help: "Worker threads.")
   var threads: Int = ProcessInfo.processInfo.activeProcessorCount
 
@@ -72,7 +74,7 @@ struct Live: ParsableCommand {
       throw ValidationError("--format must be a V4L2 fourcc such as yuyv or nv12, got '\(format)'")
     }
     let signals = SignalWatcher()  // before any thread, so they all inherit the blocked signals
-    let network = try loadNetwork(path: model, threads: threads)
+    let network = try loadNetwork(path: model, threads: threads, precision: precision)
     let cam: V4L2Camera
     let screen: KMSDisplay
     do {

@@ -35,6 +35,8 @@ struct Profile: ParsableCommand {
   @Option(help: "Input frames per window.")
   var frames: Int = 4
 
+  @OptionGroup var precision: PrecisionOptions
+
   @Option(help: "Worker threads (default: the board's, else every CPU).")
   var threads: Int?
 
@@ -155,7 +157,7 @@ struct Profile: ParsableCommand {
   func profileNetwork(threads t: Int, width w: Int, height h: Int) throws -> ProfileReport.Network {
     let network: ZSMNetwork
     if let model {
-      network = try loadNetwork(path: model, threads: t)
+      network = try loadNetwork(path: model, threads: t, precision: precision)
     } else {
       network = try randomNetwork(config: .released, threads: t)
     }

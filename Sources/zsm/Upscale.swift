@@ -43,6 +43,8 @@ struct Upscale: ParsableCommand {
   @Option(help: "Input frames per window (the paper evaluates with 4).")
   var window: Int = 4
 
+  @OptionGroup var precision: PrecisionOptions
+
   @Option(help: "Worker threads.")
   var threads: Int = ProcessInfo.processInfo.activeProcessorCount
 
@@ -86,7 +88,7 @@ struct Upscale: ParsableCommand {
 
   func run() throws {
     let range = try frameRange()
-    let network = try loadNetwork(path: model, threads: threads)
+    let network = try loadNetwork(path: model, threads: threads, precision: precision)
     let reader: Y4MReader
     do { reader = try Y4MReader(path: input) } catch { throw CLIError(error.description) }
     let h = reader.header

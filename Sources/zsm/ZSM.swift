@@ -8,6 +8,7 @@ struct ZSM: ParsableCommand {
     abstract: "Zooming Slow-Mo space-time video super-resolution on the CPU.",
     subcommands: [
       Upscale.self, Live.self, Eval.self, DaemonCommand.self, Infer.self, Inspect.self, Bench.self, Profile.self,
+      Calibrate.self,
       Devices.self,
     ]
   )

@@ -24,7 +24,14 @@ public final class Daemon {
   let log: (String) -> Void
   var config: DaemonConfig
   var network: ZSMNetwork?
-  var loadedModel: (path: String, threads: Int)?
+  /// What the loaded network was made from (a reload that changes none of it keeps it).
+  struct LoadedModel: Equatable {
+    let path: String
+    let threads: Int
+    let precision: Precision
+    let calibration: String?
+  }
+  var loadedModel: LoadedModel?
   public private(set) var metrics = DaemonMetrics()
   var lastWatchdog = 0.0
   var status = TextBuffer(capacity: 256)
@@ -215,16 +222,16 @@ public final class Daemon {
 
   func loadNetworkIfNeeded() throws {
     let threads = config.threads ?? ProcessInfo.processInfo.activeProcessorCount
-    if let loadedModel, loadedModel.path == config.model, loadedModel.threads == threads { return }
+    let precision = Precision(rawValue: config.precision ?? "fp32") ?? .fp32
+    let key = LoadedModel(path: config.model, threads: threads, precision: precision, calibration: config.calibration)
+    if loadedModel == key { return }
     do {
-      let (stateDict, modelConfig) = try StateDict.loadZSM(path: config.model)
-      network = try ZSMNetwork(stateDict: stateDict, config: modelConfig, threads: threads)
-    } catch let error as CheckpointError {
+      network = try loadZSMNetwork(
+        model: config.model, threads: threads, precision: precision, calibration: config.calibration)
+    } catch {
       throw PipelineError(error.description)
-    } catch let error as ModelError {
-      throw PipelineError("\(config.model): \(error.description)")
     }
-    loadedModel = (config.model, threads)
+    loadedModel = key
   }
 
   func pingWatchdog(force: Bool = false) {

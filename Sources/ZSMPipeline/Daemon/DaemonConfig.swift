@@ -1,10 +1,12 @@
 import Foundation
+import ZSMRuntime
 
 /// The daemon's configuration file (JSON), validated on load with errors that name the key.
 ///
 ///     {
 ///       "model": "/var/lib/zsm/xiang2020zooming.pth",
 ///       "threads": 4,
+///       "precision": "fp16",
 ///       "window": 4,
 ///       "source": { "type": "y4m", "path": "/run/zsm/input.y4m" },
 ///       "sink": { "type": "y4m-rotate", "directory": "/var/lib/zsm/out", "framesPerFile": 1000 },
@@ -15,7 +17,9 @@ import Foundation
 /// through the live pipeline: newest-frames windows, output paced at the output rate). Sinks:
 /// `y4m` (one file or `-`), `y4m-rotate` (numbered files of at most `framesPerFile` frames in
 /// `directory`), `display` (KMS, with a camera source), `null` (discard; for measuring). `metrics` is optional (Prometheus text, for node
-/// exporter's textfile collector, rewritten atomically after every window).
+/// exporter's textfile collector, rewritten atomically after every window). `precision` is
+/// `fp32` (default), `fp16` or `int8`; int8 reads `calibration` (default
+/// `Calibration/<model sha256>-int8.json`, made by `zsm calibrate`).
 public struct DaemonConfig: Codable, Equatable, Sendable {
   public struct Source: Codable, Equatable, Sendable {
     public var type: String
@@ -43,6 +47,8 @@ public struct DaemonConfig: Codable, Equatable, Sendable {
 
   public var model: String
   public var threads: Int?
+  public var precision: String?
+  public var calibration: String?
   public var window: Int?
   public var source: Source
   public var sink: Sink
@@ -70,6 +76,9 @@ public struct DaemonConfig: Codable, Equatable, Sendable {
   public func validate(path: String) throws {
     if let threads, !(1...256).contains(threads) { throw PipelineError("\(path): threads must be 1...256") }
     if let window, window < 2 { throw PipelineError("\(path): window must be at least 2") }
+    if let precision, Precision(rawValue: precision) == nil {
+      throw PipelineError("\(path): precision must be fp32, fp16 or int8, got \"\(precision)\"")
+    }
     switch source.type {
     case "y4m":
       guard source.path != nil else { throw PipelineError("\(path): source of type y4m needs \"path\"") }

@@ -1,0 +1,19 @@
+import ArgumentParser
+import ZSMRuntime
+
+extension Precision: ExpressibleByArgument {}
+
+/// `--precision` and `--calibration`, shared by the commands that run the network.
+struct PrecisionOptions: ParsableArguments {
+  @Option(
+    help: ArgumentHelp(
+      "Numeric precision: fp32, fp16 (half the memory; fp32 arithmetic) or int8 (needs a calibration table).",
+      valueName: "fp32|fp16|int8"))
+  var precision: Precision = .fp32
+
+  @Option(
+    help: ArgumentHelp(
+      "int8 calibration table (default: Calibration/<model sha256>-int8.json, made by zsm calibrate).",
+      valueName: "path"))
+  var calibration: String?
+}
