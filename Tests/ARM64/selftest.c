@@ -659,11 +659,14 @@ int main(int argc, char **argv) {
   test_conv_f16(13, 24, 5, 7, 1, 2, 3, 1);
   test_conv_f16(64, 40, 5, 11, 2, 1, 8, 0);
   test_conv_f16(8, 3, 3, 2, 1, 0, 0, 0);
+  test_conv_f16(5, 16, 3, 9, 1, 1, 0, 0); /* dense rows of 15 halves: 8 + 7 single channels */
   for (int e = 0; e < 3; e++) test_conv_int8(64, 64, 4, 11, 1, e, 128, 0, 0);
   test_conv_int8(64, 64, 5, 9, 1, 2, 0, 0, 0);
   test_conv_int8(20, 24, 5, 7, 1, 1, 128, 4, 3);
   test_conv_int8(64, 48, 6, 9, 2, 2, 0, 16, 0);
   test_conv_int8(4, 3, 3, 2, 1, 0, 100, 0, 0);
+  test_conv_int8(16, 16, 3, 6, 1, 0, 128, 0, 0); /* dense rows of 48 bytes: 32 + 16 */
+  test_conv_int8(12, 32, 2, 5, 1, 2, 128, 0, 0); /* dense rows of 36 bytes: 32 + 4 */
   printf("%s (%d checks, %d failure%s)\n", failures ? "FAIL" : "ALL PASS", checks, failures,
          failures == 1 ? "" : "s");
   return failures != 0;
