@@ -188,3 +188,69 @@ public func zsmProbeFP16FMA(
     i &+= 1
   }
 }
+
+/// conv3x3F16Arith (fp16 arithmetic) on Float16 maps; weights in the `zsm_pack` order as Float16,
+/// bias fp32 (`zsm_packed_bias_count` floats). Rows split in two calls at `split`.
+@_cdecl("zsm_conv_f16_arith")
+public func zsmConvF16Arith(
+  _ inBase: UnsafeMutablePointer<Float16>, _ inHeight: Int, _ inWidth: Int, _ inChannels: Int, _ inPixelStride: Int,
+  _ inRowStride: Int, _ packedWeights: UnsafePointer<Float16>, _ packedBias: UnsafePointer<Float>, _ cout: Int,
+  _ stride: Int, _ epilogue: Int, _ outBase: UnsafeMutablePointer<Float16>, _ outHeight: Int, _ outWidth: Int,
+  _ outPixelStride: Int, _ outRowStride: Int, _ split: Int
+) {
+  let input = FeatureMapF16(
+    base: inBase, height: inHeight, width: inWidth, channels: inChannels, pixelStride: inPixelStride,
+    rowStride: inRowStride)
+  let output = FeatureMapF16(
+    base: outBase, height: outHeight, width: outWidth, channels: cout, pixelStride: outPixelStride,
+    rowStride: outRowStride)
+  let layout = ConvWeightLayout(inputChannels: inChannels, outputChannels: cout, taps: 9)
+  let weights = PackedConvWeightsF16(layout: layout, weights: packedWeights, bias: packedBias)
+  let kind = shimEpilogue(epilogue)
+  for rows in [0..<split, split..<outHeight] {
+    conv3x3F16Arith(
+      input: input, weights: weights, output: output, stride: stride, epilogue: kind,
+      residual: kind == .residual ? output : nil, rows: rows)
+  }
+}
+
+/// Bytes of packed int8 weights (`which` 0) or entries per per-channel array (`which` 1).
+@_cdecl("zsm_int8_dot_storage")
+public func zsmInt8DotStorage(_ cin: Int, _ cout: Int, _ which: Int) -> Int {
+  let s = Int8DotWeights.storage(inputChannels: cin, outputChannels: cout)
+  return which == 0 ? s.weightBytes : s.perChannel
+}
+
+@_cdecl("zsm_int8_dot_pack")
+public func zsmInt8DotPack(
+  _ oihw: UnsafePointer<Float>, _ bias: UnsafePointer<Float>, _ cin: Int, _ cout: Int, _ activationScale: Float,
+  _ zeroPoint: Int32, _ weights: UnsafeMutablePointer<Int8>, _ correction: UnsafeMutablePointer<Int32>,
+  _ outputScale: UnsafeMutablePointer<Float>, _ packedBias: UnsafeMutablePointer<Float>
+) {
+  _ = Int8DotWeights.pack(
+    weights: oihw, bias: bias, inputChannels: cin, outputChannels: cout, activationScale: activationScale,
+    activationZeroPoint: zeroPoint, into: weights, correction: correction, outputScale: outputScale,
+    bias: packedBias)
+}
+
+/// conv3x3Int8Dot: s8 input map (halo holding zeroPoint - 128), fp32 output; rows split at `split`.
+@_cdecl("zsm_conv_int8_dot")
+public func zsmConvInt8Dot(
+  _ inBase: UnsafeMutablePointer<Int8>, _ inHeight: Int, _ inWidth: Int, _ inChannels: Int, _ inPixelStride: Int,
+  _ inRowStride: Int, _ weights: UnsafePointer<Int8>, _ correction: UnsafePointer<Int32>,
+  _ outputScale: UnsafePointer<Float>, _ bias: UnsafePointer<Float>, _ cout: Int, _ stride: Int, _ epilogue: Int,
+  _ outBase: UnsafeMutablePointer<Float>, _ outHeight: Int, _ outWidth: Int, _ outPixelStride: Int,
+  _ outRowStride: Int, _ split: Int
+) {
+  let input = FeatureMapS8(
+    base: inBase, height: inHeight, width: inWidth, channels: inChannels, pixelStride: inPixelStride,
+    rowStride: inRowStride)
+  let output = shimMap(outBase, outHeight, outWidth, cout, outPixelStride, outRowStride)
+  let packed = Int8DotWeights(
+    inputChannels: inChannels, outputChannels: cout, weights: weights, correction: correction,
+    outputScale: outputScale, bias: bias)
+  for rows in [0..<split, split..<outHeight] {
+    conv3x3Int8Dot(
+      input: input, weights: packed, output: output, stride: stride, epilogue: shimEpilogue(epilogue), rows: rows)
+  }
+}

@@ -28,7 +28,8 @@ target_re = re.compile(r'\b([0-9a-f]+) <')
 # name, function regex, required mnemonics in the hot loop, elements per trip
 # ('macs:N' = N multiply-accumulates per trip, 'stored' = from the bytes the loop stores),
 # calls allowed in the hot loop (each callee is itself a checked, vectorised kernel below),
-# scalar FP allowed in the hot loop.
+# scalar FP allowed in the hot loop ('v80': a v8.2 kernel, not checked without --fp16). A required
+# mnemonic written 'v82:x' is required only with --fp16 (the ARMv8.2-A+fp16+dotprod build).
 KERNELS = [
     # aarch64 tiles: 6 pixels x 16 channels (24 of NEON's 32 registers; Tools/gen-kernels.py).
     ('conv 16-ch block (p6x16)', r'^conv3x3\(', ['fmla.4s'], 'macs:96', [], False),
@@ -47,6 +48,11 @@ KERNELS = [
     ('vectorSigmoid (straight line)', r'^vectorSigmoid\(', ['fmla.4s'], 'body:16', [], False),
     ('vectorTanh (straight line)', r'^vectorTanh\(', ['fmla.4s'], 'body:16', [], False),
     ('fmaPeakLoop', r'^fmaPeakLoop\(', ['fmla.4s'], 'macs:384', [], False),
+    # Reduced precision (issue 7), checked in the v8.2 build only: the v8.0 build computes the same
+    # with scalarised fp16 FMAs and lane-loop dot products (slow; on such CPUs conv3x3F16 and the
+    # fp32 conv are the kernels to use).
+    ('fp16-arith conv (p8x16, by element)', r'^conv3x3F16Arith\(', ['v82:fmla.8h'], 'macs:1024', [], 'v80'),
+    ('int8 sdot conv (p4x16, 2x unrolled)', r'^conv3x3Int8Dot\(', ['v82:sdot.4s'], 'macs:2048', [], 'v80'),
     # Not a kernel: the fp16 probe of Shims.swift; with --fp16 (the v8.2 build) it must be fmla v.8h.
     ('fp16 probe (Shims.swift)', r'^zsm_probe_fp16_fma$|^zsmProbeFP16FMA\(', [], 'stored16', [], True),
 ]
@@ -136,6 +142,10 @@ def main():
     print(f'{"kernel (" + label + ")":40} {"insns/trip":>10} {"elems/trip":>10} {"insns/elem":>10}  '
           f'{"vector FP":28} notes')
     for name, pattern, required, elems, allowed_calls, scalar_ok in KERNELS:
+        if scalar_ok == 'v80' and not fp16:
+            print(f'{name:40} -  (v8.0 build: fp16 FMAs scalarised, dot products in 16-bit vector arithmetic; '
+                  'checked for correctness only)')
+            continue
         cands = [(f, i) for f, i in funcs.items() if re.search(pattern, f) and len(i) > 6]
         if not cands:
             print(f'{name:40} FAIL: no function matches {pattern}')
@@ -170,6 +180,8 @@ def main():
                 merged.update(x for x in (classify(m, o) for _, m, o in funcs[c]) if x)
         if fp16 and name.startswith('fp16 probe'):
             required = ['fmla.8h']
+        required = [r[4:] for r in required if r.startswith('v82:')] if fp16 else \
+            [r for r in required if not r.startswith('v82:')]
         for r in required:
             if merged[r] == 0:
                 problems.append(f'no {r} (scalarised?)')

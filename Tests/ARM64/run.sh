@@ -4,7 +4,10 @@
 # baseline; ARMv8.2-A + fp16 + dotprod), links the C self-test (selftest.c: every kernel against
 # a scalar double-precision reference), runs it under qemu-aarch64-static as a Cortex-A53 and a
 # Cortex-A76, and checks the disassembly of the hot loops (loops.py: `fmla v.4s` present, no
-# scalarised loop, no unexpected calls), printing instructions per output element.
+# scalarised loop, no unexpected calls; in the v8.2 build `fmla v.8h` and `sdot` in the fp16 and
+# int8 kernels), printing instructions per output element. Last, it counts the instructions
+# qemu executes per output element of the fp32, fp16-arithmetic and int8 3x3 convolutions
+# (insncount.py) and fails unless fp16 <= 1/2 and int8 <= 1/4 of fp32 (issue 7).
 #   Tests/ARM64/run.sh            # installs qemu-user-static and the cross toolchain if missing (apt, root)
 #   OUT=/tmp/x Tests/ARM64/run.sh # where objects, disassembly and logs go (default /tmp/zsm-arm64)
 # Exit status 0 only if both builds pass every check on every CPU model and the loop checks pass.
@@ -31,7 +34,8 @@ if [ ${#need[@]} -gt 0 ]; then
 fi
 
 mapfile -t SOURCES < <(find Sources/ZSMKernels -name '*.swift' | sort)
-declare -A MARCH=([v80]="" [v82]="-Xcc -march=armv8.2-a+fp16+dotprod")
+# v82 also turns on the sdot path of conv3x3Int8Dot (the LLVM intrinsic, through `import Builtin`).
+declare -A MARCH=([v80]="" [v82]="-Xcc -march=armv8.2-a+fp16+dotprod -D ZSM_DOTPROD -enable-builtin-module")
 echo "== compiling ${#SOURCES[@]} kernel files + Shims.swift as Embedded Swift for aarch64 (v80, v82 in parallel)"
 for v in v80 v82; do
   # shellcheck disable=SC2086
@@ -98,6 +102,45 @@ if [ -f "$OUT/kernels-v80.dis" ]; then
     fail "loops.py accepted a disassembly whose conv loops were made scalar"
   else
     echo "PASS  loops.py rejects scalarised conv loops ($(grep -c 'FAIL: no fmla' "$OUT/loops-mutated.txt") kernels flagged)"
+  fi
+fi
+
+# Executed (not static) instructions per output element of one 64->64 3x3 conv (16x12 map,
+# LeakyReLU) in the v8.2 build on a Cortex-A76: the fp32 conv3x3, conv3x3F16Arith and
+# conv3x3Int8Dot (`selftest count K R` sets one up and runs it R times; R=2 minus R=1 leaves one
+# kernel call). Debian's qemu-user has no TCG plugins (libinsn.so), so insncount.py sums the
+# translated-block sizes of qemu's `-d in_asm,exec,nochain` log. Issue 7 asks for fp16 <= 1/2
+# and int8 <= 1/4 of fp32.
+echo "== executed instructions per output element (v82@cortex-a76, 64->64 3x3 conv, 16x12, LeakyReLU)"
+if [ -x "$OUT/selftest-v82" ]; then
+  declare -A COUNT
+  for k in 0 1 2; do
+    for r in 1 2; do
+      log="$OUT/count-$k-$r.log"
+      if qemu-aarch64-static -cpu cortex-a76 -L "$SYSROOT" -d in_asm,exec,nochain -D "$log" \
+          "$OUT/selftest-v82" count $k $r > "$OUT/count-$k-$r.out" 2>&1; then
+        COUNT[$k-$r]=$(python3 Tests/ARM64/insncount.py "$log")
+      else
+        fail "instruction count run: kernel $k x$r (see $OUT/count-$k-$r.out)"
+      fi
+      rm -f "$log"
+    done
+  done
+  if [ ${#COUNT[@]} -eq 6 ]; then
+    elems=$(sed -n 's/.* \([0-9]*\) output elements$/\1/p' "$OUT/count-0-1.out")
+    python3 - "$elems" "${COUNT[0-1]}" "${COUNT[0-2]}" "${COUNT[1-1]}" "${COUNT[1-2]}" "${COUNT[2-1]}" \
+      "${COUNT[2-2]}" << 'PY' | tee "$OUT/insns-per-element.txt"
+import sys
+n = int(sys.argv[1])
+c = [int(x) for x in sys.argv[2:]]
+fp32, fp16, int8 = ((c[2 * i + 1] - c[2 * i]) / n for i in range(3))
+print(f'instructions per output element: fp32 {fp32:.1f}, fp16 {fp16:.1f} ({fp16 / fp32:.3f}), '
+      f'int8 {int8:.1f} ({int8 / fp32:.3f})')
+ok = fp32 > 0 and fp16 <= fp32 / 2 and int8 <= fp32 / 4
+print(('PASS' if ok else 'FAIL') + '  fp16 <= 1/2 and int8 <= 1/4 of fp32')
+sys.exit(0 if ok else 1)
+PY
+    [ "${PIPESTATUS[0]}" -eq 0 ] || fail "instructions per output element (see $OUT/insns-per-element.txt)"
   fi
 fi
 

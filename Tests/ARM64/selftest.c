@@ -3,7 +3,9 @@
    of 16, pixel strides wider than the channel count) and compares with scalar references in
    double precision written here, independently of the Swift code. Exit status 0 == all pass.
    Tolerances match Tests/ZSMKernelsTests: convolutions within 1e-5 of the summation magnitude
-   (|bias| + sum |w*x|), pointwise functions within a few ulp. */
+   (|bias| + sum |w*x|), pointwise functions within a few ulp. The reduced-precision convolutions
+   (issue 7: fp16 arithmetic, int8 sdot) have their own bounds, explained at their tests.
+   `selftest count K R` instead runs one convolution R times for run.sh's instruction count. */
 #include <math.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -30,6 +32,14 @@ void zsm_scale_add(float *a, float alpha, float *b, float beta, float *out, I h,
 void zsm_lstm_update(float *gates, I gps, float *cin, float *cout, float *hid, I h, I w, I c, I ps);
 float zsm_fma_peak(I iterations, float seed);
 void zsm_probe_fp16_fma(const _Float16 *a, const _Float16 *b, _Float16 *c, I n);
+void zsm_conv_f16_arith(_Float16 *in, I h, I w, I c, I ps, I rs, const _Float16 *pw, const float *pb, I cout,
+                        I stride, I epilogue, _Float16 *out, I oh, I ow, I ops, I ors, I split);
+I zsm_int8_dot_storage(I cin, I cout, I which);
+void zsm_int8_dot_pack(const float *oihw, const float *bias, I cin, I cout, float act_scale, int32_t zero_point,
+                       int8_t *weights, int32_t *correction, float *out_scale, float *bias_out);
+void zsm_conv_int8_dot(int8_t *in, I h, I w, I c, I ps, I rs, const int8_t *weights, const int32_t *correction,
+                       const float *out_scale, const float *bias, I cout, I stride, I epilogue, float *out, I oh, I ow,
+                       I ops, I ors, I split);
 
 static unsigned long long rng_state = 0x9E3779B97F4A7C15ull;
 static unsigned rnd(void) { /* xorshift64* */
@@ -377,7 +387,232 @@ static void test_fp16_probe(I n) {
   free(a); free(b); free(c); free(want);
 }
 
-int main(void) {
+
+/* A channels-last map of 16-bit or 8-bit elements with a halo of `halo` pixels. */
+typedef struct { void *mem; char *base; I h, w, c, ps, rs, esz; size_t n; } BMap;
+static BMap bmap_new(I h, I w, I c, I ps, I halo, I esz) {
+  BMap m = {0};
+  m.h = h; m.w = w; m.c = c; m.ps = ps; m.esz = esz;
+  m.rs = (w + 2 * halo) * ps;
+  m.n = (size_t)((h + 2 * halo) * m.rs) + 64;
+  m.mem = calloc(m.n, (size_t)esz);
+  m.base = (char *)m.mem + (halo * m.rs + halo * ps) * esz;
+  return m;
+}
+static _Float16 *h16(const BMap *m, I y, I x) { return (_Float16 *)m->base + y * m->rs + x * m->ps; }
+static int8_t *s8(const BMap *m, I y, I x) { return (int8_t *)m->base + y * m->rs + x * m->ps; }
+
+/* conv3x3F16Arith: fp16 input, weights and output, fp16 fused multiply-adds per kernel row
+   (3 x cin terms), fp32 across rows and for bias and activation. Compared with a double-precision
+   sum over the same fp16 inputs and weights, relative to |bias| + sum |w x| (+ |residual|).
+   Bound 8u = 2^-8 (u = 2^-11, fp16's unit roundoff): the final rounding costs at most u/2 of
+   |output| <= that magnitude, and the fp16 row sums of random-sign terms err by about
+   u * sqrt(3 cin) of their magnitude in the worst observed case (measured ~1-2u for cin 64;
+   the rigorous worst case, (3 cin) u, is 0.094 for cin 64 and would catch nothing). */
+static void test_conv_f16(I cin, I cout, I h, I w, I stride, int epilogue, I in_extra, I out_extra) {
+  static const char *epi_names[] = {"none", "relu", "leaky", "residual"};
+  BMap in = bmap_new(h, w, cin, cin + in_extra, 1, 2);
+  for (I y = 0; y < h; y++)
+    for (I x = 0; x < w; x++)
+      for (I c = 0; c < cin; c++) h16(&in, y, x)[c] = (_Float16)frnd(-1, 1);
+  I oh = (h + stride - 1) / stride, ow = (w + stride - 1) / stride;
+  BMap out = bmap_new(oh, ow, cout, cout + out_extra, 0, 2);
+  for (size_t i = 0; i < out.n; i++) ((_Float16 *)out.mem)[i] = (_Float16)12345.0f;
+  float *wt = malloc(sizeof(float) * cout * cin * 9), *bias = malloc(sizeof(float) * cout);
+  for (I i = 0; i < cout * cin * 9; i++) wt[i] = (float)(_Float16)frnd(-0.3f, 0.3f);
+  for (I i = 0; i < cout; i++) bias[i] = frnd(-0.5f, 0.5f);
+  double *res = malloc(sizeof(double) * oh * ow * cout);
+  for (I y = 0; y < oh; y++)
+    for (I x = 0; x < ow; x++)
+      for (I o = 0; o < cout; o++) {
+        _Float16 r = (_Float16)frnd(-1, 1);
+        if (epilogue == 3) h16(&out, y, x)[o] = r;
+        res[(y * ow + x) * cout + o] = (double)r;
+      }
+  I nw = zsm_packed_weight_count(cin, cout, 9);
+  float *pw = malloc(sizeof(float) * nw), *pb = malloc(sizeof(float) * zsm_packed_bias_count(cin, cout, 9));
+  _Float16 *pw16 = malloc(2 * nw);
+  zsm_pack(wt, bias, cin, cout, 9, pw, pb);
+  for (I i = 0; i < nw; i++) pw16[i] = (_Float16)pw[i];
+  zsm_conv_f16_arith((_Float16 *)in.base, h, w, cin, in.ps, in.rs, pw16, pb, cout, stride, epilogue,
+                     (_Float16 *)out.base, oh, ow, out.ps, out.rs, oh / 2);
+  double worst = 0;
+  for (I y = 0; y < oh; y++)
+    for (I x = 0; x < ow; x++)
+      for (I o = 0; o < cout; o++) {
+        double s = bias[o], mag = fabs((double)bias[o]);
+        for (I i = 0; i < 3; i++)
+          for (I j = 0; j < 3; j++) {
+            I yy = y * stride - 1 + i, xx = x * stride - 1 + j;
+            if (yy < 0 || yy >= h || xx < 0 || xx >= w) continue;
+            for (I c = 0; c < cin; c++) {
+              double p = (double)wt[((o * cin + c) * 3 + i) * 3 + j] * (double)h16(&in, yy, xx)[c];
+              s += p; mag += fabs(p);
+            }
+          }
+        double r = res[(y * ow + x) * cout + o];
+        double want = apply_epilogue(s, epilogue, r);
+        if (epilogue == 3) mag += fabs(r);
+        double e = fabs((double)h16(&out, y, x)[o] - want) / mag;
+        if (!(e <= worst)) worst = e;
+      }
+  /* nothing outside the valid channels written */
+  for (size_t i = 0; i < out.n; i++) {
+    I r = (I)i - (I)(((_Float16 *)out.base) - (_Float16 *)out.mem);
+    int inside = r >= 0 && r / out.rs < oh && (r % out.rs) / out.ps < ow && (r % out.rs) % out.ps < cout;
+    if (!inside && ((_Float16 *)out.mem)[i] != (_Float16)12345.0f) worst = INFINITY;
+  }
+  char name[40], shape[64];
+  snprintf(name, sizeof name, "convF16Arith_s%d_%s", (int)stride, epi_names[epilogue]);
+  snprintf(shape, sizeof shape, "%ldx%ld %ld->%ld ps %ld/%ld (per magnitude)", (long)w, (long)h, (long)cin,
+           (long)cout, (long)in.ps, (long)out.ps);
+  report(name, shape, worst, ldexp(1.0, -8));
+  free(in.mem); free(out.mem); free(wt); free(bias); free(res); free(pw); free(pb); free(pw16);
+}
+
+/* conv3x3Int8Dot. Activations: u8 code q = round(x / sa) + zp (zp 128: symmetric; zp 0: one-sided
+   input in [0, 1]), stored as q - 128; weights: per output channel sw = max|w| / 127, qw =
+   round(w / sw). Check 1 (exact, bound 0): every output equals fmaf((float)acc, sa * sw, bias)
+   (then the activation) for the exact integer acc = sum qw * (q - zp), quantised here exactly as
+   Int8DotWeights.pack does. Check 2 (dequantised): against the double-precision conv of the
+   unquantised x and w, the error divided by the quantisation bound sum(|w| sa/2 + |x| sw/2 +
+   sa sw/4) + 1e-6 (|bias| + sum |w x|) is at most 1. */
+static void test_conv_int8(I cin, I cout, I h, I w, I stride, int epilogue, int zp, I in_extra, I out_extra) {
+  static const char *epi_names[] = {"none", "relu", "leaky"};
+  I oh = (h + stride - 1) / stride, ow = (w + stride - 1) / stride;
+  float *x = malloc(sizeof(float) * h * w * cin);
+  float lo = zp == 0 ? 0.0f : -1.0f, largest = 0;
+  for (I i = 0; i < h * w * cin; i++) {
+    x[i] = frnd(lo, 1);
+    if (fabsf(x[i]) > largest) largest = fabsf(x[i]);
+  }
+  float sa = largest / (float)(zp == 0 ? 255 : zp < 128 ? zp : 255 - zp); /* no code clamps */
+  BMap in = bmap_new(h, w, cin, cin + in_extra, 1, 1);
+  memset(in.mem, zp - 128, in.n);
+  int32_t *qa = malloc(sizeof(int32_t) * h * w * cin); /* q - zp */
+  for (I y = 0; y < h; y++)
+    for (I xx = 0; xx < w; xx++)
+      for (I c = 0; c < cin; c++) {
+        float v = roundf(x[(y * w + xx) * cin + c] / sa) + (float)zp;
+        int q = v < 0 ? 0 : v > 255 ? 255 : (int)v;
+        s8(&in, y, xx)[c] = (int8_t)(q - 128);
+        qa[(y * w + xx) * cin + c] = q - zp;
+      }
+  float *wt = malloc(sizeof(float) * cout * cin * 9), *bias = malloc(sizeof(float) * cout);
+  for (I i = 0; i < cout * cin * 9; i++) wt[i] = frnd(-0.3f, 0.3f);
+  for (I i = 0; i < cout; i++) bias[i] = frnd(-0.5f, 0.5f);
+  I wbytes = zsm_int8_dot_storage(cin, cout, 0), per = zsm_int8_dot_storage(cin, cout, 1);
+  int8_t *pw = malloc(wbytes);
+  int32_t *corr = malloc(sizeof(int32_t) * per);
+  float *oscale = malloc(sizeof(float) * per), *pb = malloc(sizeof(float) * per);
+  zsm_int8_dot_pack(wt, bias, cin, cout, sa, zp, pw, corr, oscale, pb);
+  BMap out = bmap_new(oh, ow, cout, cout + out_extra, 0, 4);
+  for (size_t i = 0; i < out.n; i++) ((float *)out.mem)[i] = 12345.0f;
+  zsm_conv_int8_dot((int8_t *)in.base, h, w, cin, in.ps, in.rs, pw, corr, oscale, pb, cout, stride, epilogue,
+                    (float *)out.base, oh, ow, out.ps, out.rs, oh / 2);
+  float *sw = malloc(sizeof(float) * cout);
+  int32_t *qw = malloc(sizeof(int32_t) * cout * cin * 9);
+  for (I o = 0; o < cout; o++) {
+    float m = 0;
+    for (I i = 0; i < cin * 9; i++) if (fabsf(wt[o * cin * 9 + i]) > m) m = fabsf(wt[o * cin * 9 + i]);
+    sw[o] = m > 0 ? m / 127.0f : 1.0f;
+    for (I i = 0; i < cin * 9; i++) {
+      float q = roundf(wt[o * cin * 9 + i] / sw[o]);
+      qw[o * cin * 9 + i] = q < -127 ? -127 : q > 127 ? 127 : (int32_t)q;
+    }
+  }
+  double exact_worst = 0, deq_worst = 0;
+  for (I y = 0; y < oh; y++)
+    for (I xx = 0; xx < ow; xx++)
+      for (I o = 0; o < cout; o++) {
+        int64_t acc = 0;
+        double s = bias[o], mag = fabs((double)bias[o]), qb = 0;
+        for (I i = 0; i < 3; i++)
+          for (I j = 0; j < 3; j++) {
+            I yy = y * stride - 1 + i, xj = xx * stride - 1 + j;
+            if (yy < 0 || yy >= h || xj < 0 || xj >= w) continue;
+            for (I c = 0; c < cin; c++) {
+              I k = (o * cin + c) * 9 + i * 3 + j;
+              double xv = x[(yy * w + xj) * cin + c], wv = wt[k];
+              acc += (int64_t)qw[k] * qa[(yy * w + xj) * cin + c];
+              s += wv * xv; mag += fabs(wv * xv);
+              qb += fabs(wv) * sa / 2 + fabs(xv) * sw[o] / 2 + sa * sw[o] / 4;
+            }
+          }
+        float v = fmaf((float)(int32_t)acc, sa * sw[o], bias[o]);
+        if (epilogue == 1 && v < 0) v = 0;
+        if (epilogue == 2 && v < 0) v = v * 0.1f;
+        float got = ((float *)out.base)[y * out.rs + xx * out.ps + o];
+        double e1 = fabs((double)got - (double)v);
+        if (!(e1 <= exact_worst)) exact_worst = e1;
+        double want = apply_epilogue(s, epilogue, 0);
+        double e2 = fabs((double)got - want) / (qb + 1e-6 * mag);
+        if (!(e2 <= deq_worst)) deq_worst = e2;
+      }
+  for (size_t i = 0; i < out.n; i++) {
+    I r = (I)i - (I)(((float *)out.base) - (float *)out.mem);
+    int inside = r >= 0 && r / out.rs < oh && (r % out.rs) / out.ps < ow && (r % out.rs) % out.ps < cout;
+    if (!inside && ((float *)out.mem)[i] != 12345.0f) exact_worst = INFINITY;
+  }
+  char name[40], shape[64];
+  snprintf(name, sizeof name, "convInt8Dot_s%d_%s", (int)stride, epi_names[epilogue]);
+  snprintf(shape, sizeof shape, "%ldx%ld %ld->%ld zp %d ps %ld/%ld exact", (long)w, (long)h, (long)cin, (long)cout, zp,
+           (long)in.ps, (long)out.ps);
+  report(name, shape, exact_worst, 0);
+  snprintf(shape, sizeof shape, "%ldx%ld %ld->%ld zp %d (/ quant. bound)", (long)w, (long)h, (long)cin, (long)cout,
+           zp);
+  report(name, shape, deq_worst, 1.0);
+  free(x); free(in.mem); free(qa); free(wt); free(bias); free(pw); free(corr); free(oscale); free(pb); free(out.mem);
+  free(sw); free(qw);
+}
+
+/* `selftest count KERNEL REPS` (run.sh's instruction count): sets up one 64->64 3x3 convolution of
+   a 16x12 map with LeakyReLU and runs it REPS times; KERNEL 0: fp32 conv3x3, 1: conv3x3F16Arith,
+   2: conv3x3Int8Dot. The difference between REPS 2 and 1 under qemu is one kernel call. */
+enum { BENCH_C = 64, BENCH_W = 16, BENCH_H = 12 };
+static int bench(int kernel, int reps) {
+  const I c = BENCH_C, w = BENCH_W, h = BENCH_H;
+  float *wt = malloc(sizeof(float) * c * c * 9), *bias = malloc(sizeof(float) * c);
+  for (I i = 0; i < c * c * 9; i++) wt[i] = frnd(-0.3f, 0.3f);
+  for (I i = 0; i < c; i++) bias[i] = frnd(-0.5f, 0.5f);
+  I nw = zsm_packed_weight_count(c, c, 9);
+  float *pw = malloc(sizeof(float) * nw), *pb = malloc(sizeof(float) * zsm_packed_bias_count(c, c, 9));
+  zsm_pack(wt, bias, c, c, 9, pw, pb);
+  if (kernel == 0) {
+    Map in = map_new(h, w, c, c, 1), out = map_new(h, w, c, c, 0);
+    map_fill(&in, -1, 1);
+    for (int r = 0; r < reps; r++)
+      zsm_conv(in.base, h, w, c, c, in.rs, pw, pb, c, 3, 1, 2, out.base, h, w, c, out.rs, h / 2);
+  } else if (kernel == 1) {
+    BMap in = bmap_new(h, w, c, c, 1, 2), out = bmap_new(h, w, c, c, 0, 2);
+    for (I y = 0; y < h; y++)
+      for (I x = 0; x < w; x++)
+        for (I k = 0; k < c; k++) h16(&in, y, x)[k] = (_Float16)frnd(-1, 1);
+    _Float16 *pw16 = malloc(2 * nw);
+    for (I i = 0; i < nw; i++) pw16[i] = (_Float16)pw[i];
+    for (int r = 0; r < reps; r++)
+      zsm_conv_f16_arith((_Float16 *)in.base, h, w, c, c, in.rs, pw16, pb, c, 1, 2, (_Float16 *)out.base, h, w, c,
+                         out.rs, h / 2);
+  } else {
+    BMap in = bmap_new(h, w, c, c, 1, 1), out = bmap_new(h, w, c, c, 0, 4);
+    for (I y = 0; y < h; y++)
+      for (I x = 0; x < w; x++)
+        for (I k = 0; k < c; k++) s8(&in, y, x)[k] = (int8_t)(rnd() % 255 - 127);
+    int8_t *w8 = malloc(zsm_int8_dot_storage(c, c, 0));
+    I per = zsm_int8_dot_storage(c, c, 1);
+    int32_t *corr = malloc(sizeof(int32_t) * per);
+    float *os = malloc(sizeof(float) * per), *ob = malloc(sizeof(float) * per);
+    zsm_int8_dot_pack(wt, bias, c, c, 1.0f / 127, 128, w8, corr, os, ob);
+    for (int r = 0; r < reps; r++)
+      zsm_conv_int8_dot((int8_t *)in.base, h, w, c, c, in.rs, w8, corr, os, ob, c, 1, 2, (float *)out.base, h, w, c,
+                        out.rs, h / 2);
+  }
+  printf("count: kernel %d, %d run(s), %d output elements\n", kernel, reps, BENCH_C * BENCH_W * BENCH_H);
+  return 0;
+}
+
+int main(int argc, char **argv) {
+  if (argc == 4 && strcmp(argv[1], "count") == 0) return bench(atoi(argv[2]), atoi(argv[3]));
 #if defined(__aarch64__) && defined(__linux__)
   unsigned long hw = getauxval(AT_HWCAP);
   printf("aarch64 HWCAP: asimd=%d fphp=%d asimdhp=%d asimddp=%d\n", !!(hw & HWCAP_ASIMD), !!(hw & HWCAP_FPHP),
@@ -417,6 +652,21 @@ int main(void) {
   test_lstm(13, 2, 3);
   test_peak();
   test_fp16_probe(8 * 37 + 5);
+  /* reduced precision (issue 7): 64 channels (the model), channel tails (8 + 5; 16 + 4), output
+     blocks with a partial last block, tile tails (widths not multiples of 6 or 4), stride 2,
+     padded pixel strides, every epilogue. */
+  for (int e = 0; e < 4; e++) test_conv_f16(64, 64, 4, 13, 1, e, 0, 0);
+  test_conv_f16(13, 24, 5, 7, 1, 2, 3, 1);
+  test_conv_f16(64, 40, 5, 11, 2, 1, 8, 0);
+  test_conv_f16(8, 3, 3, 2, 1, 0, 0, 0);
+  test_conv_f16(5, 16, 3, 9, 1, 1, 0, 0); /* dense rows of 15 halves: 8 + 7 single channels */
+  for (int e = 0; e < 3; e++) test_conv_int8(64, 64, 4, 11, 1, e, 128, 0, 0);
+  test_conv_int8(64, 64, 5, 9, 1, 2, 0, 0, 0);
+  test_conv_int8(20, 24, 5, 7, 1, 1, 128, 4, 3);
+  test_conv_int8(64, 48, 6, 9, 2, 2, 0, 16, 0);
+  test_conv_int8(4, 3, 3, 2, 1, 0, 100, 0, 0);
+  test_conv_int8(16, 16, 3, 6, 1, 0, 128, 0, 0); /* dense rows of 48 bytes: 32 + 16 */
+  test_conv_int8(12, 32, 2, 5, 1, 2, 128, 0, 0); /* dense rows of 36 bytes: 32 + 4 */
   printf("%s (%d checks, %d failure%s)\n", failures ? "FAIL" : "ALL PASS", checks, failures,
          failures == 1 ? "" : "s");
   return failures != 0;
