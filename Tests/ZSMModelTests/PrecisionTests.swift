@@ -1,3 +1,4 @@
+import Foundation
 import XCTest
 import ZSMModel
 import ZSMRuntime
@@ -127,3 +128,28 @@ final class PrecisionArenaTests: XCTestCase {
     }
   }
 #endif
+
+/// The board files state each layer group's precision; the statement must be what the
+/// runtime does: a group is "int8" exactly when its convolutions are int8 candidates.
+final class BoardPrecisionTests: XCTestCase {
+  func testBoardFilesMatchTheInt8Policy() throws {
+    var parameters: [String: [Float]] = [:]
+    for (name, shape) in ZSMConfig.released.expectedParameters() {
+      parameters[name] = [Float](repeating: 0, count: shape.reduce(1, *))
+    }
+    let network = try ZSMNetwork(config: .released, parameters: parameters, threads: 1)
+    let int8Groups = Set(network.int8TensorNames.map { Int8Policy.group(of: String($0.dropLast(".input".count))) })
+    XCTAssertEqual(int8Groups, ["residual_blocks", "pyramid", "fea_convs", "upsampling"])
+    let boards = TestPaths.testsDirectory.deletingLastPathComponent().appendingPathComponent("Boards")
+    let files = try FileManager.default.contentsOfDirectory(atPath: boards.path).filter { $0.hasSuffix(".json") }
+    XCTAssertEqual(files.count, 6)
+    for file in files {
+      let board = try BoardProfile.load(path: boards.appendingPathComponent(file).path)
+      let plan = try XCTUnwrap(board.precision, "\(file) states no precision plan")
+      let stated = Set(plan.layers.filter { $0.int8 == "int8" }.map(\.group))
+      XCTAssertEqual(stated, plan.int8 == "none" ? [] : int8Groups, file)
+      XCTAssertTrue(plan.layers.allSatisfy { $0.fp16 == plan.fp16 || $0.fp16 == "fp32" }, file)
+      XCTAssertEqual(plan.fp16, "storage", "\(file): the network runs fp16 as storage on every board today")
+    }
+  }
+}

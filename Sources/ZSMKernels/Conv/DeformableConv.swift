@@ -70,6 +70,8 @@ public func deformConv3x3(
   }
 }
 
+// Inlined so the fp32 entry point holds the loop itself (Tests/ARM64/loops.py checks it by name).
+@inline(__always)
 func deformConvRows<I: MapElement, O: MapElement>(
   input: FeatureMapOf<I>, offsetsAndMask: FeatureMap, groups: Int, weights: PackedConvWeights,
   output: FeatureMapOf<O>, epilogue: Epilogue, rows: Range<Int>, scratch: UnsafeMutablePointer<Float>,

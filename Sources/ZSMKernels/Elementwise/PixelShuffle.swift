@@ -16,6 +16,8 @@ public func pixelShuffle2x(input: FeatureMap, output: AnyFeatureMap, leaky: Bool
   }
 }
 
+// Inlined so the fp32 entry point holds the loop itself (Tests/ARM64/loops.py checks it by name).
+@inline(__always)
 func shuffleRows<O: MapElement>(input: FeatureMap, output: FeatureMapOf<O>, leaky: Bool, rows: Range<Int>) {
   let channels = output.channels
   for h in rows {

@@ -62,6 +62,8 @@ public func scale(_ input: AnyFeatureMap, by factor: Float, output: AnyFeatureMa
   }
 }
 
+// Inlined so the fp32 entry point holds the loop itself (Tests/ARM64/loops.py checks it by name).
+@inline(__always)
 func scaleRows<I: MapElement, O: MapElement>(
   _ input: FeatureMapOf<I>, by factor: Float, output: FeatureMapOf<O>, rows: Range<Int>
 ) {
@@ -118,6 +120,8 @@ public func lstmUpdate(
   }
 }
 
+// Inlined so the fp32 entry point holds the loop itself (Tests/ARM64/loops.py checks it by name).
+@inline(__always)
 func lstmRows<E: MapElement>(
   gates: FeatureMapOf<E>, cellIn: FeatureMapOf<E>, cellOut: FeatureMapOf<E>, hiddenOut: FeatureMapOf<E>,
   rows: Range<Int>

@@ -27,6 +27,8 @@ public func upsample2x(input: AnyFeatureMap, output: AnyFeatureMap, scale: Float
   }
 }
 
+// Inlined so the fp32 entry point holds the loop itself (Tests/ARM64/loops.py checks it by name).
+@inline(__always)
 func upsampleRows<I: MapElement, O: MapElement>(
   input: FeatureMapOf<I>, output: FeatureMapOf<O>, scale: Float, rows: Range<Int>
 ) {

@@ -28,6 +28,21 @@ public enum Int8Policy {
     return true
   }
 
+  /// The board files' layer group of a convolution (`BoardProfile.PrecisionPlan.groups`).
+  public static func group(of name: String) -> String {
+    if name == "conv_first" { return "conv_first" }
+    if name == "conv_last" { return "conv_last" }
+    if name.hasSuffix("conv_offset_mask") { return "offset_mask" }
+    if name.contains("_offset_conv") { return "offset_convs" }
+    if name.contains("_dcnpack") { return "deformable" }
+    if name.hasSuffix("cell_list.0.conv") { return "lstm_gates" }
+    if name.contains("_fea_conv") { return "fea_convs" }
+    if name.contains("fea_L") { return "pyramid" }
+    if name.hasPrefix("upconv") || name == "HRconv" { return "upsampling" }
+    if name.hasSuffix(".conv1") || name.hasSuffix(".conv2") { return "residual_blocks" }
+    return "fusion_1x1"
+  }
+
   /// The calibration-table name of a layer's input tensor.
   public static func tensorName(ofInputTo layer: String) -> String { layer + ".input" }
 

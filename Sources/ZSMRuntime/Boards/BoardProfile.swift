@@ -130,11 +130,15 @@ public struct BoardProfile: Equatable, Sendable {
   public var affinity: [Int]
   public var tuning: Tuning
   public var figures: [Figure]
+  /// Which precision each layer group runs in, per `--precision` (optional in the file).
+  public var precision: PrecisionPlan?
 
   public init(
     name: String, description: String, arch: String, clusters: [Cluster], features: [String], caches: Caches,
-    targetCPU: String?, march: String?, threads: Int, affinity: [Int], tuning: Tuning, figures: [Figure]
+    targetCPU: String?, march: String?, threads: Int, affinity: [Int], tuning: Tuning, figures: [Figure],
+    precision: PrecisionPlan? = nil
   ) {
+    self.precision = precision
     self.name = name
     self.description = description
     self.arch = arch
@@ -147,6 +151,34 @@ public struct BoardProfile: Equatable, Sendable {
     self.affinity = affinity
     self.tuning = tuning
     self.figures = figures
+  }
+
+  /// The board's choice of precision per layer group (issue 7): what each group runs in with
+  /// `--precision fp16` and with `--precision int8`, and which kernels do it.
+  public struct PrecisionPlan: Equatable, Sendable {
+    public struct Layer: Equatable, Sendable {
+      public var group: String
+      /// "storage" (fp16 in memory, fp32 arithmetic), "arithmetic" (fp16 FMA), "fp32" or "int8".
+      public var fp16: String
+      public var int8: String
+      public var why: String?
+    }
+    /// How fp16 convolutions compute on this board: "storage" (widen rows, fp32 FMA) or
+    /// "arithmetic" (fp16 FMA, ARMv8.2 fphp).
+    public var fp16: String
+    /// The int8 kernel family: "vnni" (AVX-512 VNNI), "sdot" (ARMv8.2 dotprod) or "none".
+    public var int8: String
+    public var layers: [Layer]
+    public var note: String?
+
+    public static let fp16Modes = ["storage", "arithmetic"]
+    public static let int8Kernels = ["vnni", "sdot", "none"]
+    public static let layerChoices = ["fp32", "storage", "arithmetic", "int8"]
+    /// The layer groups (see ZSMModel's `Int8Policy.group(of:)`).
+    public static let groups = [
+      "conv_first", "residual_blocks", "pyramid", "offset_convs", "offset_mask", "deformable", "fea_convs",
+      "fusion_1x1", "lstm_gates", "upsampling", "conv_last",
+    ]
   }
 
   /// Every core of the board.
@@ -252,10 +284,45 @@ extension BoardProfile {
         Figure(name: try f.string("name"), value: value, unit: try f.string("unit"), provenance: provenance))
       try f.finish()
     }
+    var precision: PrecisionPlan?
+    if let value = r.optional("precision") {
+      var p = try Fields(value, path: "precision", source: source)
+      let fp16 = try p.string("fp16")
+      guard PrecisionPlan.fp16Modes.contains(fp16) else {
+        throw p.error("fp16", "expected one of \(PrecisionPlan.fp16Modes), got '\(fp16)'")
+      }
+      let int8 = try p.string("int8")
+      guard PrecisionPlan.int8Kernels.contains(int8) else {
+        throw p.error("int8", "expected one of \(PrecisionPlan.int8Kernels), got '\(int8)'")
+      }
+      var layers: [PrecisionPlan.Layer] = []
+      for (i, item) in try p.array("layers").enumerated() {
+        var l = try Fields(item, path: "precision.layers[\(i)]", source: source)
+        let group = try l.string("group")
+        guard PrecisionPlan.groups.contains(group) else {
+          throw l.error(
+            "group", "unknown layer group '\(group)' (known: \(PrecisionPlan.groups.joined(separator: ", ")))")
+        }
+        let inFP16 = try l.string("fp16")
+        let inInt8 = try l.string("int8")
+        guard PrecisionPlan.layerChoices.contains(inFP16), PrecisionPlan.layerChoices.contains(inInt8) else {
+          throw l.error("fp16", "layer choices are \(PrecisionPlan.layerChoices)")
+        }
+        layers.append(PrecisionPlan.Layer(group: group, fp16: inFP16, int8: inInt8, why: try l.optionalString("why")))
+        try l.finish()
+      }
+      let named = Set(layers.map(\.group))
+      guard named.count == layers.count, named == Set(PrecisionPlan.groups) else {
+        throw p.error("layers", "list every group once: \(PrecisionPlan.groups.joined(separator: ", "))")
+      }
+      precision = PrecisionPlan(fp16: fp16, int8: int8, layers: layers, note: try p.optionalString("note"))
+      try p.finish()
+    }
     try r.finish()
     return BoardProfile(
       name: name, description: description, arch: arch, clusters: clusters, features: features, caches: caches,
-      targetCPU: targetCPU, march: march, threads: threads, affinity: affinity, tuning: tuning, figures: figures)
+      targetCPU: targetCPU, march: march, threads: threads, affinity: affinity, tuning: tuning, figures: figures,
+      precision: precision)
   }
 
   private static func isNameByte(_ b: UInt8) -> Bool {
@@ -447,6 +514,19 @@ extension BoardProfile {
     lines.append("    \"row_chunks_per_thread\": \(tuning.rowChunksPerThread),")
     lines.append("    " + prov(tuning.provenance))
     lines.append("  },")
+    if let p = precision {
+      lines.append("  \"precision\": {")
+      lines.append("    \"fp16\": \(q(p.fp16)), \"int8\": \(q(p.int8)),")
+      if let note = p.note { lines.append("    \"note\": \(q(note)),") }
+      lines.append("    \"layers\": [")
+      lines.append(
+        p.layers.map {
+          "      {\"group\": \(q($0.group)), \"fp16\": \(q($0.fp16)), \"int8\": \(q($0.int8))"
+            + ($0.why.map { ", \"why\": \(q($0))" } ?? "") + "}"
+        }.joined(separator: ",\n"))
+      lines.append("    ]")
+      lines.append("  },")
+    }
     lines.append("  \"figures\": [")
     lines.append(
       figures.map {
