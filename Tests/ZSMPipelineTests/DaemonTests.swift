@@ -79,11 +79,13 @@ final class DaemonTests: XCTestCase {
     return (data, h.frameByteCount + 6)
   }
 
-  func writeConfig(source: String, metrics: String, out: String, framesPerFile: Int = 6) throws -> String {
+  func writeConfig(source: String, metrics: String, out: String, framesPerFile: Int = 6, extra: String = "")
+    throws -> String
+  {
     let model = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
       .appendingPathComponent("Fixtures/tiny_16x12_n2/model.pth").path
     let json = """
-      {"model": "\(model)", "threads": 1, "window": 3,
+      {"model": "\(model)", "threads": 1, "window": 3,\(extra)
        "source": {"type": "y4m", "path": "\(source)"},
        "sink": {"type": "y4m-rotate", "directory": "\(out)", "framesPerFile": \(framesPerFile)},
        "metrics": "\(metrics)"}
@@ -101,7 +103,9 @@ final class DaemonTests: XCTestCase {
     environment["NOTIFY_SOCKET"] = notify
     environment["WATCHDOG_USEC"] = "20000000"
     process.environment = environment
-    process.standardError = FileHandle(forWritingAtPath: "/dev/null")
+    let log = directory.appendingPathComponent("daemon.log").path
+    FileManager.default.createFile(atPath: log, contents: nil)
+    process.standardError = FileHandle(forWritingAtPath: log)
     try process.run()
     return process
   }
@@ -147,6 +151,66 @@ final class DaemonTests: XCTestCase {
     XCTAssertTrue(text.contains("zsm_stage_seconds_total{stage=\"convlstm\"}"))
   }
 
+  /// `"precision"` in the configuration: fp16 runs the clip; int8 without a table stops at
+  /// start-up with the command that makes one; an unknown value is refused by name.
+  func testPrecisionKey() throws {
+    let clip = directory.appendingPathComponent("clip.y4m").path
+    try clipBytes(frames: 5).0.write(to: URL(fileURLWithPath: clip))
+    let metrics = directory.appendingPathComponent("zsm.prom").path
+    for (precision, expectFrames) in [("fp16", true), ("int8", false), ("fp64", false)] {
+      let out = directory.appendingPathComponent("out-\(precision)").path
+      let config = try writeConfig(
+        source: clip, metrics: metrics, out: out, framesPerFile: 100, extra: " \"precision\": \"\(precision)\",")
+      let process = Process()
+      process.executableURL = zsm
+      process.arguments = ["daemon", "--config", config]
+      process.currentDirectoryURL = directory
+      let err = Pipe()
+      process.standardError = err
+      try process.run()
+      let message = String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+      XCTAssertTrue(wait(process, timeout: 60))
+      if expectFrames {
+        XCTAssertEqual(process.terminationStatus, 0, message)
+        XCTAssertEqual(try outputFrames(in: out), [9], "2 x 5 - 1 frames in fp16")
+      } else {
+        XCTAssertNotEqual(process.terminationStatus, 0, precision)
+        XCTAssertTrue(
+          message.contains(precision == "int8" ? "zsm calibrate" : "precision must be fp32, fp16 or int8"),
+          "\(precision): \(message)")
+      }
+    }
+  }
+
+  /// SIGTERM while the source is idle (a FIFO whose writer stays open and silent): the daemon
+  /// must not wait for a frame that may never come. It stops within its 100 ms poll, with
+  /// every frame read already written.
+  func testSIGTERMWhileTheSourceIsIdle() throws {
+    let fifo = directory.appendingPathComponent("idle.fifo").path
+    XCTAssertEqual(mkfifo(fifo, 0o600), 0)
+    let out = directory.appendingPathComponent("out").path
+    let metrics = directory.appendingPathComponent("zsm.prom").path
+    let listener = try NotifyListener(path: directory.appendingPathComponent("notify").path)
+    let process = try launch(config: try writeConfig(source: fifo, metrics: metrics, out: out), notify: listener.path)
+    let writer = open(fifo, O_WRONLY)
+    XCTAssertGreaterThanOrEqual(writer, 0)
+    defer { close(writer) }
+    let (data, _) = clipBytes(frames: 3)
+    _ = data.withUnsafeBytes { write(writer, $0.baseAddress, $0.count) }
+    XCTAssertTrue(
+      listener.receive(timeout: 30) { $0.hasPrefix("STATUS=3 frames in") }.contains { $0.hasPrefix("STATUS=3") })
+    usleep(300_000)  // idle: blocked waiting for frame 4
+    let start = Date()
+    kill(process.processIdentifier, SIGTERM)
+    guard wait(process, timeout: 10) else {
+      kill(process.processIdentifier, SIGKILL)
+      return XCTFail("the daemon kept waiting for a frame after SIGTERM")
+    }
+    XCTAssertLessThan(Date().timeIntervalSince(start), 2)
+    XCTAssertEqual(process.terminationStatus, 0)
+    XCTAssertEqual(try outputFrames(in: out).reduce(0, +), 5, "2 x 3 - 1 frames")
+  }
+
   func testSIGTERMFinishesTheWindowFlushesAndExitsZero() throws {
     let fifo = directory.appendingPathComponent("input.fifo").path
     XCTAssertEqual(mkfifo(fifo, 0o600), 0)
@@ -163,7 +227,11 @@ final class DaemonTests: XCTestCase {
     // Wait for the first window's outputs, then ask the daemon to stop.
     let deadline = Date().addingTimeInterval(30)
     while Date() < deadline {
-      if let text = try? String(contentsOfFile: metrics, encoding: .utf8), text.contains("zsm_windows_total 1\n") {
+      // At least one window (the second may already be done: 5 frames make two windows of 3).
+      if let text = try? String(contentsOfFile: metrics, encoding: .utf8),
+        let line = text.split(separator: "\n").first(where: { $0.hasPrefix("zsm_windows_total ") }),
+        let windows = Int(line.split(separator: " ")[1]), windows >= 1
+      {
         break
       }
       usleep(50_000)
@@ -172,8 +240,23 @@ final class DaemonTests: XCTestCase {
     // The daemon sees the signal after its next frame.
     _ = more.withUnsafeBytes { write(writer, $0.baseAddress, $0.count) }
     let messages = listener.receive(timeout: 30) { $0 == "STOPPING=1" }
-    XCTAssertTrue(wait(process, timeout: 30))
+    let exited = wait(process, timeout: 30)
+    if !exited {
+      let pid = process.processIdentifier
+      var state =
+        (try? String(contentsOfFile: directory.appendingPathComponent("daemon.log").path, encoding: .utf8)) ?? ""
+      for task in (try? FileManager.default.contentsOfDirectory(atPath: "/proc/\(pid)/task")) ?? [] {
+        state +=
+          "task \(task): " + ((try? String(contentsOfFile: "/proc/\(pid)/task/\(task)/wchan", encoding: .utf8)) ?? "?")
+          + " " + ((try? String(contentsOfFile: "/proc/\(pid)/task/\(task)/stat", encoding: .utf8)) ?? "") + "\n"
+      }
+      print("DAEMON HUNG; messages \(messages)\n\(state)")
+    }
     close(writer)
+    guard exited else {
+      kill(process.processIdentifier, SIGKILL)
+      return XCTFail("the daemon did not exit after SIGTERM")
+    }
     XCTAssertEqual(process.terminationStatus, 0)
     XCTAssertEqual(messages.last, "STOPPING=1")
     let text = try String(contentsOfFile: metrics, encoding: .utf8)
@@ -202,7 +285,11 @@ final class DaemonTests: XCTestCase {
     XCTAssertTrue(listener.receive(timeout: 30) { $0 == "READY=1" }.contains("READY=1"))
     var deadline = Date().addingTimeInterval(30)
     while Date() < deadline {
-      if let text = try? String(contentsOfFile: metrics, encoding: .utf8), text.contains("zsm_windows_total 1\n") {
+      // At least one window (the second may already be done: 5 frames make two windows of 3).
+      if let text = try? String(contentsOfFile: metrics, encoding: .utf8),
+        let line = text.split(separator: "\n").first(where: { $0.hasPrefix("zsm_windows_total ") }),
+        let windows = Int(line.split(separator: " ")[1]), windows >= 1
+      {
         break
       }
       usleep(50_000)

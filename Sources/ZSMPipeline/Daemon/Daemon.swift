@@ -58,6 +58,11 @@ public final class Daemon {
     if config.source.type == "camera" { return try runCamera() }
     let reader: Y4MReader
     do { reader = try Y4MReader(path: config.source.path ?? "-") } catch { throw PipelineError("\(error)") }
+    // SIGTERM/SIGHUP while the source is idle ends the wait (as an end of stream).
+    reader.stopWaiting = { [signals] in
+      self.pingWatchdog()
+      return signals.stopRequested || signals.reloadPending
+    }
     metrics.sourceUp = true
     var ready = false
     var fileSequence = 0

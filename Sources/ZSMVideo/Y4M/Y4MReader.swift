@@ -22,6 +22,10 @@ public final class Y4MReader {
   var line: [UInt8] = []
   var atEnd = false
   var closed = false
+  /// Asked every 100 ms while the reader waits for the next frame to begin (nothing buffered):
+  /// when it returns true, the wait ends as the end of the stream. A daemon whose source is
+  /// idle when it is told to stop must not wait for a frame that may never come.
+  public var stopWaiting: (() -> Bool)?
 
   /// Opens `path` (`-` reads standard input) and parses the stream header.
   public convenience init(path: String, sys: Sys = .live) throws(Y4MError) {
@@ -77,6 +81,16 @@ public final class Y4MReader {
       throw .wrongFrameSize(path: path, got: frame.count, expected: frameByteCount)
     }
     let index = framesRead
+    if let stopWaiting, head >= tail, !atEnd {
+      while true {
+        let events: Int16
+        do { events = try sys.poll(fd, events: Int16(POLLIN), timeoutMilliseconds: 100) } catch {
+          throw .read(path: path, errno: error)
+        }
+        if events != 0 { break }
+        if stopWaiting() { return nil }
+      }
+    }
     guard
       try Y4MReader.readLine(sys, fd, buffer, &head, &tail, &atEnd, into: &line, limit: 1024, path: path, frame: index)
     else { return nil }
