@@ -13,6 +13,7 @@ struct Inspect: ParsableCommand {
 
       Example:
         zsm inspect xiang2020zooming.pth --size 180x144 --frames 4
+        zsm inspect xiang2020zooming.pth --precision fp16     # the fp16 arena and weights
       """)
 
   @Argument(help: "Checkpoint (.pth).")
@@ -23,6 +24,8 @@ struct Inspect: ParsableCommand {
 
   @Option(help: "Input frames per window (N >= 2).")
   var frames: Int = 4
+
+  @OptionGroup var precision: PrecisionOptions
 
   func run() throws {
     let parts = size.lowercased().split(separator: "x").compactMap { Int($0) }
@@ -36,13 +39,18 @@ struct Inspect: ParsableCommand {
     do { (stateDict, config) = try StateDict.loadZSM(path: model) } catch { throw CLIError(error.description) }
     let network: ZSMNetwork
     do {
-      network = try ZSMNetwork(stateDict: stateDict, config: config, threads: 1)
+      network =
+        precision.precision == .fp32
+        ? try ZSMNetwork(stateDict: stateDict, config: config, threads: 1)
+        : try loadZSMNetwork(
+          model: model, threads: 1, precision: precision.precision, calibration: precision.calibration)
       try network.prepare(frames: frames, height: h, width: w)
     } catch { throw CLIError("\(model): \(error.description)") }
     let t = 2 * frames - 1
     let pixels = Double(((h + 3) / 4 * 4) * ((w + 3) / 4 * 4))
     print("checkpoint      \(model)")
     print("configuration   \(config)")
+    print("precision       \(network.precision)")
     print("tensors         \(stateDict.tensors.count)")
     print("parameters      \(grouped(stateDict.parameterCount))")
     print("window          \(frames) frames of \(w)x\(h) -> \(t) frames of \(4 * w)x\(4 * h)")

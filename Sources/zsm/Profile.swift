@@ -159,7 +159,7 @@ struct Profile: ParsableCommand {
     if let model {
       network = try loadNetwork(path: model, threads: t, precision: precision)
     } else {
-      network = try randomNetwork(config: .released, threads: t)
+      network = try randomNetwork(config: .released, threads: t, precision: precision.precision)
     }
     do { try network.prepare(frames: frames, height: h, width: w) } catch { throw CLIError(error.description) }
     var rng = SplitMix(seed: 11)
@@ -189,7 +189,7 @@ struct Profile: ParsableCommand {
         name: "  of which deformable sampling + multiply (B, C)", seconds: median(runs.map(\.deform)),
         macs: network.deformableMACsPerWindow))
     return .init(
-      config: network.config.description, seconds: median(runs.map(\.total)), stages: stages,
+      config: "\(network.config), \(network.precision)", seconds: median(runs.map(\.total)), stages: stages,
       arenaBytes: network.arenaBytes, weightBytes: network.weightBytes, outputFrames: network.outputFrames)
   }
 
@@ -282,8 +282,10 @@ struct Profile: ParsableCommand {
   }
 }
 
-/// A network with random weights of `config` (timing does not depend on the values).
-func randomNetwork(config: ZSMConfig, threads: Int) throws -> ZSMNetwork {
+/// A network with random weights of `config` (timing does not depend on the values). For int8
+/// without a checkpoint there is nothing to calibrate, so every tensor gets one nominal scale
+/// (the kernels' work does not depend on it).
+func randomNetwork(config: ZSMConfig, threads: Int, precision: Precision = .fp32) throws -> ZSMNetwork {
   var rng = SplitMix(seed: 7)
   var parameters: [String: [Float]] = [:]
   for (name, shape) in config.expectedParameters() {
@@ -292,7 +294,19 @@ func randomNetwork(config: ZSMConfig, threads: Int) throws -> ZSMNetwork {
     let scale = Float(1 / Double(fanIn).squareRoot())
     parameters[name] = (0..<count).map { _ in rng.uniform() * (shape.count == 4 ? scale : 0.01) }
   }
-  do { return try ZSMNetwork(config: config, parameters: parameters, threads: threads) } catch {
+  do {
+    var table: CalibrationTable?
+    if precision == .int8 {
+      let names = try ZSMNetwork(config: config, parameters: parameters, threads: 1).int8TensorNames
+      table = CalibrationTable(
+        modelSHA256: String(repeating: "0", count: 64), method: "nominal (timing only)", clip: "none", frames: 0,
+        windows: 0,
+        entries: names.map { CalibrationTable.Entry(tensor: $0, scale: 1.0 / 64, zeroPoint: 128, min: -2, max: 2) },
+        psnrY: [])
+    }
+    return try ZSMNetwork(
+      config: config, parameters: parameters, threads: threads, precision: precision, calibration: table)
+  } catch {
     throw CLIError("random network: \(error.description)")
   }
 }

@@ -72,6 +72,91 @@
       XCTAssertLessThan(err, 1e-5, "\(cin)->\(cout) \(width)x\(height)/\(stride): \(err)")
     }
 
+    /// The network's form: fp32 rows quantised per thread with a calibrated scale and zero
+    /// point (not 128), output channels that are not whole 64-blocks (padded in the packing),
+    /// written into a channel slice, with the residual add fused; against the Double reference
+    /// of the same quantised values.
+    func checkStaged(cin: Int, cout: Int, height: Int, width: Int, stride: Int, epilogue: Epilogue, seed: UInt64) {
+      var rng = TestRandom(seed: seed)
+      let (scale, zeroPoint): (Float, Int32) = (1.0 / 90, 37)
+      let raw = rng.array(cin * height * width, -0.45, 2.3)
+      // As the kernel quantises: x * (1/scale) + zp, clamped, rounded half to even.
+      let inverse = 1 / scale
+      let q = raw.map { x -> Float in
+        let v = x * inverse + Float(zeroPoint)
+        return (v > 0 ? (v < 255 ? v : 255) : 0).rounded(.toNearestOrEven)
+      }
+      let input = q.map { ($0 - Float(zeroPoint)) * scale }
+      let weights = rng.array(cout * cin * 9, -0.3, 0.3)
+      let bias = rng.array(cout, -0.5, 0.5)
+      var dequantised = weights
+      for o in 0..<cout {
+        let slice = weights[(o * cin * 9)..<((o + 1) * cin * 9)]
+        let s = (slice.map(abs).max() ?? 0) / 127
+        for i in 0..<(cin * 9) {
+          dequantised[o * cin * 9 + i] = max(-127, min(127, (weights[o * cin * 9 + i] / s).rounded())) * s
+        }
+      }
+      let inMap = TestMap(height: height, width: width, channels: cin)
+      inMap.load(nchw: raw)
+      let oh = (height + stride - 1) / stride
+      let ow = (width + stride - 1) / stride
+      let out = TestMap(height: oh, width: ow, channels: cout, halo: 0, pixelStride: cout + 5)
+      let residual = rng.array(cout * oh * ow)
+      if epilogue == .residual { out.load(nchw: residual) }
+      let sizes = Int8ConvWeights.storage(inputChannels: cin, outputChannels: cout)
+      var packedWeights = [Int8](repeating: 0, count: sizes.weightBytes)
+      var correction = [Int32](repeating: 0, count: sizes.perChannel)
+      var outputScale = [Float](repeating: 0, count: sizes.perChannel)
+      var packedBias = [Float](repeating: 0, count: sizes.perChannel)
+      packedWeights.withUnsafeMutableBufferPointer { pw in
+        correction.withUnsafeMutableBufferPointer { pc in
+          outputScale.withUnsafeMutableBufferPointer { ps in
+            packedBias.withUnsafeMutableBufferPointer { pb in
+              let w = weights.withUnsafeBufferPointer { wp in
+                bias.withUnsafeBufferPointer { bp in
+                  Int8ConvWeights.pack(
+                    weights: wp.baseAddress!, bias: bp.baseAddress!, inputChannels: cin, outputChannels: cout,
+                    activationScale: scale, zeroPoint: zeroPoint, into: pw.baseAddress!, correction: pc.baseAddress!,
+                    outputScale: ps.baseAddress!, bias: pb.baseAddress!)
+                }
+              }
+              let bytes = int8StagingBytes(weights: w, inputWidth: width, outputWidth: ow)
+              let scratch = UnsafeMutableRawPointer.allocate(byteCount: bytes, alignment: 64)
+              defer { scratch.deallocate() }
+              for rows in [0..<(oh / 2), (oh / 2)..<oh] {
+                conv3x3Int8Staged(
+                  input: inMap.map, weights: w, output: out.map, stride: stride, epilogue: epilogue,
+                  residual: epilogue == .residual ? out.map : nil, rows: rows, scratch: scratch)
+              }
+            }
+          }
+        }
+      }
+      var (want, magnitude) = Reference.conv(
+        input: input, cin: cin, height: height, width: width, weights: dequantised, bias: bias, cout: cout, kernel: 3,
+        stride: stride)
+      for i in want.indices {
+        switch epilogue {
+        case .leakyRelu: want[i] = Reference.leaky(want[i])
+        case .relu: want[i] = max(0, want[i])
+        case .residual:
+          want[i] += Double(residual[i])
+          magnitude[i] += abs(Double(residual[i]))
+        case .none: break
+        }
+      }
+      let err = maxScaledError(out.nchw(), want, scale: magnitude)
+      XCTAssertLessThan(err, 1e-5, "staged \(cin)->\(cout) \(width)x\(height)/\(stride) \(epilogue): \(err)")
+    }
+
+    func testStagedMatchesTheDequantisedReference() {
+      checkStaged(cin: 16, cout: 24, height: 5, width: 9, stride: 1, epilogue: .residual, seed: 4)
+      checkStaged(cin: 8, cout: 64, height: 7, width: 11, stride: 2, epilogue: .leakyRelu, seed: 5)
+      checkStaged(cin: 32, cout: 100, height: 4, width: 7, stride: 1, epilogue: .relu, seed: 6)
+      checkStaged(cin: 64, cout: 64, height: 3, width: 13, stride: 1, epilogue: .residual, seed: 7)
+    }
+
     func testMatchesTheDequantisedReference() {
       check(cin: 64, cout: 64, height: 5, width: 9, stride: 1, epilogue: .leakyRelu, seed: 1)
       check(cin: 16, cout: 128, height: 4, width: 13, stride: 1, epilogue: .none, seed: 2)

@@ -25,7 +25,8 @@ public final class ZSMNetwork {
   public let precision: Precision
   /// How activations are stored (fp16 in `.fp16`).
   let activationElement: MapElementType
-  let packer: WeightPacker
+  /// The packed weights (the checkpoint's unpacked values are not kept).
+  let weightStorage: WeightStorage
   let context: GraphContext
 
   // Stage A
@@ -79,7 +80,7 @@ public final class ZSMNetwork {
       throw ModelError("nf \(c) must be a positive multiple of groups \(g)")
     }
     let p = WeightPacker(parameters: parameters, halfWeights: precision == .fp16)
-    packer = p
+    weightStorage = p.storage
     convFirst = try p.conv("conv_first", cin: 3, cout: c, epilogue: .leakyRelu)
     var blocks: [ResidualBlock] = []
     for r in 0..<config.frontRBs { blocks.append(try ResidualBlock(p, "feature_extraction.\(r)", channels: c)) }
@@ -101,7 +102,8 @@ public final class ZSMNetwork {
     hrConv = try p.conv("HRconv", cin: 64, cout: 64, epilogue: .leakyRelu)
     convLast = try p.conv("conv_last", cin: 64, cout: 3, epilogue: .none)
     context = GraphContext(pool: WorkerPool(threads: self.threads))
-    int8Candidates = p.int8Candidates.layers
+    let int8Candidates = p.int8Candidates.layers
+    int8TensorNames = int8Candidates.map { Int8Policy.tensorName(ofInputTo: $0.layer.name) }
     if precision == .int8 {
       if let reason = Int8Policy.unavailableReason { throw ModelError(reason) }
       guard let calibration else {
@@ -115,10 +117,8 @@ public final class ZSMNetwork {
     }
   }
 
-  let int8Candidates: [Int8Candidate]
-
   /// Calibration-table names of the tensors that run in int8 with `--precision int8`.
-  public var int8TensorNames: [String] { int8Candidates.map { Int8Policy.tensorName(ofInputTo: $0.layer.name) } }
+  public let int8TensorNames: [String]
 
   /// Starts recording the inputs of the int8 layers on every following `run` (calibration of an
   /// fp32 network); returns the recorder that accumulates them.
@@ -154,7 +154,13 @@ public final class ZSMNetwork {
   /// Bytes of the planned arena (every intermediate of a window).
   public var arenaBytes: Int { context.arenaBytes }
   /// Bytes of the packed weights.
-  public var weightBytes: Int { packer.storage.byteCount }
+  public var weightBytes: Int {
+    #if ZSM_VNNI
+      return weightStorage.byteCount + (context.int8?.byteCount ?? 0)
+    #else
+      return weightStorage.byteCount
+    #endif
+  }
   /// Multiply-accumulates of one window, by stage (dense equivalent for the deformable convs).
   public var macsPerWindow: [NetworkStage: Int] {
     Dictionary(uniqueKeysWithValues: NetworkStage.allCases.map { ($0, context.macs[$0.rawValue]) })
