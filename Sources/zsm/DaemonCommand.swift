@@ -20,7 +20,9 @@ struct DaemonCommand: ParsableCommand {
           "source": { "type": "y4m", "path": "/run/zsm/input.fifo" },
           "sink": { "type": "y4m-rotate", "directory": "/var/lib/zsm/out", "framesPerFile": 1000 },
           "metrics": "/var/lib/prometheus/node-exporter/zsm.prom" }
-      Sources: y4m (file, FIFO or - for stdin). Sinks: y4m (file or -), y4m-rotate, null.
+      Sources: y4m (file, FIFO or - for stdin), camera. Sinks: y4m (file or -), y4m-rotate,
+      display, null. Optional: "precision": "fp32" | "fp16" | "int8" (int8 reads
+      "calibration", default Calibration/<model sha256>-int8.json, made by zsm calibrate).
       """)
 
   @Option(help: "Configuration file (JSON).")
