@@ -23,14 +23,16 @@ struct WeightPacker {
     // input channels and taps.)
     var total = 0
     var largest = 0
+    var biases = 0
     for (name, values) in parameters where name.hasSuffix(".weight") {
       let biasName = String(name.dropLast(".weight".count)) + ".bias"
       guard let bias = parameters[biasName], !bias.isEmpty, values.count % bias.count == 0 else { continue }
       let layout = ConvWeightLayout(inputChannels: values.count / bias.count, outputChannels: bias.count, taps: 1)
       total += WeightStorage.floatCount(for: layout)
       largest = max(largest, layout.packedWeightCount)
+      biases += WeightStorage.biasFloatCount(for: layout)
     }
-    storage = WeightStorage(floatCount: total, halfWeights: halfWeights, largestLayer: largest)
+    storage = WeightStorage(floatCount: total, halfWeights: halfWeights, largestLayer: largest, biasFloats: biases)
   }
 
   func values(_ name: String, count: Int) throws(ModelError) -> [Float] {

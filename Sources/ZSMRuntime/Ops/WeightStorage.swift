@@ -9,6 +9,7 @@ public final class WeightStorage: @unchecked Sendable {
   public let capacity: Int
   public private(set) var used = 0
   public let halfWeights: Bool
+  /// fp32: every layer's weights and bias. fp16: the biases only.
   private let floats: UnsafeMutablePointer<Float>
   private let halves: UnsafeMutablePointer<Float16>?
   /// fp16 mode: where a layer's weights are widened before it runs.
@@ -18,45 +19,50 @@ public final class WeightStorage: @unchecked Sendable {
   /// - Parameters:
   ///   - floatCount: total packed floats (sum of every layer's weights and bias, each rounded up
   ///     to 16 floats for alignment).
+  ///   - halfWeights: keep the weights as fp16 (see the type's comment).
   ///   - largestLayer: packed weight floats of the largest layer (fp16 mode's widening buffer).
-  public init(floatCount: Int, halfWeights: Bool = false, largestLayer: Int = 0) {
+  ///   - biasFloats: fp16 mode: total of `biasFloatCount(for:)` over the layers.
+  public init(floatCount: Int, halfWeights: Bool = false, largestLayer: Int = 0, biasFloats: Int = 0) {
     capacity = floatCount
     self.halfWeights = halfWeights
-    // fp16: `floats` holds only the biases (and a layer's fp32 packing, transiently, in `pack`).
     let fp32Count = max(floatCount, 16)
-    floats = .allocate(capacity: halfWeights ? 16 : fp32Count)
-    floats.initialize(repeating: 0, count: halfWeights ? 16 : fp32Count)
     if halfWeights {
+      // Weights as halves at the fp32 layout's offsets; biases in their own fp32 block.
       halves = .allocate(capacity: fp32Count)
       halves!.initialize(repeating: 0, count: fp32Count)
       widenedCount = max(largestLayer, 16)
       widened = .allocate(capacity: widenedCount)
       widened!.initialize(repeating: 0, count: widenedCount)
-      biases = .allocate(capacity: fp32Count)
-      biases.initialize(repeating: 0, count: fp32Count)
+      biasCapacity = max(biasFloats, 16)
+      floats = .allocate(capacity: biasCapacity)
+      floats.initialize(repeating: 0, count: biasCapacity)
     } else {
       halves = nil
       widened = nil
       widenedCount = 0
-      biases = floats
+      biasCapacity = 0
+      floats = .allocate(capacity: fp32Count)
+      floats.initialize(repeating: 0, count: fp32Count)
     }
   }
 
-  private let biases: UnsafeMutablePointer<Float>
+  /// fp16 mode: floats of the bias block, and how many are used.
+  private let biasCapacity: Int
+  private var biasUsed = 0
 
   deinit {
     floats.deallocate()
-    if let halves {
-      halves.deallocate()
-      biases.deallocate()
-    }
+    halves?.deallocate()
     widened?.deallocate()
   }
 
   /// Bytes held (packed weights, biases and, in fp16, the widening buffer).
   public var byteCount: Int {
-    halfWeights ? capacity * 2 + capacity * 4 / 16 + widenedCount * 4 : capacity * 4
+    halfWeights ? capacity * 2 + biasCapacity * 4 + widenedCount * 4 : capacity * 4
   }
+
+  /// Floats of a layout's bias in an fp16 storage's bias block.
+  public static func biasFloatCount(for layout: ConvWeightLayout) -> Int { round16(layout.packedBiasCount) }
 
   /// Floats a layout takes in a storage (weights and bias, each 64-byte aligned).
   public static func floatCount(for layout: ConvWeightLayout) -> Int {
@@ -83,13 +89,16 @@ public final class WeightStorage: @unchecked Sendable {
     precondition(used + need <= capacity, "WeightStorage too small: need \(used + need), have \(capacity)")
     let offset = used
     used += need
-    let b = biases + offset + Self.round16(layout.packedWeightCount)
     guard let halves, let widened else {
       let w = floats + offset
+      let b = w + Self.round16(layout.packedWeightCount)
       layout.pack(weights: weights, bias: bias, into: w, bias: b, outputOrder: outputOrder)
       return (PackedConvWeights(layout: layout, weights: w, bias: b), nil)
     }
     precondition(layout.packedWeightCount <= widenedCount, "WeightStorage: widening buffer too small")
+    precondition(biasUsed + Self.biasFloatCount(for: layout) <= biasCapacity, "WeightStorage: bias block too small")
+    let b = floats + biasUsed
+    biasUsed += Self.biasFloatCount(for: layout)
     let temporary = UnsafeMutablePointer<Float>.allocate(capacity: max(layout.packedWeightCount, 1))
     defer { temporary.deallocate() }
     layout.pack(weights: weights, bias: bias, into: temporary, bias: b, outputOrder: outputOrder)
