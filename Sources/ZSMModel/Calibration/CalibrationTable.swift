@@ -291,25 +291,7 @@ extension CalibrationTable {
   /// shortest representation, which reads back as the same Float; +infinity PSNRs as "inf";
   /// non-finite scales or ranges (an invalid table) as null, which `parse` refuses.
   public func json() -> String {
-    func q(_ s: String) -> String {
-      var out = "\""
-      for u in s.unicodeScalars {
-        switch u {
-        case "\"": out += "\\\""
-        case "\\": out += "\\\\"
-        case "\n": out += "\\n"
-        case "\t": out += "\\t"
-        default:
-          if u.value < 0x20 {
-            let hex = String(u.value, radix: 16)
-            out += "\\u" + String(repeating: "0", count: 4 - hex.count) + hex
-          } else {
-            out.unicodeScalars.append(u)
-          }
-        }
-      }
-      return out + "\""
-    }
+    let q = MiniJSON.quoted
     func f(_ v: Float) -> String { v.isFinite ? "\(v)" : "null" }
     func psnr(_ v: Double) -> String {
       if v == .infinity { return "\"inf\"" }

@@ -458,26 +458,7 @@ private struct Fields {
 extension BoardProfile {
   /// The profile as board-file JSON, in the schema's field order (what `zsm profile --write` writes).
   public func json() -> String {
-    func q(_ s: String?) -> String {
-      guard let s else { return "null" }
-      var out = "\""
-      for u in s.unicodeScalars {
-        switch u {
-        case "\"": out += "\\\""
-        case "\\": out += "\\\\"
-        case "\n": out += "\\n"
-        case "\t": out += "\\t"
-        default:
-          if u.value < 0x20 {
-            let hex = String(u.value, radix: 16)
-            out += "\\u" + String(repeating: "0", count: 4 - hex.count) + hex
-          } else {
-            out.unicodeScalars.append(u)
-          }
-        }
-      }
-      return out + "\""
-    }
+    func q(_ s: String?) -> String { s.map(MiniJSON.quoted) ?? "null" }
     func n(_ i: Int?) -> String { i.map { String($0) } ?? "null" }
     func d(_ v: Double?) -> String {
       guard let v else { return "null" }

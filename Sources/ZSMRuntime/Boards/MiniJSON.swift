@@ -20,6 +20,28 @@ public struct JSONParseError: Error {
 /// A small dependency-free recursive-descent JSON parser (RFC 8259) for short headers.
 /// Nesting is capped at `maximumDepth` so hostile input cannot exhaust the stack.
 public struct MiniJSON {
+  /// `s` as a JSON string literal (quotes, backslashes and control characters escaped), for the
+  /// files this project writes by hand in a fixed key order (board files, calibration tables).
+  public static func quoted(_ s: String) -> String {
+    var out = "\""
+    for u in s.unicodeScalars {
+      switch u {
+      case "\"": out += "\\\""
+      case "\\": out += "\\\\"
+      case "\n": out += "\\n"
+      case "\t": out += "\\t"
+      default:
+        if u.value < 0x20 {
+          let hex = String(u.value, radix: 16)
+          out += "\\u" + String(repeating: "0", count: 4 - hex.count) + hex
+        } else {
+          out.unicodeScalars.append(u)
+        }
+      }
+    }
+    return out + "\""
+  }
+
   private let bytes: [UInt8]
   private var position = 0
   private let maximumDepth = 32
