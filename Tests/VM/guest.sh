@@ -59,8 +59,10 @@ fi
 if [ -n "$MODEL" ]; then
   # zsm live end to end: vivid -> windows -> network -> vkms. Emulated, the network is slow, so the
   # camera frames are averaged 10x10 into a 32x18 network input (128x72 out) and 6 frames are shown.
-  echo "VMTEST: RUN $Z live (vivid 320x180 -> network 32x18 -> vkms)"
+  # In fp16 (the daemon step below runs fp32), so the camera path covers both storages.
+  echo "VMTEST: RUN $Z live (vivid 320x180 -> network 32x18 in fp16 -> vkms)"
   "$Z" live --model "$MODEL" --camera /dev/video0 --size 320x180 --downscale 10 --window 2 --frames 6 \
+    --precision fp16 \
     --display /dev/dri/card0 > /tmp/live.log 2>&1
   rc=$?
   cat /tmp/live.log
