@@ -213,74 +213,15 @@ extension CalibrationTable {
   }
 }
 
-/// Reads the members of one JSON object, naming the field in errors and refusing unknown ones.
-private struct TableFields {
-  let members: [String: JSONValue]
-  let path: String
-  var used: Set<String> = []
+/// The calibration tables' object reader (see `JSONFields`).
+typealias TableFields = JSONFields<CalibrationError>
 
+extension JSONFields where Failure == CalibrationError {
   init(_ value: JSONValue, path: String) throws(CalibrationError) {
-    guard case .object(let m) = value else {
-      throw CalibrationError(.malformed, "\(path.isEmpty ? "the document" : path): expected an object")
-    }
-    members = m
-    self.path = path
-  }
-
-  func error(_ key: String, _ what: String) -> CalibrationError {
-    CalibrationError(.malformed, "\(path.isEmpty ? key : path + "." + key): \(what)")
-  }
-
-  mutating func value(_ key: String) throws(CalibrationError) -> JSONValue {
-    used.insert(key)
-    guard let v = members[key] else { throw error(key, "missing") }
-    return v
-  }
-
-  /// The member, or nil where it is absent or null.
-  mutating func optional(_ key: String) -> JSONValue? {
-    used.insert(key)
-    if case .null = members[key] ?? .null { return nil }
-    return members[key]
-  }
-
-  mutating func string(_ key: String) throws(CalibrationError) -> String {
-    guard case .string(let s) = try value(key) else { throw error(key, "expected a string") }
-    return s
-  }
-
-  mutating func int(_ key: String, _ range: ClosedRange<Int>) throws(CalibrationError) -> Int {
-    guard case .integer(let i) = try value(key), range.contains(i) else {
-      let bounds =
-        range.upperBound == Int.max
-        ? "\(range.lowerBound) or more" : "from \(range.lowerBound) to \(range.upperBound)"
-      throw error(key, "expected an integer \(bounds)")
-    }
-    return i
-  }
-
-  /// A finite Float (a number written by `json()` converts back to the same Float).
-  mutating func float(_ key: String) throws(CalibrationError) -> Float {
-    let number: Double
-    switch try value(key) {
-    case .integer(let i): number = Double(i)
-    case .number(let d): number = d
-    default: throw error(key, "expected a finite number")
-    }
-    let value = Float(number)
-    guard value.isFinite else { throw error(key, "expected a finite number, got \(number) (outside Float's range)") }
-    return value
-  }
-
-  mutating func array(_ key: String) throws(CalibrationError) -> [JSONValue] {
-    guard case .array(let a) = try value(key) else { throw error(key, "expected an array") }
-    return a
-  }
-
-  func finish() throws(CalibrationError) {
-    if let extra = members.keys.sorted().first(where: { !used.contains($0) }) {
-      throw error(extra, "unknown field (this build reads calibration format \(ZSMVersion.calibrationFormat))")
-    }
+    try self.init(
+      value, path: path,
+      unknownFieldHint: "this build reads calibration format \(ZSMVersion.calibrationFormat)",
+      makeError: { CalibrationError(.malformed, $0) })
   }
 }
 

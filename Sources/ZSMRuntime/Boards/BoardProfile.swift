@@ -331,100 +331,14 @@ extension BoardProfile {
 }
 
 /// Reads the members of one JSON object, naming the field in errors and refusing unknown ones.
-private struct Fields {
-  let members: [String: JSONValue]
-  let path: String
-  let source: String
-  var used: Set<String> = []
+/// The board files' object reader: errors name the file.
+typealias Fields = JSONFields<BoardError>
 
+extension JSONFields where Failure == BoardError {
   init(_ value: JSONValue, path: String, source: String) throws(BoardError) {
-    guard case .object(let m) = value else {
-      throw BoardError("\(source): \(path.isEmpty ? "the document" : path): expected an object")
-    }
-    members = m
-    self.path = path
-    self.source = source
-  }
-
-  func error(_ key: String, _ what: String) -> BoardError {
-    BoardError("\(source): \(path.isEmpty ? key : path + "." + key): \(what)")
-  }
-
-  mutating func value(_ key: String) throws(BoardError) -> JSONValue {
-    used.insert(key)
-    guard let v = members[key] else { throw error(key, "missing") }
-    return v
-  }
-
-  mutating func optional(_ key: String) -> JSONValue? {
-    used.insert(key)
-    if case .null = members[key] ?? .null { return nil }
-    return members[key]
-  }
-
-  mutating func string(_ key: String) throws(BoardError) -> String {
-    guard case .string(let s) = try value(key) else { throw error(key, "expected a string") }
-    return s
-  }
-
-  mutating func optionalString(_ key: String) throws(BoardError) -> String? {
-    guard let v = optional(key) else { return nil }
-    guard case .string(let s) = v, !s.isEmpty else { throw error(key, "expected a non-empty string or null") }
-    return s
-  }
-
-  mutating func bool(_ key: String) throws(BoardError) -> Bool {
-    guard case .bool(let b) = try value(key) else { throw error(key, "expected true or false") }
-    return b
-  }
-
-  mutating func int(_ key: String, _ range: ClosedRange<Int>) throws(BoardError) -> Int {
-    guard case .integer(let i) = try value(key), range.contains(i) else {
-      throw error(key, "expected an integer from \(range.lowerBound) to \(range.upperBound)")
-    }
-    return i
-  }
-
-  mutating func optionalInt(_ key: String, _ range: ClosedRange<Int>) throws(BoardError) -> Int? {
-    guard let v = optional(key) else { return nil }
-    guard case .integer(let i) = v, range.contains(i) else {
-      throw error(key, "expected null or an integer from \(range.lowerBound) to \(range.upperBound)")
-    }
-    return i
-  }
-
-  mutating func optionalNumber(_ key: String) throws(BoardError) -> Double? {
-    switch optional(key) {
-    case nil: return nil
-    case .integer(let i): return Double(i)
-    case .number(let d) where d.isFinite: return d
-    default: throw error(key, "expected a number or null")
-    }
-  }
-
-  mutating func array(_ key: String) throws(BoardError) -> [JSONValue] {
-    guard case .array(let a) = try value(key) else { throw error(key, "expected an array") }
-    return a
-  }
-
-  mutating func intArray(_ key: String, _ range: ClosedRange<Int>) throws(BoardError) -> [Int] {
-    var out: [Int] = []
-    for v in try array(key) {
-      guard case .integer(let i) = v, range.contains(i) else {
-        throw error(key, "expected integers from \(range.lowerBound) to \(range.upperBound)")
-      }
-      out.append(i)
-    }
-    return out
-  }
-
-  mutating func stringArray(_ key: String) throws(BoardError) -> [String] {
-    var out: [String] = []
-    for v in try array(key) {
-      guard case .string(let s) = v else { throw error(key, "expected strings") }
-      out.append(s)
-    }
-    return out
+    try self.init(
+      value, path: path, unknownFieldHint: "see Boards/README.md for the schema",
+      makeError: { BoardError("\(source): \($0)") })
   }
 
   /// `status` plus `machine`, `date`, `command` (required when measured) and `note`.
@@ -444,12 +358,6 @@ private struct Fields {
     }
     if status == .derived, p.note == nil { throw error("note", "a derived value must say how it was derived") }
     return p
-  }
-
-  func finish() throws(BoardError) {
-    if let extra = members.keys.sorted().first(where: { !used.contains($0) }) {
-      throw error(extra, "unknown field (see Boards/README.md for the schema)")
-    }
   }
 }
 
