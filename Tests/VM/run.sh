@@ -7,9 +7,11 @@
 # Exit status 0 only if every check passed. Needs root (apt, /dev/kvm is not needed).
 #
 # Environment: WORK (VM cache, default /tmp/vmtest), ZSM_VM_CPU (default haswell),
-# SWIFT (default: swift on PATH, else /opt/swift/usr/bin/swift), ZSM_VM_PIPELINE=report
-# (the full-rate pipeline check is reported but does not fail the run: under software
-# emulation on a busy host the guest CPU cannot always convert 25 frames a second).
+# SWIFT (default: swift on PATH, else /opt/swift/usr/bin/swift), ZSM_VM_TIMING=report
+# (the two checks that depend on the host's speed are reported but do not fail the run: under
+# software emulation on a busy host the guest cannot always convert 25 camera frames a second,
+# nor ask for each page flip within one vblank of the last; how each flip is scheduled is
+# still checked strictly).
 set -euo pipefail
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 ROOT=$(cd "$HERE/../.." && pwd)
@@ -39,7 +41,7 @@ OUT=$WORK/out-zsm
 rm -rf "$OUT" && mkdir -p "$OUT"
 set +e
 MODEL=$ROOT/Tests/Fixtures/tiny_16x12_n2/model.pth   # small checkpoint for zsm live
-"$HERE/run-vm.sh" --out "$OUT" --timeout 400 --smp 2 --add "$BIN" --add "$ZSM" --add "$MODEL" -- "$HERE/guest.sh" "$BIN" "$ZSM" "${ZSM_VM_PIPELINE:-strict}" "$MODEL"
+"$HERE/run-vm.sh" --out "$OUT" --timeout 400 --smp 2 --add "$BIN" --add "$ZSM" --add "$MODEL" -- "$HERE/guest.sh" "$BIN" "$ZSM" "${ZSM_VM_TIMING:-strict}" "$MODEL"
 rc=$?
 set -e
 echo "== summary"

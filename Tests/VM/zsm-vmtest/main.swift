@@ -3,7 +3,8 @@
 //
 //   capture FOURCC WxH N        capture N frames, check count, sizes and the colour bars
 //   reconnect                   stream; survive a disconnect (run.sh pulls vivid away) and recover
-//   display [N]                 modeset, N page flips at the refresh rate, writeback read-back
+//   display [N [report]]        modeset, N page flips at the refresh rate (a shortfall only
+//                               reported with "report"), writeback read-back
 //   hold SECONDS                hold the display (DRM master) for a while
 //   conflict                    opening the display while another process holds it must fail clearly
 //   pipeline N                  capture 640x480 YUYV -> planar RGB -> display, N frames, no drops
@@ -160,7 +161,7 @@ func paint(_ rgb: PlanarRGB, _ frame: Int) {
   }
 }
 
-func display(_ n: Int) {
+func display(_ n: Int, rateMode: String) {
   do {
     let d = try KMSDisplay()
     info(
@@ -178,34 +179,72 @@ func display(_ n: Int) {
     try d.present(rgb, scaling: .center)
     try d.drain()
     let t0 = seconds()
+    var submitted: [Int64] = []  // CLOCK_MONOTONIC ns just before each flip was asked for
+    var completed: [Int64] = []  // the kernel's vblank timestamp of that flip
     for i in 1..<n {
+      submitted.append(Int64((seconds() * 1e9).rounded()))
       try d.withNextBuffer { p, pitch in
         let row = (p + (i % h) * pitch).assumingMemoryBound(to: UInt32.self)
         for x in 0..<w { row[x] = 0x00FF_FFFF }
       }
       try d.drain()
+      completed.append(d.flipTimes.last ?? 0)
     }
     let dt = seconds() - t0
+    let periodNs = 1e9 / d.mode.exactRefresh
+    var intervals: [Int: Int] = [:]  // vblank periods between consecutive flips -> count
+    for i in 1..<completed.count {
+      intervals[Int((Double(completed[i] - completed[i - 1]) / periodNs).rounded()), default: 0] += 1
+    }
+    var latencies = (0..<completed.count).map { Double(completed[$0] - submitted[$0]) / periodNs }
+    var turnarounds = (1..<submitted.count).map { Double(submitted[$0] - completed[$0 - 1]) / 1e6 }
+    latencies.sort()
+    turnarounds.sort()
+    info(
+      "display: flip intervals in vblank periods "
+        + intervals.keys.sorted().map { "\($0): \(intervals[$0]!)" }.joined(separator: ", ")
+        + "; submit -> vblank median \(fmt(latencies[latencies.count / 2], 2)), max \(fmt(latencies.last!, 2)) periods"
+        + "; vblank -> next submit median \(fmt(turnarounds[turnarounds.count / 2], 2)) ms, max \(fmt(turnarounds.last!, 2)) ms"
+    )
     let times = d.flipTimes
     var rate = 0.0
     if times.count > 2 { rate = Double(times.count - 2) / (Double(times.last! - times[1]) / 1e9) }
     check(d.flipsCompleted == n, "display: \(d.flipsCompleted)/\(n) page flips completed in \(fmt(dt, 2)) s")
     let seqs = d.flipSequences
-    var consecutive = 0
-    for i in 1..<max(seqs.count, 1) where seqs[i] &- seqs[i - 1] == 1 { consecutive += 1 }
     var period = 0.0
     if seqs.count > 2, seqs.last! != seqs[1] {
       period = Double(times.last! - times[1]) / 1e6 / Double(seqs.last! &- seqs[1])
     }
-    info(
-      "display: vblank period \(fmt(period, 2)) ms by the kernel's timestamps; "
-        + "\(consecutive) of \(max(seqs.count - 1, 0)) flips landed on the next vblank")
-    // 10%: under software emulation on a busy host the guest sometimes misses a vblank (the C
-    // kmstest reference that guest.sh runs next shows the same).
+    let modePeriod = 1000 / d.mode.exactRefresh
     check(
-      abs(rate - d.mode.exactRefresh) < 0.1 * d.mode.exactRefresh,
-      "display: flips at the refresh rate: \(fmt(rate, 2)) Hz by vblank timestamps (mode \(fmt(d.mode.exactRefresh, 2)) Hz)"
+      abs(period - modePeriod) < 0.01 * modePeriod,
+      "display: vblanks come at the mode's rate: \(fmt(period, 3)) ms apart by the kernel's timestamps and counter (mode \(fmt(modePeriod, 3)) ms)"
     )
+    // What the display code decides, checked strictly: a flip is taken at the first vblank after
+    // it is asked for (no frame of latency added; one late vblank interrupt may push a single
+    // flip a little past one period, hence the median), and never more often than the mode.
+    let medianLatency = latencies[latencies.count / 2]
+    let withinOne = latencies.filter { $0 <= 1.02 }.count
+    check(
+      medianLatency <= 1.02,
+      "display: each flip is taken at the first vblank after it is asked for (median \(fmt(medianLatency, 2)) periods from request to scan-out, \(withinOne) of \(latencies.count) within one period)"
+    )
+    check(
+      rate < 1.1 * d.mode.exactRefresh,
+      "display: never flips faster than the refresh rate (\(fmt(rate, 2)) Hz, mode \(fmt(d.mode.exactRefresh, 2)) Hz)")
+    // How many vblanks pass between a flip's event and the next request depends on how fast the
+    // emulated guest runs on this host (no KVM): with `rateMode == "report"` a shortfall is
+    // reported, with the time it took, without failing (Tests/VM/run.sh, ZSM_VM_TIMING=report).
+    let rateOK = abs(rate - d.mode.exactRefresh) < 0.1 * d.mode.exactRefresh
+    let rateCheck =
+      "display: flips at the refresh rate: \(fmt(rate, 2)) Hz by vblank timestamps (mode \(fmt(d.mode.exactRefresh, 2)) Hz)"
+    if rateOK || rateMode != "report" {
+      check(rateOK, rateCheck)
+    } else {
+      info(
+        "(report-only) FAIL \(rateCheck): the guest took \(fmt(turnarounds[turnarounds.count / 2], 2)) ms (median) from a flip's vblank to asking for the next"
+      )
+    }
     // Never blocks: three frames in a row, the middle one replaced while a flip is pending.
     let before = d.framesReplaced
     let tp = seconds()
@@ -469,7 +508,7 @@ case "capture" where args.count == 5:
   }
   capture(fourcc, wh[0], wh[1], n)
 case "reconnect": reconnect()
-case "display": display(args.count > 2 ? Int(args[2]) ?? 60 : 60)
+case "display": display(args.count > 2 ? Int(args[2]) ?? 60 : 60, rateMode: args.count > 3 ? args[3] : "strict")
 case "hold": hold(args.count > 2 ? Int(args[2]) ?? 5 : 5)
 case "conflict": conflict()
 case "y4m-roundtrip": exit(y4mRoundTrip())
