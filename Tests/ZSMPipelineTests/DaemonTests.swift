@@ -183,7 +183,7 @@ final class DaemonTests: XCTestCase {
   }
 
   /// SIGTERM while the source is idle (a FIFO whose writer stays open and silent): the daemon
-  /// must not wait for a frame that may never come. It stops within its 100 ms poll, with
+  /// must not wait for a frame that may never come. It stops at its next 100 ms poll, with
   /// every frame read already written.
   func testSIGTERMWhileTheSourceIsIdle() throws {
     let fifo = directory.appendingPathComponent("idle.fifo").path
@@ -200,13 +200,13 @@ final class DaemonTests: XCTestCase {
     XCTAssertTrue(
       listener.receive(timeout: 30) { $0.hasPrefix("STATUS=3 frames in") }.contains { $0.hasPrefix("STATUS=3") })
     usleep(300_000)  // idle: blocked waiting for frame 4
-    let start = Date()
+    // No timing bound beyond the hang detector: without the poll the daemon waits for frame 4
+    // forever, so the 10 s limit fails it, and a loaded CI host cannot.
     kill(process.processIdentifier, SIGTERM)
     guard wait(process, timeout: 10) else {
       kill(process.processIdentifier, SIGKILL)
       return XCTFail("the daemon kept waiting for a frame after SIGTERM")
     }
-    XCTAssertLessThan(Date().timeIntervalSince(start), 2)
     XCTAssertEqual(process.terminationStatus, 0)
     XCTAssertEqual(try outputFrames(in: out).reduce(0, +), 5, "2 x 3 - 1 frames")
   }
