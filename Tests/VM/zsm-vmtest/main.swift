@@ -508,7 +508,7 @@ case "capture" where args.count == 5:
   }
   capture(fourcc, wh[0], wh[1], n)
 case "reconnect": reconnect()
-case "display": display(args.count > 2 ? Int(args[2]) ?? 60 : 60, rateMode: args.count > 3 ? args[3] : "strict")
+case "display": display(max(3, args.count > 2 ? Int(args[2]) ?? 60 : 60), rateMode: args.count > 3 ? args[3] : "strict")
 case "hold": hold(args.count > 2 ? Int(args[2]) ?? 5 : 5)
 case "conflict": conflict()
 case "y4m-roundtrip": exit(y4mRoundTrip())
