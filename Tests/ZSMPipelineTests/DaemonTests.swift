@@ -104,7 +104,7 @@ final class DaemonTests: XCTestCase {
     environment["WATCHDOG_USEC"] = "20000000"
     process.environment = environment
     let log = directory.appendingPathComponent("daemon.log").path
-    FileManager.default.createFile(atPath: log, contents: nil)
+    _ = FileManager.default.createFile(atPath: log, contents: nil)
     process.standardError = FileHandle(forWritingAtPath: log)
     try process.run()
     return process

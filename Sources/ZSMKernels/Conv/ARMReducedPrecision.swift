@@ -7,17 +7,16 @@
 //   scalarises every `SIMD8<Float16>` FMA (correct, about 15x slower: use `conv3x3F16`, fp16
 //   storage with fp32 arithmetic, on such CPUs).
 // - `conv3x3Int8Dot` uses `sdot` through the LLVM intrinsic when the module is compiled with
-//   `-D ZSM_DOTPROD -enable-builtin-module` (and `-march=armv8.2-a+dotprod`; LLVM cannot select
-//   the intrinsic otherwise, and Swift has no per-function target attributes). LLVM forms `sdot`
-//   from a plain scalar dot-product loop but not from the lane loops a register-blocked tile
-//   needs, so the intrinsic is called directly; without ZSM_DOTPROD whole-vector 16-bit
-//   arithmetic computes the same integers (about 10 instructions per `sdot`).
+//   `-D ZSM_DOTPROD -enable-builtin-module -Xcc -march=armv8.2-a+dotprod` and with
+//   Sources/ZSMKernelsDotProd/SDot.swift, which holds the `import Builtin` so that this module
+//   imports nothing (LLVM cannot select the intrinsic otherwise, and Swift has no per-function
+//   target attributes). LLVM forms `sdot` from a plain scalar dot-product loop but not from the
+//   lane loops a register-blocked tile needs, so the intrinsic is called directly; without
+//   ZSM_DOTPROD whole-vector 16-bit arithmetic computes the same integers (about 10
+//   instructions per `sdot`).
 // Tests/ARM64/run.sh checks both against scalar references under qemu and counts the executed
 // instructions per output element against the fp32 `conv3x3`.
 #if arch(arm64)
-  #if ZSM_DOTPROD
-    import Builtin
-  #endif
 
   // MARK: - fp16 arithmetic
 
@@ -387,10 +386,7 @@
     let words = unsafeBitCast(x, to: SIMD4<Int32>.self)
     let splat = unsafeBitCast(SIMD4<Int32>(repeating: words[group]), to: SIMD16<Int8>.self)
     #if ZSM_DOTPROD
-      var r = acc
-      r._storage._value = Builtin.int_aarch64_neon_sdot_Vec4xInt32_Vec16xInt8(
-        acc._storage._value, w._storage._value, splat._storage._value)
-      return r
+      return sdot(acc, w, splat)  // Sources/ZSMKernelsDotProd/SDot.swift
     #else
       // Without dot products, in whole vectors (lane loops over the bytes stay scalar): sign-extend
       // the even and odd bytes of each 16-bit lane by shifts, multiply-add them in 16 bits (at most
