@@ -294,6 +294,7 @@ func randomNetwork(config: ZSMConfig, threads: Int, precision: Precision = .fp32
     let scale = Float(1 / Double(fanIn).squareRoot())
     parameters[name] = (0..<count).map { _ in rng.uniform() * (shape.count == 4 ? scale : 0.01) }
   }
+  if config.globalSkip { parameters[ZSMConfig.globalSkipKey] = [ZSMConfig.globalSkipBicubic] }
   do {
     var table: CalibrationTable?
     if precision == .int8 {

@@ -39,6 +39,38 @@ final class CheckpointLoadTests: XCTestCase {
     }
   }
 
+  func testLiteConfigurationIsInferredFromKeysAndShapes() throws {
+    let stateDict = try load("lite_24x16_n3", "model.pth")
+    let config = try ZSMConfig(inferringFrom: stateDict)
+    XCTAssertEqual(config, ZSMConfig(nf: 8, groups: 2, frontRBs: 1, backRBs: 2, tailWidth: 8, globalSkip: true))
+    XCTAssertEqual(config.variantName, "ZSM-Lite")
+    XCTAssertEqual(stateDict.names.first, ZSMConfig.globalSkipKey)
+    XCTAssertNoThrow(try stateDict.verifyStrict(against: config))
+    // The same tensors checked against the variant without the skip: the marker is unexpected.
+    var plain = config
+    plain.globalSkip = false
+    let report = stateDict.strictVerificationReport(against: plain)
+    XCTAssertEqual(report.unexpected, [ZSMConfig.globalSkipKey])
+    // And against upstream's 64-wide tail: the tail's shapes are wrong, by name.
+    plain.globalSkip = true
+    plain.tailWidth = 64
+    let wide = stateDict.strictVerificationReport(against: plain)
+    XCTAssertEqual(
+      wide.misShaped.map(\.name).sorted(),
+      ["HRconv.bias", "HRconv.weight", "conv_last.weight", "upconv2.bias", "upconv2.weight"])
+  }
+
+  func testUnknownGlobalSkipKindIsRefused() throws {
+    let (stateDict, config) = try StateDict.loadZSM(path: TestPaths.fixture("lite_24x16_n3", "model.pth"))
+    var parameters: [String: [Float]] = [:]
+    for tensor in stateDict.tensors { parameters[tensor.name] = tensor.data }
+    XCTAssertNoThrow(try ZSMNetwork(config: config, parameters: parameters, threads: 1))
+    parameters[ZSMConfig.globalSkipKey] = [2]
+    XCTAssertThrowsError(try ZSMNetwork(config: config, parameters: parameters, threads: 1)) { error in
+      XCTAssertTrue("\(error)".contains("global_skip is 2.0"), "\(error)")
+    }
+  }
+
   func testLoadZSMInfersAndVerifies() throws {
     let (stateDict, config) = try StateDict.loadZSM(path: TestPaths.fixture("small_32x24_n3", "model_legacy.pth"))
     XCTAssertEqual(config, ZSMConfig(nf: 16, groups: 4, frontRBs: 2, backRBs: 3))

@@ -98,4 +98,13 @@ final class GoldenTests: XCTestCase {
   func testSmallLegacyContainer() throws {
     try checkFixture("small_32x24_n3", checkpoint: "model_legacy.pth", threads: 1)
   }
+
+  // ZSM-Lite (global bicubic skip, 8-wide tail; nf 8, groups 2, 1 + 2 blocks), stage by stage.
+  // Same 1e-4 bound: the skip adds one bicubic resize whose float32 rounding differs from
+  // PyTorch's by ~1e-7.
+  func testLiteOneThread() throws { try checkFixture("lite_24x16_n3", checkpoint: "model.pth", threads: 1) }
+  func testLiteTwoThreads() throws { try checkFixture("lite_24x16_n3", checkpoint: "model.pth", threads: 2) }
+  /// 13x10: the network runs padded to 16x12, the skip is the upscale of the 13x10 frame itself
+  /// (the reference's `valid_size`), so its edge-clamped border matches in the cropped output.
+  func testLitePaddedSize() throws { try checkOutputOnly("lite_13x10_n3", threads: 2) }
 }

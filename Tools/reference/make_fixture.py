@@ -168,6 +168,10 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--io-only", action="store_true",
                         help="write only input.bin and output.bin (no intermediate stages), for big sizes")
     parser.add_argument("--threads", type=int, default=2, help="torch CPU threads (default 2)")
+    parser.add_argument("--tail-width", type=int, default=64,
+                        help="width of the x4 tail (upstream: 64; ZSM-Lite: smaller)")
+    parser.add_argument("--global-skip", action="store_true",
+                        help="ZSM-Lite: add the bicubic x4 of the inputs to the output")
     args = parser.parse_args(argv)
     try:
         args.config = [int(v) for v in args.config.split(",")]
@@ -188,7 +192,8 @@ def main(argv=None) -> int:
     torch.set_num_threads(args.threads)
     nf, groups, front_rbs, back_rbs = args.config
     gen = torch.Generator().manual_seed(args.seed)
-    model = ZoomingSlowMo(nf, groups, front_rbs, back_rbs).eval()
+    model = ZoomingSlowMo(nf, groups, front_rbs, back_rbs, tail_width=args.tail_width,
+                          global_skip=args.global_skip).eval()
     init_weights(model, gen)
     x = make_input(args.frames, args.height, args.width, gen)
     padded_h, padded_w = -(-args.height // 4) * 4, -(-args.width // 4) * 4
@@ -197,7 +202,7 @@ def main(argv=None) -> int:
     recorder = DCNRecorder(model)
     start = time.perf_counter()
     with torch.inference_mode():
-        result = model(x_padded, return_stages=True)
+        result = model(x_padded, return_stages=True, valid_size=(args.height, args.width))
     result["output"] = result["output"][..., :4 * args.height, :4 * args.width].contiguous()
     first_pass_s = time.perf_counter() - start
     dcn_stats = recorder.summary()
@@ -221,7 +226,8 @@ def main(argv=None) -> int:
 
     manifest = {
         "name": out.name,
-        "config": {"nf": nf, "groups": groups, "front_RBs": front_rbs, "back_RBs": back_rbs},
+        "config": {"nf": nf, "groups": groups, "front_RBs": front_rbs, "back_RBs": back_rbs,
+                   "tail_width": args.tail_width, "global_skip": args.global_skip},
         "frames_in": args.frames,
         "frames_out": 2 * args.frames - 1,
         "lr_size_wh": [args.width, args.height],

@@ -21,10 +21,20 @@ import torch.nn.functional as F
 from torch import nn
 from torchvision.ops import deform_conv2d
 
-#: Hard-wired channel counts of the upsampling tail (§6); they do not follow `nf`.
-UP2_CHANNELS = 256
+#: Upstream's hard-wired width of the upsampling tail (§6): upconv2 is nf→4·64, HRconv 64→64,
+#: conv_last 64→3 whatever `nf` is. ZSM-Lite makes it a parameter (`tail_width`).
 HR_CHANNELS = 64
 RGB = 3
+
+#: Value of the `global_skip` buffer of a ZSM-Lite checkpoint: the kind of upscale added to the
+#: network's output. 1 = ×4 bicubic (PyTorch `interpolate`, a = −0.75, half-pixel centres, edge
+#: clamped) of the input frame at input positions, mean of the two neighbours' at interpolated ones.
+GLOBAL_SKIP_BICUBIC = 1.0
+
+#: How the modulated deformable convs run: "torchvision" (`deform_conv2d`, the reference) or
+#: "gather" (`grid_sample` gathers + one matmul: the same maths, several times faster backward on
+#: the CPU; used for training). See `deform_conv_gather`.
+DEFORM_BACKEND = "torchvision"
 
 #: Stage names of the intermediate tensors `forward(..., return_stages=True)` returns.
 STAGES = ("feat_L1", "feat_L2", "feat_L3", "lstm_in", "lstm_out", "output")
@@ -90,8 +100,59 @@ class DCNSep(nn.Module):
         # Upstream chunks Z in three and re-concatenates the first two: that is Z[:, :2GK].
         offset = z[:, : 2 * gk]
         mask = torch.sigmoid(z[:, 2 * gk :])
+        if DEFORM_BACKEND == "gather":
+            return deform_conv_gather(x, offset, mask, self.weight, self.bias, self.groups)
         return deform_conv2d(x, offset, self.weight, self.bias, stride=1, padding=1,
                              dilation=1, mask=mask)
+
+
+def deform_conv_gather(x: torch.Tensor, offset: torch.Tensor, mask: torch.Tensor,
+                       weight: torch.Tensor, bias: torch.Tensor, groups: int) -> torch.Tensor:
+    """Modulated deformable 3×3 conv (stride 1, padding 1) as bilinear gathers plus one matmul.
+
+    The same maths as `torchvision.ops.deform_conv2d` with `offset_groups = groups`: tap k = 3i+j
+    of group g at output pixel (y, x) reads `x` bilinearly at (y − 1 + i + Δy, x − 1 + j + Δx),
+    Δy = offset[2(9g+k)], Δx = offset[2(9g+k)+1], zero outside the image, times mask[9g+k].
+    `grid_sample` with `align_corners=False` maps pixel p to (2p + 1)/size − 1 and reads zero
+    padding outside, which is torchvision's bilinear rule.
+    """
+    b, c, h, w = x.shape
+    k = 9
+    cg = c // groups
+    dev, dt = x.device, x.dtype
+    off = offset.view(b, groups, k, 2, h, w)
+    ky = torch.arange(3, device=dev, dtype=dt).repeat_interleave(3).view(1, 1, k, 1, 1) - 1
+    kx = torch.arange(3, device=dev, dtype=dt).repeat(3).view(1, 1, k, 1, 1) - 1
+    gy = torch.arange(h, device=dev, dtype=dt).view(1, 1, 1, h, 1)
+    gx = torch.arange(w, device=dev, dtype=dt).view(1, 1, 1, 1, w)
+    py = gy + ky + off[:, :, :, 0]  # [b, g, k, h, w]
+    px = gx + kx + off[:, :, :, 1]
+    grid = torch.stack([(2 * px + 1) / w - 1, (2 * py + 1) / h - 1], -1)  # [b, g, k, h, w, 2]
+    grid = grid.view(b * groups, k * h, w, 2)
+    sampled = F.grid_sample(x.reshape(b * groups, cg, h, w), grid, mode="bilinear",
+                            padding_mode="zeros", align_corners=False)  # [b·g, cg, k·h, w]
+    sampled = sampled.view(b, groups, cg, k, h, w) * mask.view(b, groups, 1, k, h, w)
+    cols = sampled.reshape(b, c * k, h * w)
+    out = torch.matmul(weight.reshape(weight.shape[0], c * k), cols) + bias.view(1, -1, 1)
+    return out.view(b, weight.shape[0], h, w)
+
+
+def bicubic_up4(frames: torch.Tensor) -> torch.Tensor:
+    """×4 bicubic of `[..., 3, H, W]` (a = −0.75, half-pixel centres, edge clamped, not clamped)."""
+    *lead, ch, h, w = frames.shape
+    up = F.interpolate(frames.reshape(-1, ch, h, w), scale_factor=4, mode="bicubic",
+                       align_corners=False)
+    return up.view(*lead, ch, 4 * h, 4 * w)
+
+
+def global_skip(x: torch.Tensor) -> torch.Tensor:
+    """ZSM-Lite's skip for input `[B, N, 3, H, W]`: `[B, 2N−1, 3, 4H, 4W]`, the ×4 bicubic of each
+    input frame at even positions and the mean of its two neighbours' at odd positions."""
+    up = bicubic_up4(x)
+    mid = 0.5 * (up[:, :-1] + up[:, 1:])
+    b, n = up.shape[:2]
+    out = torch.stack([up[:, :-1], mid], 2).reshape(b, 2 * (n - 1), *up.shape[2:])
+    return torch.cat([out, up[:, -1:]], 1)
 
 
 class PCDAlign(nn.Module):
@@ -238,11 +299,21 @@ class ZoomingSlowMo(nn.Module):
     Equivalent to upstream `LunaTokis(nf, nframes, groups, front_RBs, back_RBs)`;
     `nframes` is omitted because upstream never uses it. The released model is
     `ZoomingSlowMo(64, 8, 5, 40)`.
+
+    ZSM-Lite options (both off in the released model): `tail_width` sets the width of the ×4
+    tail (upconv2 nf→4·tail_width, HRconv tail_width→tail_width, conv_last tail_width→3;
+    upstream hard-wires 64); `global_skip=True` adds `global_skip(x)` to the output and
+    registers a one-element buffer `global_skip` (value `GLOBAL_SKIP_BICUBIC`) that marks the
+    checkpoint, so a loader detects the variant from the state_dict's keys.
     """
 
-    def __init__(self, nf: int = 64, groups: int = 8, front_RBs: int = 5, back_RBs: int = 40):
+    def __init__(self, nf: int = 64, groups: int = 8, front_RBs: int = 5, back_RBs: int = 40,
+                 tail_width: int = HR_CHANNELS, global_skip: bool = False):
         super().__init__()
         self.nf, self.groups, self.front_RBs, self.back_RBs = nf, groups, front_RBs, back_RBs
+        self.tail_width, self.use_global_skip = tail_width, global_skip
+        if global_skip:
+            self.register_buffer("global_skip", torch.full((1,), GLOBAL_SKIP_BICUBIC))
         # Stage A (§2)
         self.conv_first = conv3(RGB, nf)
         self.feature_extraction = nn.Sequential(*[ResidualBlockNoBN(nf) for _ in range(front_RBs)])
@@ -258,12 +329,16 @@ class ZoomingSlowMo(nn.Module):
         # Stage D (§6)
         self.recon_trunk = nn.Sequential(*[ResidualBlockNoBN(nf) for _ in range(back_RBs)])
         self.upconv1 = conv3(nf, 4 * nf)
-        self.upconv2 = conv3(nf, UP2_CHANNELS)
-        self.HRconv = conv3(HR_CHANNELS, HR_CHANNELS)
-        self.conv_last = conv3(HR_CHANNELS, RGB)
+        self.upconv2 = conv3(nf, 4 * tail_width)
+        self.HRconv = conv3(tail_width, tail_width)
+        self.conv_last = conv3(tail_width, RGB)
 
-    def forward(self, x: torch.Tensor, return_stages: bool = False):
+    def forward(self, x: torch.Tensor, return_stages: bool = False, valid_size=None):
         """Run the network on `x` = [B, N, 3, H, W] (RGB in [0, 1], H and W multiples of 4).
+
+        `valid_size` = (h, w): `x` is a frame of h×w zero-padded at the bottom and right (§8.2);
+        the global skip (ZSM-Lite) is then the upscale of the h×w frame itself, placed at the top
+        left of the 4H×4W output, so the padding never reaches the cropped output through it.
 
         Returns the output [B, 2N-1, 3, 4H, 4W] (not clamped), or, with
         `return_stages=True`, a dict holding it under `"output"` together with
@@ -298,6 +373,10 @@ class ZoomingSlowMo(nn.Module):
         y = lrelu(F.pixel_shuffle(self.upconv2(y), 2))
         y = self.conv_last(lrelu(self.HRconv(y)))
         output = y.view(b, t, RGB, 4 * h, 4 * w)
+        if self.use_global_skip:
+            vh, vw = valid_size or (h, w)
+            skip = global_skip(x[..., :vh, :vw])
+            output = output + F.pad(skip, (0, 4 * (w - vw), 0, 4 * (h - vh)))
 
         if not return_stages:
             return output

@@ -2,10 +2,12 @@ extension ZSMConfig {
   /// Every parameter of the network, in upstream registration order (architecture.md §9.1–9.3),
   /// with its shape. Convolution weights are `[out, in, kh, kw]`; weights precede biases.
   ///
-  /// The upsampling tail keeps upstream's hard-wired widths (§6): `upconv2` is nf→256,
-  /// `HRconv` 64→64 and `conv_last` 64→3 whatever `nf` is.
+  /// The upsampling tail is `tailWidth` wide (§6; upstream hard-wires 64 whatever `nf` is):
+  /// `upconv2` is nf→4·tailWidth, `HRconv` tailWidth→tailWidth, `conv_last` tailWidth→3.
+  /// ZSM-Lite's `global_skip` marker `[1]` comes first, as PyTorch lists a top-level buffer.
   public func expectedParameters() -> [(name: String, shape: [Int])] {
     var list = ParameterList()
+    if globalSkip { list.items.append((Self.globalSkipKey, [1])) }
     let c = nf
     list.conv("conv_first", out: c, in: 3, kernel: 3)
     for r in 0..<max(0, frontRBs) { list.residualBlock("feature_extraction.\(r)", width: c) }
@@ -23,9 +25,9 @@ extension ZSMConfig {
     list.conv("ConvBLSTM.conv_1x1", out: c, in: 2 * c, kernel: 1)
     for r in 0..<max(0, backRBs) { list.residualBlock("recon_trunk.\(r)", width: c) }
     list.conv("upconv1", out: 4 * c, in: c, kernel: 3)
-    list.conv("upconv2", out: 256, in: c, kernel: 3)
-    list.conv("HRconv", out: 64, in: 64, kernel: 3)
-    list.conv("conv_last", out: 3, in: 64, kernel: 3)
+    list.conv("upconv2", out: 4 * tailWidth, in: c, kernel: 3)
+    list.conv("HRconv", out: tailWidth, in: tailWidth, kernel: 3)
+    list.conv("conv_last", out: 3, in: tailWidth, kernel: 3)
     return list.items
   }
 

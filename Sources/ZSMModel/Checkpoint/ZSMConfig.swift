@@ -1,5 +1,7 @@
 /// The hyper-parameters of a Zooming Slow-Mo network that shape its weights
-/// (architecture.md §1): feature width, deformable groups and residual block counts.
+/// (architecture.md §1): feature width, deformable groups and residual block counts; and the two
+/// options of the ZSM-Lite variant (docs/zsm-lite.md): the width of the ×4 tail and the global
+/// skip.
 public struct ZSMConfig: Equatable, Hashable, Sendable, CustomStringConvertible {
   /// Feature channels `C` (64 in the released model).
   public var nf: Int
@@ -9,19 +11,39 @@ public struct ZSMConfig: Equatable, Hashable, Sendable, CustomStringConvertible 
   public var frontRBs: Int
   /// Residual blocks in the reconstruction trunk (40).
   public var backRBs: Int
+  /// Channels of the ×4 tail: `upconv2` is nf→4·tailWidth, `HRconv` tailWidth→tailWidth,
+  /// `conv_last` tailWidth→3. Upstream hard-wires 64; ZSM-Lite makes it smaller.
+  public var tailWidth: Int
+  /// ZSM-Lite: every output frame adds the ×4 bicubic of its input frame (the mean of the two
+  /// neighbours' at interpolated positions). Marked in the checkpoint by the one-element tensor
+  /// `global_skip` (value 1: bicubic).
+  public var globalSkip: Bool
 
-  public init(nf: Int, groups: Int, frontRBs: Int, backRBs: Int) {
+  public init(nf: Int, groups: Int, frontRBs: Int, backRBs: Int, tailWidth: Int = 64, globalSkip: Bool = false) {
     self.nf = nf
     self.groups = groups
     self.frontRBs = frontRBs
     self.backRBs = backRBs
+    self.tailWidth = tailWidth
+    self.globalSkip = globalSkip
   }
+
+  /// The checkpoint key that marks the global skip (a registered buffer in PyTorch).
+  public static let globalSkipKey = "global_skip"
+  /// The value of `global_skip` this runtime implements: ×4 bicubic (a = −0.75).
+  public static let globalSkipBicubic: Float = 1
+
+  /// "ZSM-Lite" for a checkpoint with the global skip, else "Zooming Slow-Mo".
+  public var variantName: String { globalSkip ? "ZSM-Lite" : "Zooming Slow-Mo" }
 
   /// The released model's configuration: nf 64, groups 8, 5 front and 40 back blocks.
   public static let released = ZSMConfig(nf: 64, groups: 8, frontRBs: 5, backRBs: 40)
 
   public var description: String {
-    "ZSMConfig(nf: \(nf), groups: \(groups), frontRBs: \(frontRBs), backRBs: \(backRBs))"
+    var text = "ZSMConfig(nf: \(nf), groups: \(groups), frontRBs: \(frontRBs), backRBs: \(backRBs)"
+    if tailWidth != 64 { text += ", tailWidth: \(tailWidth)" }
+    if globalSkip { text += ", globalSkip: true" }
+    return text + ")"
   }
 
   /// Reads the configuration off a state_dict's names and shapes:
@@ -29,7 +51,10 @@ public struct ZSMConfig: Equatable, Hashable, Sendable, CustomStringConvertible 
   /// - `groups` from `pcd_align.L3_dcnpack_1.conv_offset_mask.weight` `[3·groups·9, nf, 3, 3]`;
   /// - `frontRBs` / `backRBs` as the number of `feature_extraction.{r}.conv1.weight` /
   ///   `recon_trunk.{r}.conv1.weight` tensors (a gap in `r` then shows up as missing and
-  ///   unexpected tensors in `StateDict.verifyStrict(against:)`).
+  ///   unexpected tensors in `StateDict.verifyStrict(against:)`);
+  /// - `tailWidth` from `HRconv.weight` `[tw, tw, 3, 3]` (64 when that tensor is missing, which
+  ///   strict verification then reports);
+  /// - `globalSkip` from the presence of `global_skip`.
   ///
   /// Only these tensors are looked at; use `verifyStrict` to check everything else.
   public init(inferringFrom stateDict: StateDict) throws(CheckpointError) {
@@ -47,10 +72,19 @@ public struct ZSMConfig: Equatable, Hashable, Sendable, CustomStringConvertible 
       throw CheckpointError(
         .configurationInference, "\(offsetKey) has shape \(offsets); expected [3*groups*9, \(nf), 3, 3]")
     }
+    var tailWidth = 64
+    if let hr = stateDict["HRconv.weight"]?.shape {
+      guard hr.count == 4, hr[0] > 0, hr[1] == hr[0], hr[2] == 3, hr[3] == 3 else {
+        throw CheckpointError(
+          .configurationInference, "HRconv.weight has shape \(hr); expected [tailWidth, tailWidth, 3, 3]")
+      }
+      tailWidth = hr[0]
+    }
     self.init(
       nf: nf, groups: offsets[0] / 27,
       frontRBs: Self.blockCount(prefix: "feature_extraction.", in: stateDict),
-      backRBs: Self.blockCount(prefix: "recon_trunk.", in: stateDict))
+      backRBs: Self.blockCount(prefix: "recon_trunk.", in: stateDict), tailWidth: tailWidth,
+      globalSkip: stateDict[Self.globalSkipKey] != nil)
   }
 
   private static func shape(of name: String, in stateDict: StateDict) throws(CheckpointError) -> [Int] {

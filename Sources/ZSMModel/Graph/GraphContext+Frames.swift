@@ -8,6 +8,18 @@ struct TailLayers {
   let convLast: Conv2D
 }
 
+/// ZSM-Lite's global skip for one output frame: the x4 bicubic of input frame `first` (planar
+/// `[3][frameHeight][frameWidth]`, unpadded), or of the mean of `first` and `second` at an
+/// interpolated position; `rows` holds one source row per worker. The frames are nil while
+/// planning.
+struct GlobalSkip {
+  let first: UnsafePointer<Float>?
+  let second: UnsafePointer<Float>?
+  let frameHeight: Int
+  let frameWidth: Int
+  let rows: PlannedTensor
+}
+
 /// Band buffers of the 4x tail (see `GraphContext.tailBand`).
 struct TailBands {
   let up2: PlannedTensor
@@ -84,24 +96,32 @@ extension GraphContext {
   /// the image are zeroed, as the convolutions' zero padding requires.
   func tailBand(
     _ layers: TailLayers, ps1: PlannedTensor, bands: TailBands, rows: Range<Int>, fullHeight: Int,
-    frame: UnsafeMutablePointer<Float>?, cropHeight: Int, cropWidth: Int
+    frame: UnsafeMutablePointer<Float>?, cropHeight: Int, cropWidth: Int, skip: GlobalSkip? = nil
   ) throws(ShapeError) {
     use(ps1)
     use(bands.up2)
     use(bands.ps2)
     use(bands.hr)
     use(bands.rgb)
+    if let skip { use(skip.rows) }
     defer { advance() }
     guard isRunning else {
       let x2 = view(ps1)
       let width4x = view(bands.ps2).width
       let bandRows = rows.count
-      countMACs(bandRows / 2 * width4x / 2 * 256 * x2.channels * 9)
-      countMACs(bandRows * width4x * 64 * 64 * 9 + bandRows * width4x * 3 * 64 * 9)
-      guard x2.channels == layers.upconv2.inputChannels, layers.upconv2.outputChannels == 4 * 64,
-        layers.hrConv.inputChannels == 64, layers.convLast.inputChannels == layers.hrConv.outputChannels,
-        view(bands.rgb).channels == layers.convLast.outputChannels
+      let tw = layers.hrConv.inputChannels
+      countMACs(bandRows / 2 * width4x / 2 * layers.upconv2.outputChannels * x2.channels * 9)
+      countMACs(bandRows * width4x * tw * tw * 9 + bandRows * width4x * 3 * tw * 9)
+      guard x2.channels == layers.upconv2.inputChannels, layers.upconv2.outputChannels == 4 * tw,
+        layers.hrConv.outputChannels == tw, layers.convLast.inputChannels == tw,
+        view(bands.ps2).channels == tw, view(bands.rgb).channels == layers.convLast.outputChannels
       else { throw ShapeError("reconstruction tail: channel counts do not chain") }
+      if let skip {
+        guard layers.convLast.outputChannels == 3, 4 * skip.frameHeight == cropHeight,
+          4 * skip.frameWidth == cropWidth,
+          view(skip.rows).channels >= (skip.frameWidth + 15) / 16 * 16 * pool.threadCount
+        else { throw ShapeError("global skip: \(skip.frameWidth)x\(skip.frameHeight) does not match the output") }
+      }
       planConv(layers.upconv2, input: ps1, output: bands.up2)
       planConv(layers.hrConv, input: bands.ps2, output: bands.hr)
       planConv(layers.convLast, input: bands.hr, output: bands.rgb)
@@ -128,9 +148,13 @@ extension GraphContext {
     let rgb = shifted(map(bands.rgb), firstRow: r0, height: fullHeight)
     runConv(layers.convLast, input: AnyFeatureMap(hr), output: AnyFeatureMap(rgb), residual: nil, rows: rows)
     if let frame {
-      pool.forEachRowRange(
-        rows: r0..<min(r1, cropHeight),
-        StorePlanes(source: rgb, destination: frame, height: cropHeight, width: cropWidth))
+      var store = StorePlanes(source: rgb, destination: frame, height: cropHeight, width: cropWidth)
+      if let skip, let first = skip.first {
+        store.skip = StorePlanes.Skip(
+          first: first, second: skip.second, height: skip.frameHeight, width: skip.frameWidth,
+          rows: view(skip.rows).storage, rowFloats: (skip.frameWidth + 15) / 16 * 16)
+      }
+      pool.forEachRowRange(rows: r0..<min(r1, cropHeight), store)
     }
   }
 
@@ -150,12 +174,24 @@ extension GraphContext {
   }
 }
 
-/// Copies rows of a channels-last map into planar `[C][height][width]` (cropping columns).
+/// Copies rows of a channels-last map into planar `[C][height][width]` (cropping columns), and
+/// adds ZSM-Lite's global skip to each row while it is in cache.
 struct StorePlanes: RowJob {
+  /// The x4 bicubic skip's sources (planar `[3][height][width]`) and per-worker row scratch.
+  struct Skip {
+    let first: UnsafePointer<Float>
+    let second: UnsafePointer<Float>?
+    let height: Int
+    let width: Int
+    let rows: UnsafeMutablePointer<Float>
+    let rowFloats: Int
+  }
+
   let source: FeatureMap
   let destination: UnsafeMutablePointer<Float>
   let height: Int
   let width: Int
+  var skip: Skip? = nil
 
   func run(rows: Range<Int>, worker: Int) {
     let plane = height * width
@@ -163,6 +199,12 @@ struct StorePlanes: RowJob {
       for x in 0..<width {
         let p = source.pixel(y, x)
         for c in 0..<source.channels { destination[c * plane + y * width + x] = p[c] }
+      }
+      if let skip {
+        Bicubic4x.addRow(
+          skip.first, skip.second, channels: source.channels, height: skip.height, width: skip.width, row: y,
+          into: destination + y * width, planeStride: plane, outputWidth: width,
+          scratch: skip.rows + worker * skip.rowFloats)
       }
     }
   }

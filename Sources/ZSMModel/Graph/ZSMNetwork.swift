@@ -97,10 +97,19 @@ public final class ZSMNetwork {
     // The pixel shuffles read phase-major channels: pack the upconvs' outputs in that order.
     upconv1 = try p.conv(
       "upconv1", cin: c, cout: 4 * c, epilogue: .none, outputOrder: pixelShufflePhaseMajorOrder(channels: c))
+    let tw = config.tailWidth
     upconv2 = try p.conv(
-      "upconv2", cin: c, cout: 256, epilogue: .none, outputOrder: pixelShufflePhaseMajorOrder(channels: 64))
-    hrConv = try p.conv("HRconv", cin: 64, cout: 64, epilogue: .leakyRelu)
-    convLast = try p.conv("conv_last", cin: 64, cout: 3, epilogue: .none)
+      "upconv2", cin: c, cout: 4 * tw, epilogue: .none, outputOrder: pixelShufflePhaseMajorOrder(channels: tw))
+    hrConv = try p.conv("HRconv", cin: tw, cout: tw, epilogue: .leakyRelu)
+    convLast = try p.conv("conv_last", cin: tw, cout: 3, epilogue: .none)
+    if config.globalSkip {
+      let marker = try p.values(ZSMConfig.globalSkipKey, count: 1)[0]
+      guard marker == ZSMConfig.globalSkipBicubic else {
+        throw ModelError(
+          "\(ZSMConfig.globalSkipKey) is \(marker): this runtime knows only \(ZSMConfig.globalSkipBicubic)"
+            + " (the x4 bicubic skip of ZSM-Lite)")
+      }
+    }
     context = GraphContext(pool: WorkerPool(threads: self.threads))
     let int8Candidates = p.int8Candidates.layers
     int8TensorNames = int8Candidates.map { Int8Policy.tensorName(ofInputTo: $0.layer.name) }
@@ -220,6 +229,11 @@ public final class ZSMNetwork {
     let t = outputFrames
     let scratchFloats = pcd.forward.l1dcn.deform.scratchFloatsPerWorker * threads
     let scratch = g.tensor("deformable scratch", TensorDescriptor(height: 1, width: 1, channels: scratchFloats))
+    // ZSM-Lite's skip: one source row per worker (the vertical pass of the bicubic upscale).
+    let skipRows =
+      config.globalSkip
+      ? g.tensor("global skip rows", TensorDescriptor(height: 1, width: 1, channels: (width + 15) / 16 * 16 * threads))
+      : nil
 
     // Stage A: per-frame features and pyramids.
     g.stage = .featureExtraction
@@ -280,7 +294,13 @@ public final class ZSMNetwork {
       let y = g.tensor("lstm output", descriptor(c))
       try g.conv(blstmFusion, pair, y)
       g.capture(y, into: stages.lstmOut.map { $0 + step * c * paddedHeight * paddedWidth })
-      try reconstruct(y, into: output.map { $0 + step * 3 * 16 * height * width })
+      let skip = skipRows.map { rows in
+        GlobalSkip(
+          first: input.map { $0 + step / 2 * 3 * height * width },
+          second: step % 2 == 1 ? input.map { $0 + (step / 2 + 1) * 3 * height * width } : nil,
+          frameHeight: height, frameWidth: width, rows: rows)
+      }
+      try reconstruct(y, into: output.map { $0 + step * 3 * 16 * height * width }, skip: skip)
       hidden = pair.slice(0, c)
     }
   }
@@ -407,10 +427,14 @@ public final class ZSMNetwork {
     try g.lstm(gates: gates, cellIn: alignedCell, cell: cell, hidden: hiddenOut)
   }
 
-  /// Stage D for one frame: trunk, x2, x2, HR conv, RGB; the 4x part in row bands.
-  func reconstruct(_ y: PlannedTensor, into frame: UnsafeMutablePointer<Float>?) throws(ShapeError) {
+  /// Stage D for one frame: trunk, x2, x2, HR conv, RGB; the 4x part in row bands. With a
+  /// global skip (ZSM-Lite) its bicubic upscale is added as each band is stored.
+  func reconstruct(_ y: PlannedTensor, into frame: UnsafeMutablePointer<Float>?, skip: GlobalSkip?)
+    throws(ShapeError)
+  {
     let g = context
     let c = config.nf
+    let tw = config.tailWidth
     g.stage = .reconstructionTrunk
     try residualBlocks(trunk, y)
     g.stage = .upsampling
@@ -428,16 +452,16 @@ public final class ZSMNetwork {
     }
     let wide = 4 * paddedWidth
     let bands = TailBands(
-      up2: g.tensor("upconv2 band", TensorDescriptor(height: bandRows / 2 + 2, width: wide / 2, channels: 256)),
-      ps2: g.tensor("x4 band", TensorDescriptor(height: bandRows + 4, width: wide, channels: 64, halo: 1)),
-      hr: g.tensor("HRconv band", TensorDescriptor(height: bandRows + 2, width: wide, channels: 64, halo: 1)),
+      up2: g.tensor("upconv2 band", TensorDescriptor(height: bandRows / 2 + 2, width: wide / 2, channels: 4 * tw)),
+      ps2: g.tensor("x4 band", TensorDescriptor(height: bandRows + 4, width: wide, channels: tw, halo: 1)),
+      hr: g.tensor("HRconv band", TensorDescriptor(height: bandRows + 2, width: wide, channels: tw, halo: 1)),
       rgb: g.tensor("RGB band", TensorDescriptor(height: bandRows, width: wide, channels: 3)))
     var r0 = 0
     while r0 < 4 * height {
       let r1 = min(r0 + bandRows, 4 * paddedHeight)
       try g.tailBand(
         TailLayers(upconv2: upconv2, hrConv: hrConv, convLast: convLast), ps1: ps1, bands: bands, rows: r0..<r1,
-        fullHeight: 4 * paddedHeight, frame: frame, cropHeight: 4 * height, cropWidth: 4 * width)
+        fullHeight: 4 * paddedHeight, frame: frame, cropHeight: 4 * height, cropWidth: 4 * width, skip: skip)
       r0 = r1
     }
   }
