@@ -41,24 +41,66 @@ public final class ClipUpscaler {
   private let windowOutput: UnsafeMutablePointer<Float>
   private var planned = 0
 
-  public init(network: ZSMNetwork, windowSize: Int, width: Int, height: Int, decode: YCbCrMatrix, encode: YCbCrMatrix) {
-    precondition(windowSize >= 2)
+  /// Allocates the frame buffers of a window (through `MemoryLimit`: sizes are computed with
+  /// checked arithmetic and compared with the cap first, so a window too large is an error
+  /// naming the bytes it needs).
+  public init(network: ZSMNetwork, windowSize: Int, width: Int, height: Int, decode: YCbCrMatrix, encode: YCbCrMatrix)
+    throws(PipelineError)
+  {
+    guard (2...Limits.maximumWindow).contains(windowSize) else {
+      throw PipelineError("a window has 2...\(Limits.maximumWindow) input frames, got \(windowSize)")
+    }
+    guard (1...Limits.maximumFrameDimension).contains(width), (1...Limits.maximumFrameDimension).contains(height)
+    else {
+      throw PipelineError(
+        "frame size \(width)x\(height): width and height must be 1...\(Limits.maximumFrameDimension)"
+          + " (4x that is the largest Y4M frame)")
+    }
     self.network = network
     self.windowSize = windowSize
     self.width = width
     self.height = height
     decodeMatrix = decode
     encodeMatrix = encode
-    let frame = 3 * width * height
-    ring = .allocate(capacity: windowSize * frame)
-    windowInput = .allocate(capacity: windowSize * frame)
-    windowOutput = .allocate(capacity: (2 * windowSize - 1) * 16 * frame)
+    // Within the limits above none of this overflows; it is checked all the same.
+    let floats = MemoryLayout<Float>.stride
+    func product(_ factors: Int...) throws(PipelineError) -> Int {
+      var p = 1
+      for f in factors {
+        let (r, o) = p.multipliedReportingOverflow(by: f)
+        if o { throw PipelineError("a window of \(windowSize) frames of \(width)x\(height) is too large") }
+        p = r
+      }
+      return p
+    }
+    let frameBytes = try product(3, width, height, floats)
+    let ringBytes = try product(windowSize, frameBytes)
+    let outputBytes = try product(2 * windowSize - 1, 16, frameBytes)
+    let what = "the frame buffers of a window of \(windowSize) frames of \(width)x\(height)"
+    var buffers: [UnsafeMutableRawPointer] = []
+    do {
+      try MemoryLimit.check(2 * ringBytes + outputBytes, for: what)
+      for bytes in [ringBytes, ringBytes, outputBytes] {
+        buffers.append(try MemoryLimit.allocate(byteCount: bytes, for: what))
+      }
+    } catch {
+      for (buffer, bytes) in zip(buffers, [ringBytes, ringBytes]) { MemoryLimit.deallocate(buffer, byteCount: bytes) }
+      throw PipelineError(error.description)
+    }
+    ring = buffers[0].assumingMemoryBound(to: Float.self)
+    windowInput = buffers[1].assumingMemoryBound(to: Float.self)
+    windowOutput = buffers[2].assumingMemoryBound(to: Float.self)
+    ringBytes_ = ringBytes
+    outputBytes_ = outputBytes
   }
 
+  private let ringBytes_: Int
+  private let outputBytes_: Int
+
   deinit {
-    ring.deallocate()
-    windowInput.deallocate()
-    windowOutput.deallocate()
+    MemoryLimit.deallocate(ring, byteCount: ringBytes_)
+    MemoryLimit.deallocate(windowInput, byteCount: ringBytes_)
+    MemoryLimit.deallocate(windowOutput, byteCount: outputBytes_)
   }
 
   /// Reads `reader` to its end (or until input frame `frames.upperBound` is no longer needed)
@@ -89,7 +131,11 @@ public final class ClipUpscaler {
       yuvIn.deallocate()
       yuvOut.deallocate()
     }
-    let firstOutput = 2 * frames.lowerBound
+    // Output indices of the range (2A ..< 2B); a bound past what doubling can hold is the end.
+    let firstOutput = frames.lowerBound.multipliedReportingOverflow(by: 2)
+    guard !firstOutput.overflow else {
+      throw PipelineError("--frames starts at input frame \(frames.lowerBound), past any clip")
+    }
     let endOutput = frames.upperBound >= Int.max / 2 ? Int.max : 2 * frames.upperBound
     var read = 0
     var produced = 0  // outputs 0 ..< produced are done (by this run or skipped as outside the range)
@@ -102,7 +148,7 @@ public final class ClipUpscaler {
       let lastOutput = 2 * (first + count - 1)
       defer { produced = lastOutput + 1 }
       // This window's outputs not produced yet, within the requested range.
-      let lower = max(produced, 2 * first, firstOutput)
+      let lower = max(produced, 2 * first, firstOutput.partialValue)
       let upper = min(lastOutput + 1, endOutput)
       guard lower < upper else { return }
       let emit = lower..<upper
@@ -132,8 +178,17 @@ public final class ClipUpscaler {
         UpscaleProgress(framesRead: read, framesWritten: written, elapsed: now - start, windowSeconds: now - t0))
     }
 
+    // A stream that ends inside a frame: the frames before it still get all their outputs
+    // (the tail window below), then the error is reported.
+    var truncation: Y4MError?
     while produced < endOutput {
-      guard try reader.readFrame(into: yuvIn) != nil else { break }
+      do {
+        guard try reader.readFrame(into: yuvIn) != nil else { break }
+      } catch {
+        guard case .truncatedFrame = error, read >= 2 else { throw error }
+        truncation = error
+        break
+      }
       let slot = PlanarRGB(
         base: ring + (read % windowSize) * frameFloats, width: width, height: height, rowStride: width,
         planeStride: width * height)
@@ -151,13 +206,41 @@ public final class ClipUpscaler {
       let count = min(windowSize, read)
       try runWindow(first: read - count, count: count)
     }
-    if frames.lowerBound > 0 && 2 * read - 1 <= firstOutput {
+    if let truncation { throw truncation }
+    if frames.lowerBound > 0 && 2 * read - 1 <= firstOutput.partialValue {
       throw PipelineError("--frames starts at input frame \(frames.lowerBound), but the input has \(read) frames")
     }
     return UpscaleSummary(
       framesRead: read, framesWritten: written, windows: windows,
       seconds: monotonicSeconds() - start, networkSeconds: networkSeconds)
   }
+}
+
+/// The header of the upscaled stream of `input`: 4x the size, progressive, twice the frame rate
+/// (the same rate with `slowmo`). Sizes whose 4x no Y4M stream may have, and frame rates that
+/// cannot be doubled exactly within the header's limit, are errors (never a trap).
+public func upscaledHeader(of input: Y4MHeader, slowmo: Bool) throws(PipelineError) -> Y4MHeader {
+  var out = input
+  guard input.width <= Limits.maximumFrameDimension, input.height <= Limits.maximumFrameDimension else {
+    throw PipelineError(
+      "frame size \(input.width)x\(input.height): width and height must be at most "
+        + "\(Limits.maximumFrameDimension), since the output is 4x and Y4M frames are at most "
+        + "\(Y4MHeader.maximumDimension) pixels wide and high")
+  }
+  out.width = 4 * input.width
+  out.height = 4 * input.height
+  out.interlacing = "p"
+  if !slowmo {
+    let (n, d) = input.frameRate
+    if n <= Y4MHeader.maximumRateTerm / 2 {
+      out.frameRate = (2 * n, d)
+    } else if d % 2 == 0 {
+      out.frameRate = (n, d / 2)
+    } else {
+      throw PipelineError("frame rate \(n):\(d) is too high to double (use slow motion to keep it)")
+    }
+  }
+  return out
 }
 
 /// A problem of the pipeline that is not a file's or a device's.

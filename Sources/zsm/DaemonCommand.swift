@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import ZSMPipeline
+import ZSMVideo
 
 struct DaemonCommand: ParsableCommand {
   static let configuration = CommandConfiguration(
@@ -23,6 +24,10 @@ struct DaemonCommand: ParsableCommand {
       Sources: y4m (file, FIFO or - for stdin), camera. Sinks: y4m (file or -), y4m-rotate,
       display, null. Optional: "precision": "fp32" | "fp16" | "int8" (int8 reads
       "calibration", default Calibration/<model sha256>-int8.json, made by zsm calibrate).
+      Limits: "window" 2...1024, "threads" 1...256 (at most the CPUs available are started),
+      frames at most 4096x4096. Unknown or duplicate keys are errors. A y4m sink file is
+      appended to, never truncated (one with another stream header is moved to PATH.1); the
+      metrics path must be a regular file of its own (not the sink, the source or a device).
       """)
 
   @Option(help: "Configuration file (JSON).")
@@ -31,7 +36,9 @@ struct DaemonCommand: ParsableCommand {
   func run() throws {
     let daemon: Daemon
     do {
-      daemon = try Daemon(configPath: config, environment: ProcessInfo.processInfo.environment) { note("zsm: \($0)") }
+      daemon = try Daemon(configPath: config, environment: ProcessInfo.processInfo.environment) {
+        note("zsm: " + terminalSafe($0))
+      }
     } catch { throw CLIError("\(error)") }
     let status: Int32
     do { status = try daemon.run() } catch { throw CLIError("\(error)") }

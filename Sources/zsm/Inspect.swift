@@ -19,10 +19,10 @@ struct Inspect: ParsableCommand {
   @Argument(help: "Checkpoint (.pth).")
   var model: String
 
-  @Option(help: "LR frame size WxH.")
+  @Option(help: "LR frame size WxH (each at most 4096).")
   var size: String = "180x144"
 
-  @Option(help: "Input frames per window (N >= 2).")
+  @Option(help: "Input frames per window, 2...1024.")
   var frames: Int = 4
 
   @OptionGroup var precision: PrecisionOptions
@@ -32,7 +32,7 @@ struct Inspect: ParsableCommand {
     guard parts.count == 2, parts[0] >= 1, parts[1] >= 1 else {
       throw ValidationError("--size must be WxH, e.g. 180x144; got '\(size)'")
     }
-    guard frames >= 2 else { throw ValidationError("--frames must be at least 2") }
+    guard (2...1024).contains(frames) else { throw ValidationError("--frames must be 2...1024, got \(frames)") }
     let (w, h) = (parts[0], parts[1])
     let stateDict: StateDict
     let config: ZSMConfig

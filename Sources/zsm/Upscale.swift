@@ -3,6 +3,7 @@ import Foundation
 import ZSMKernels
 import ZSMModel
 import ZSMPipeline
+import ZSMRuntime
 import ZSMVideo
 
 struct Upscale: ParsableCommand {
@@ -17,7 +18,10 @@ struct Upscale: ParsableCommand {
 
         ffmpeg -i in.mp4 -f yuv4mpegpipe -pix_fmt yuv420p - | zsm upscale --model M.pth -i - -o out.y4m
 
-      Any frame size works (padded to multiples of 4 internally, cropped back). Y4M does not
+      Any frame size up to 4096x4096 works (padded to multiples of 4 internally, cropped
+      back). A regular output file is written beside itself and renamed when complete, so a
+      failed or interrupted run leaves the previous file as it was; -o naming the input is
+      refused. Y4M does not
       say which YCbCr matrix it uses: --matrix auto takes BT.709 for frames 720 lines or
       taller and BT.601 otherwise, separately for the input and the (larger) output, as
       players do.
@@ -40,26 +44,40 @@ struct Upscale: ParsableCommand {
   @Option(name: [.customShort("o"), .long], help: "Output Y4M file, or - for standard output.")
   var output: String
 
-  @Option(help: "Input frames per window (the paper evaluates with 4).")
+  @Option(help: "Input frames per window, 2...\(Limits.maximumWindow) (the paper evaluates with 4).")
   var window: Int = 4
 
   @OptionGroup var precision: PrecisionOptions
 
-  @Option(help: "Worker threads.")
+  @Option(help: "Worker threads, 1...\(Limits.maximumThreads); at most the CPUs available are started.")
   var threads: Int = ProcessInfo.processInfo.activeProcessorCount
+
+  @Option(
+    name: .customLong("max-memory"),
+    help: ArgumentHelp(
+      "Cap on the arena and frame buffers, in MB (default: 80% of MemAvailable); a window over it is an error.",
+      valueName: "MB"))
+  var maxMemory: Int?
 
   @Flag(help: "Keep the input frame rate (2x slow motion) instead of doubling it.")
   var slowmo = false
 
-  @Option(help: "Input frames A:B to produce the outputs of (A: or :B allowed).")
+  @Option(help: "Input frames A:B to produce the outputs of (A: or :B allowed; 0 <= A < B <= 10^9).")
   var frames: String?
 
   @Option(help: "YCbCr matrix: auto, bt601 or bt709.")
   var matrix: String = "auto"
 
   func validate() throws {
-    guard window >= 2 else { throw ValidationError("--window must be at least 2") }
-    guard threads >= 1 && threads <= 256 else { throw ValidationError("--threads must be 1...256") }
+    guard (2...Limits.maximumWindow).contains(window) else {
+      throw ValidationError("--window must be 2...\(Limits.maximumWindow), got \(window)")
+    }
+    guard (1...Limits.maximumThreads).contains(threads) else {
+      throw ValidationError("--threads must be 1...\(Limits.maximumThreads), got \(threads)")
+    }
+    if let maxMemory, !(1...(Int.max >> 20)).contains(maxMemory) {
+      throw ValidationError("--max-memory must be a positive number of MB, got \(maxMemory)")
+    }
     guard ["auto", "bt601", "bt709"].contains(matrix) else {
       throw ValidationError("--matrix must be auto, bt601 or bt709, got '\(matrix)'")
     }
@@ -72,8 +90,9 @@ struct Upscale: ParsableCommand {
     guard parts.count == 2 else { throw ValidationError("--frames must be A:B, got '\(frames)'") }
     let a = parts[0].isEmpty ? 0 : Int(parts[0])
     let b = parts[1].isEmpty ? Int.max : Int(parts[1])
-    guard let a, let b, a >= 0, b > a else {
-      throw ValidationError("--frames must be A:B with 0 <= A < B, got '\(frames)'")
+    let limit = Limits.maximumFrameIndex
+    guard let a, let b, a >= 0, b > a, a < limit, b <= limit || parts[1].isEmpty else {
+      throw ValidationError("--frames must be A:B with 0 <= A < B <= \(limit), got '\(frames)'")
     }
     return a..<b
   }
@@ -88,22 +107,29 @@ struct Upscale: ParsableCommand {
 
   func run() throws {
     let range = try frameRange()
-    let network = try loadNetwork(path: model, threads: threads, precision: precision)
+    if let maxMemory { MemoryLimit.bytes = maxMemory << 20 }
+    try refuseOutputOverInput()
+    let workers = Limits.workerThreads(requested: threads)
+    if workers < threads { note("using \(workers) threads: \(Limits.availableProcessors()) CPUs are available") }
+    let network = try loadNetwork(path: model, threads: workers, precision: precision)
     let reader: Y4MReader
     do { reader = try Y4MReader(path: input) } catch { throw CLIError(error.description) }
     let h = reader.header
-    var outHeader = h
-    outHeader.width = 4 * h.width
-    outHeader.height = 4 * h.height
-    outHeader.interlacing = "p"
-    if !slowmo { outHeader.frameRate = (2 * h.frameRate.0, h.frameRate.1) }
+    let outHeader: Y4MHeader
+    do { outHeader = try upscaledHeader(of: h, slowmo: slowmo) } catch { throw CLIError("\(input): \(error)") }
+    let upscaler: ClipUpscaler
+    do {
+      upscaler = try ClipUpscaler(
+        network: network, windowSize: window, width: h.width, height: h.height,
+        decode: matrix(forHeight: h.height), encode: matrix(forHeight: outHeader.height))
+    } catch { throw CLIError("\(error)") }
     let writer: Y4MWriter
     do {
       writer = try Y4MWriter(path: output, header: outHeader, writesHeader: range.lowerBound == 0)
     } catch { throw CLIError(error.description) }
-    let upscaler = ClipUpscaler(
-      network: network, windowSize: window, width: h.width, height: h.height,
-      decode: matrix(forHeight: h.height), encode: matrix(forHeight: outHeader.height))
+    // SIGINT/SIGTERM/SIGHUP while running: the unfinished temporary output is removed.
+    removeOnSignal(writer.temporary)
+    defer { removeOnSignal(nil) }
     let terminal = isatty(2) != 0
     let expected = expectedFrames(path: input, frameBytes: reader.frameByteCount)
     note(
@@ -123,10 +149,11 @@ struct Upscale: ParsableCommand {
       }
     } catch {
       if terminal { FileHandleStandardError.write("\n") }
-      try? writer.close()
+      writer.discard()
       throw CLIError("\(error)")
     }
     do { try writer.close() } catch { throw CLIError(error.description) }
+    removeOnSignal(nil)
     if terminal { FileHandleStandardError.write("\n") }
     if let s = summary {
       note(
@@ -138,6 +165,18 @@ struct Upscale: ParsableCommand {
     }
   }
 
+  /// Refuses an output that is the input: the same path, a link to it, or a hard link (the
+  /// same inode), since writing it would destroy what is being read.
+  func refuseOutputOverInput() throws {
+    guard input != "-", output != "-" else { return }
+    var a = stat()
+    var b = stat()
+    guard stat(input, &a) == 0, stat(output, &b) == 0 else { return }
+    if a.st_dev == b.st_dev && a.st_ino == b.st_ino {
+      throw CLIError("-o \(output) is the input file \(input); write the output somewhere else")
+    }
+  }
+
   /// Frames of a regular file, estimated from its size (for the ETA); nil for pipes.
   func expectedFrames(path: String, frameBytes: Int) -> Int? {
     guard path != "-", let attributes = try? FileManager.default.attributesOfItem(atPath: path),
@@ -145,4 +184,26 @@ struct Upscale: ParsableCommand {
     else { return nil }
     return size / (frameBytes + 6)
   }
+}
+
+/// The temporary output to remove if a signal ends the run (a C string, for the handler).
+nonisolated(unsafe) private var signalCleanupPath: UnsafeMutablePointer<CChar>?
+
+/// While `path` is set, SIGINT, SIGTERM and SIGHUP remove it and end the process (status
+/// 128 + signal), so an interrupted run leaves no partial output behind; nil restores the
+/// default actions.
+func removeOnSignal(_ path: String?) {
+  let old = signalCleanupPath
+  signalCleanupPath = path.map { strdup($0) }
+  for sig in [SIGINT, SIGTERM, SIGHUP] {
+    if signalCleanupPath != nil {
+      signal(sig) { sig in
+        if let path = signalCleanupPath { unlink(path) }
+        _exit(128 + sig)
+      }
+    } else {
+      signal(sig, SIG_DFL)
+    }
+  }
+  free(old)
 }

@@ -45,7 +45,7 @@ final class ClipUpscalerTests: XCTestCase {
     header.width *= 4
     header.height *= 4
     let writer = try Y4MWriter(path: output, header: header, writesHeader: frames.lowerBound == 0)
-    let upscaler = ClipUpscaler(
+    let upscaler = try ClipUpscaler(
       network: Self.network, windowSize: window, width: reader.header.width, height: reader.header.height,
       decode: .bt601, encode: .bt601)
     let summary = try upscaler.run(reader: reader, writer: writer, frames: frames)

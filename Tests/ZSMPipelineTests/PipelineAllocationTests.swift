@@ -14,7 +14,7 @@ extension ClipUpscalerTests {
     header.width *= 4
     header.height *= 4
     let writer = try Y4MWriter(path: directory.appendingPathComponent("allocations-out.y4m").path, header: header)
-    let upscaler = ClipUpscaler(
+    let upscaler = try ClipUpscaler(
       network: Self.network, windowSize: 3, width: reader.header.width, height: reader.header.height,
       decode: .bt601, encode: .bt601)
     var windows = 0

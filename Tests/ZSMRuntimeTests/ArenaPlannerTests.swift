@@ -1,3 +1,4 @@
+import Foundation
 import XCTest
 import ZSMRuntime
 
@@ -18,28 +19,28 @@ final class ArenaPlannerTests: XCTestCase {
     }
   }
 
-  func testChainReusesMemory() {
+  func testChainReusesMemory() throws {
     // a -> b -> c -> d: only neighbours are live together.
     var planner = ArenaPlanner()
     planner.add("a", bytes: 6400, firstUse: 0, lastUse: 1)
     planner.add("b", bytes: 12800, firstUse: 1, lastUse: 2)
     planner.add("c", bytes: 6400, firstUse: 2, lastUse: 3)
     planner.add("d", bytes: 6400, firstUse: 3, lastUse: 4)
-    let plan = planner.plan()
+    let plan = try planner.plan()
     assertNoConflicts(plan)
     XCTAssertEqual(plan.totalBytes, 19200, "the largest pair of neighbours")
     XCTAssertEqual(plan.unplannedBytes, 32000)
   }
 
-  func testDisjointLifetimesShareOneSlot() {
+  func testDisjointLifetimesShareOneSlot() throws {
     var planner = ArenaPlanner()
     for i in 0..<10 { planner.add("t\(i)", bytes: 1000, firstUse: i, lastUse: i) }
-    let plan = planner.plan()
+    let plan = try planner.plan()
     assertNoConflicts(plan)
     XCTAssertEqual(plan.totalBytes, 1024)
   }
 
-  func testRandomGraphsNeverConflict() {
+  func testRandomGraphsNeverConflict() throws {
     var seed: UInt64 = 42
     func next(_ n: Int) -> Int {
       seed = seed &* 6_364_136_223_846_793_005 &+ 1
@@ -51,11 +52,98 @@ final class ArenaPlannerTests: XCTestCase {
         let first = next(30)
         planner.add("t\(i)", bytes: 1 + next(100_000), firstUse: first, lastUse: first + next(8))
       }
-      let plan = planner.plan()
+      let plan = try planner.plan()
       assertNoConflicts(plan)
       XCTAssertLessThanOrEqual(plan.totalBytes, plan.unplannedBytes)
     }
   }
+}
+
+/// The planner's placement by a full scan of every placed tensor (what `plan()` did before the
+/// step index): the indexed planner must place every tensor at the same offset.
+func referencePlan(_ entries: [ArenaPlanner.Entry]) -> (offsets: [Int], total: Int) {
+  var offsets = [Int](repeating: 0, count: entries.count)
+  let order = entries.indices.sorted {
+    entries[$0].bytes != entries[$1].bytes ? entries[$0].bytes > entries[$1].bytes : $0 < $1
+  }
+  var placed: [Int] = []
+  var total = 0
+  for id in order {
+    let e = entries[id]
+    let conflicts =
+      placed
+      .filter { entries[$0].firstUse <= e.lastUse && e.firstUse <= entries[$0].lastUse }
+      .map { (offsets[$0], offsets[$0] + entries[$0].bytes) }
+      .sorted { $0.0 != $1.0 ? $0.0 < $1.0 : $0.1 < $1.1 }
+    var bestOffset = -1
+    var bestGap = Int.max
+    var cursor = 0
+    for (start, end) in conflicts {
+      if start - cursor >= e.bytes && start - cursor < bestGap {
+        bestGap = start - cursor
+        bestOffset = cursor
+      }
+      cursor = max(cursor, end)
+    }
+    if bestOffset < 0 { bestOffset = cursor }
+    offsets[id] = bestOffset
+    total = max(total, bestOffset + e.bytes)
+    placed.append(id)
+  }
+  return (offsets, total)
+}
+
+final class ArenaPlannerScalingTests: XCTestCase {
+  func testSameOffsetsAsAFullScan() throws {
+    var seed: UInt64 = 7
+    func next(_ n: Int) -> Int {
+      seed = seed &* 6_364_136_223_846_793_005 &+ 1
+      return Int((seed >> 33) % UInt64(n))
+    }
+    for _ in 0..<40 {
+      var planner = ArenaPlanner()
+      for i in 0..<(5 + next(300)) {
+        let first = next(200)
+        // Mostly short lifetimes, some spanning much of the graph (like a window's states).
+        let length = next(10) == 0 ? next(150) : next(6)
+        planner.add("t\(i)", bytes: 64 * (1 + next(20)), firstUse: first, lastUse: first + length)
+      }
+      let plan = try planner.plan()
+      let reference = referencePlan(planner.entries)
+      XCTAssertEqual(plan.offsets, reference.offsets)
+      XCTAssertEqual(plan.totalBytes, reference.total)
+    }
+  }
+
+  /// Planning must not scan every placed tensor for every tensor: 400,000 tensors in a chain
+  /// (a window of about 2,000 frames has that many) took hours that way. A hang detector,
+  /// not a timing: the bound is far above what the indexed planner takes.
+  func testLongChainPlansWithoutQuadraticCost() throws {
+    let done = expectation(description: "planned")
+    let result = PlanBox()
+    Thread.detachNewThread {
+      var planner = ArenaPlanner()
+      for i in 0..<400_000 { planner.add("t", bytes: 64 * (1 + i % 3), firstUse: i, lastUse: i + 1) }
+      result.plan = try? planner.plan()
+      done.fulfill()
+    }
+    wait(for: [done], timeout: 120)
+    var prefix = ArenaPlanner()
+    for i in 0..<3000 { prefix.add("t", bytes: 64 * (1 + i % 3), firstUse: i, lastUse: i + 1) }
+    XCTAssertEqual(result.plan?.totalBytes, referencePlan(prefix.entries).total, "the pattern repeats")
+  }
+
+  func testOverflowingArenaIsAnError() {
+    var planner = ArenaPlanner()
+    planner.add("a", bytes: Int.max / 2, firstUse: 0, lastUse: 1)
+    planner.add("b", bytes: Int.max / 2, firstUse: 0, lastUse: 1)
+    planner.add("c", bytes: Int.max / 2, firstUse: 1, lastUse: 2)
+    XCTAssertThrowsError(try planner.plan())
+  }
+}
+
+final class PlanBox: @unchecked Sendable {
+  var plan: ArenaPlan?
 }
 
 /// Counts how often each task runs (each index is handed out once per run, so no race).

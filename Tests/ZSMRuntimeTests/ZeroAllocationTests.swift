@@ -87,8 +87,8 @@ final class MiniGraph {
     ]
     var planner = ArenaPlanner()
     for (name, d, first, last) in descriptors { planner.add(name, bytes: d.byteCount, firstUse: first, lastUse: last) }
-    plan = planner.plan()
-    arena = Arena(byteCount: plan.totalBytes)
+    plan = try planner.plan()
+    arena = try Arena(byteCount: plan.totalBytes)
     for (i, (_, d, _, _)) in descriptors.enumerated() {
       tensors.append(TensorView(d, storage: arena.floats(at: plan.offset(of: i))))
     }

@@ -235,3 +235,51 @@ final class Y4MTests: XCTestCase {
     XCTAssertEqual(n, 5)
   }
 }
+
+/// The minor reproducers of `Tests/Fixtures/bad-inputs`: line limits enforced within the first
+/// read, exact FRAME lines, frame rates within 32 bits, control bytes escaped in messages.
+final class Y4MStrictnessTests: XCTestCase {
+  func reader(_ bytes: [UInt8]) throws -> (Y4MReader, String) {
+    let path = temporaryPath("strict-\(UUID().uuidString).y4m")
+    FileManager.default.createFile(atPath: path, contents: Data(bytes))
+    return (try Y4MReader(path: path), path)
+  }
+
+  func testHeaderLongerThanItsLimitIsRefusedWithinTheFirstRead() throws {
+    let bytes = Array(("YUV4MPEG2 W2 H2 C mono " + String(repeating: "XA=B ", count: 1000) + "\n").utf8)
+    XCTAssertThrowsError(try reader(bytes)) { XCTAssertTrue("\($0)".contains("longer than 4096"), "\($0)") }
+  }
+
+  func testFrameLineLongerThanItsLimitIsRefused() throws {
+    let bytes =
+      Array(("YUV4MPEG2 W2 H2 Cmono\nFRAME " + String(repeating: "Xa ", count: 400) + "\n").utf8) + [0, 0, 0, 0]
+    let (r, path) = try reader(bytes)
+    defer { unlink(path) }
+    var frame = [UInt8](repeating: 0, count: 4)
+    XCTAssertThrowsError(try frame.withUnsafeMutableBytes { try r.readFrame(into: $0) }) {
+      XCTAssertTrue("\($0)".contains("longer than 1024"), "\($0)")
+    }
+  }
+
+  func testFrameWithALeadingSpaceIsRefused() throws {
+    let (r, path) = try reader(Array("YUV4MPEG2 W2 H2 Cmono\n FRAME\n".utf8) + [0, 0, 0, 0])
+    defer { unlink(path) }
+    var frame = [UInt8](repeating: 0, count: 4)
+    XCTAssertThrowsError(try frame.withUnsafeMutableBytes { try r.readFrame(into: $0) }) {
+      XCTAssertTrue("\($0)".contains("expected 'FRAME'"), "\($0)")
+    }
+  }
+
+  func testFrameRateBeyond32BitsIsRefused() {
+    XCTAssertThrowsError(try Y4MHeader.parse(Array("YUV4MPEG2 W2 H2 F4611686018427387904:1".utf8), path: "p")) {
+      XCTAssertTrue("\($0)".contains("frame rate"), "\($0)")
+    }
+  }
+
+  func testControlBytesAreEscapedInMessages() {
+    let e = Y4MError.badHeader(path: "in\u{1b}[2J.y4m", reason: "found '\u{1b}]0;owned\u{07}'")
+    XCTAssertFalse(e.description.unicodeScalars.contains { $0.value < 0x20 })
+    XCTAssertTrue(e.description.contains("in\\x1b[2J.y4m"), e.description)
+    XCTAssertEqual(terminalSafe("plain"), "plain")
+  }
+}

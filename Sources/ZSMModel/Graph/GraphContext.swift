@@ -100,16 +100,19 @@ final class GraphContext {
     arena = nil
   }
 
-  /// Places the planned tensors in one arena and allocates it.
-  func finishPlanning() {
+  /// Places the planned tensors in one arena and allocates it (through `MemoryLimit`: an
+  /// arena over the cap is an error naming its size, `what` saying whose it is).
+  func finishPlanning(what: String) throws(MemoryError) {
     var planner = ArenaPlanner()
     for id in descriptors.indices {
       planner.add(names[id], bytes: descriptors[id].byteCount, firstUse: firstUse[id], lastUse: lastUse[id])
     }
-    let stagingBytes = stagingFloatsPerWorker * pool.threadCount * MemoryLayout<Float>.stride
+    let (perWorker, o1) = stagingFloatsPerWorker.multipliedReportingOverflow(by: pool.threadCount)
+    let (stagingBytes, o2) = perWorker.multipliedReportingOverflow(by: MemoryLayout<Float>.stride)
+    if o1 || o2 { throw MemoryError("\(what): the staging rows overflow") }
     if stagingBytes > 0 { planner.add("conv staging rows", bytes: stagingBytes, firstUse: 0, lastUse: step) }
-    let plan = planner.plan()
-    let arena = Arena(byteCount: plan.totalBytes)
+    let plan = try planner.plan()
+    let arena = try Arena(byteCount: plan.totalBytes, for: what)
     storage = descriptors.indices.map { UnsafeMutableRawPointer(arena.floats(at: plan.offset(of: $0))) }
     if stagingBytes > 0 { staging = arena.floats(at: plan.offset(of: descriptors.count)) }
     self.plan = plan

@@ -144,7 +144,15 @@ public final class ZSMNetwork {
   /// multiples of 4 internally). Allocates the arena; call again only when the shape changes.
   public func prepare(frames: Int, height: Int, width: Int) throws(ModelError) {
     guard frames >= 2 else { throw ModelError("a window needs at least 2 input frames, got \(frames)") }
+    guard frames <= Limits.maximumWindow else {
+      throw ModelError("a window has at most \(Limits.maximumWindow) input frames, got \(frames)")
+    }
     guard height >= 1, width >= 1 else { throw ModelError("frame size \(width)x\(height) is empty") }
+    guard height <= Limits.maximumFrameDimension, width <= Limits.maximumFrameDimension else {
+      throw ModelError(
+        "frame size \(width)x\(height): width and height must be at most \(Limits.maximumFrameDimension)"
+          + " (4x that is the largest Y4M frame)")
+    }
     self.frames = frames
     self.height = height
     self.width = width
@@ -157,7 +165,9 @@ public final class ZSMNetwork {
     } catch {
       throw ModelError("the network cannot run on \(frames) frames of \(width)x\(height): \(error.message)")
     }
-    context.finishPlanning()
+    do {
+      try context.finishPlanning(what: "the arena of a window of \(frames) frames of \(width)x\(height)")
+    } catch { throw ModelError(error.description) }
   }
 
   /// Bytes of the planned arena (every intermediate of a window).

@@ -87,7 +87,7 @@ public enum Calibrator {
     outHeader.width = 4 * h.width
     outHeader.height = 4 * h.height
     outHeader.interlacing = "p"
-    let upscaler = ClipUpscaler(
+    let upscaler = try ClipUpscaler(
       network: network, windowSize: window, width: h.width, height: h.height,
       decode: h.height >= 720 ? .bt709 : .bt601, encode: outHeader.height >= 720 ? .bt709 : .bt601)
     var run = LumaRun()

@@ -56,27 +56,53 @@ public final class Daemon {
   public func run() throws -> Int32 {
     try loadNetworkIfNeeded()
     if config.source.type == "camera" { return try runCamera() }
-    let reader: Y4MReader
-    do { reader = try Y4MReader(path: config.source.path ?? "-") } catch { throw PipelineError("\(error)") }
-    // SIGTERM/SIGHUP while the source is idle ends the wait (as an end of stream).
-    reader.stopWaiting = { [signals] in
+    let stopOrReload: () -> Bool = { [signals] in
       self.pingWatchdog()
       return signals.stopRequested || signals.reloadPending
     }
+    let reader: Y4MReader
+    do {
+      // A FIFO without a writer: SIGTERM ends the wait (exit 0, nothing was read).
+      reader = try Y4MReader(path: config.source.path ?? "-", stopWaiting: { [signals] in signals.stopRequested })
+    } catch {
+      if signals.stopRequested {
+        log("stopping on signal before the source had a writer")
+        notifier.notify("STOPPING=1")
+        return 0
+      }
+      throw PipelineError("\(error)")
+    }
+    // SIGTERM/SIGHUP while the source is idle ends the wait (as an end of stream).
+    reader.stopWaiting = stopOrReload
     metrics.sourceUp = true
     var ready = false
+    // The sink stays open across reloads that change neither it nor the output stream, so a
+    // SIGHUP never truncates or restarts it; a changed one is reopened in append mode.
+    var sink: FrameSink?
+    var sinkKey: (DaemonConfig.Sink, Y4MHeader)?
     var fileSequence = 0
+    defer { try? sink?.close() }
     while true {
       let h = reader.header
-      var outHeader = h
-      outHeader.width = 4 * h.width
-      outHeader.height = 4 * h.height
-      outHeader.interlacing = "p"
-      if config.slowmo != true { outHeader.frameRate = (2 * h.frameRate.0, h.frameRate.1) }
-      let sink = try FrameSink(config.sink, header: outHeader, lastSequence: fileSequence)
-      defer { fileSequence = sink.sequence }
+      let outHeader: Y4MHeader
+      do { outHeader = try upscaledHeader(of: h, slowmo: config.slowmo == true) } catch {
+        throw PipelineError("\(reader.path): \(error)")
+      }
+      if let key = sinkKey, key.0 == config.sink, key.1 == outHeader, sink != nil {
+      } else {
+        if let old = sink {
+          try old.close()
+          fileSequence = old.sequence
+        }
+        sink = nil
+        sink = try FrameSink(
+          config.sink, header: outHeader, lastSequence: fileSequence,
+          stopWaiting: { [signals] in signals.stopRequested })
+        sinkKey = (config.sink, outHeader)
+      }
+      guard let sink else { throw PipelineError("no sink") }
       guard let network else { throw PipelineError("no network") }
-      let upscaler = ClipUpscaler(
+      let upscaler = try ClipUpscaler(
         network: network, windowSize: config.window ?? 4, width: h.width, height: h.height,
         decode: h.height >= 720 ? .bt709 : .bt601, encode: outHeader.height >= 720 ? .bt709 : .bt601)
       notifier.notify("READY=1")  // also after a reload (systemd expects it after RELOADING=1)
@@ -91,23 +117,18 @@ public final class Daemon {
         summary = try upscaler.run(
           reader: reader, outputFrameBytes: outHeader.frameByteCount, encodeHeader: outHeader,
           write: { try sink.write($0) },
-          shouldStop: { [signals] in
-            self.pingWatchdog()
-            return signals.stopRequested || signals.reloadPending
-          },
+          shouldStop: stopOrReload,
           progress: { p in
             self.metrics.framesIn = base.framesIn + p.framesRead
             self.metrics.framesOut = base.framesOut + p.framesWritten
             self.windowDone(seconds: p.windowSeconds, network: network)
           })
       } catch {
-        try? sink.close()
         metrics.sourceUp = false
         writeMetrics()
         notifier.notify("STOPPING=1")
         throw error
       }
-      try sink.close()
       if let summary {
         metrics.framesIn = base.framesIn + summary.framesRead
         metrics.framesOut = base.framesOut + summary.framesWritten
@@ -124,6 +145,8 @@ public final class Daemon {
       metrics.sourceUp = false
       break
     }
+    try sink?.close()
+    sink = nil
     writeMetrics()
     notifier.notify("STOPPING=1")
     return 0
@@ -165,8 +188,11 @@ public final class Daemon {
           present = { frame in try? screen.present(frame, scaling: .center) }
         } catch { throw PipelineError("\(error)") }
       case "y4m", "y4m-rotate":
-        let header = Y4MHeader(
-          width: 4 * nw, height: 4 * nh, frameRate: (config.slowmo == true ? fps : 2 * fps, 1))
+        let header: Y4MHeader
+        do {
+          header = try upscaledHeader(
+            of: Y4MHeader(width: nw, height: nh, frameRate: (fps, 1)), slowmo: config.slowmo == true)
+        } catch { throw PipelineError("camera: \(error)") }
         let frameSink = try FrameSink(config.sink, header: header, lastSequence: fileSequence)
         sink = frameSink
         let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: header.frameByteCount, alignment: 64)
@@ -226,7 +252,7 @@ public final class Daemon {
   }
 
   func loadNetworkIfNeeded() throws {
-    let threads = config.threads ?? ProcessInfo.processInfo.activeProcessorCount
+    let threads = Limits.workerThreads(requested: config.threads ?? Limits.maximumThreads)
     let precision = Precision(rawValue: config.precision ?? "fp32") ?? .fp32
     let key = LoadedModel(path: config.model, threads: threads, precision: precision, calibration: config.calibration)
     if loadedModel == key { return }
@@ -307,7 +333,7 @@ public final class Daemon {
     metrics.arenaBytes = network?.arenaBytes ?? 0
     if let file = metricsFile?.file, !file.write(metrics), !metricsFailed {
       metricsFailed = true
-      log("\(path): cannot write metrics")
+      log("\(path): cannot write metrics (it must be a regular file, replaced by rename, in a writable directory)")
     }
   }
 }

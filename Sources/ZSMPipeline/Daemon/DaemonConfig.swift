@@ -60,6 +60,7 @@ public struct DaemonConfig: Codable, Equatable, Sendable {
     do { data = try Data(contentsOf: URL(fileURLWithPath: path)) } catch {
       throw PipelineError("\(path): cannot read the configuration: \(error.localizedDescription)")
     }
+    try checkSyntaxAndKeys(Array(data), path: path)
     let config: DaemonConfig
     do { config = try JSONDecoder().decode(DaemonConfig.self, from: data) } catch let DecodingError.keyNotFound(key, _)
     {
@@ -73,9 +74,69 @@ public struct DaemonConfig: Codable, Equatable, Sendable {
     return config
   }
 
+  static let topKeys = [
+    "model", "threads", "precision", "calibration", "window", "source", "sink", "metrics", "slowmo",
+  ]
+  static let sourceKeys = ["type", "path", "device", "size", "format", "fps", "downscale"]
+  static let sinkKeys = ["type", "path", "directory", "framesPerFile", "card", "connector", "mode"]
+
+  /// Strict JSON (RFC 8259: no trailing comma, no byte order mark, no duplicate key) with only
+  /// the known keys; an unknown key is named, with the known key it is closest to.
+  static func checkSyntaxAndKeys(_ bytes: [UInt8], path: String) throws {
+    if bytes.starts(with: [0xEF, 0xBB, 0xBF]) {
+      throw PipelineError("\(path): starts with a byte order mark (save it as UTF-8 without BOM)")
+    }
+    let root: JSONValue
+    do { root = try MiniJSON.parse(bytes) } catch {
+      throw PipelineError("\(path): not valid JSON: \(error.message)")
+    }
+    guard case .object(let top) = root else { throw PipelineError("\(path): not a JSON object") }
+    try checkKeys(top, known: topKeys, at: "", path: path)
+    if case .object(let source)? = top["source"] { try checkKeys(source, known: sourceKeys, at: "source.", path: path) }
+    if case .object(let sink)? = top["sink"] { try checkKeys(sink, known: sinkKeys, at: "sink.", path: path) }
+  }
+
+  static func checkKeys(_ object: [String: JSONValue], known: [String], at prefix: String, path: String) throws {
+    for key in object.keys.sorted() where !known.contains(key) {
+      let best = known.min {
+        editDistance(key.lowercased(), $0.lowercased()) < editDistance(key.lowercased(), $1.lowercased())
+      }
+      var message = "\(path): unknown key \"\(prefix)\(key)\""
+      if let best, editDistance(key.lowercased(), best.lowercased()) <= 2 { message += " (did you mean \"\(best)\"?)" }
+      throw PipelineError(message + "; known keys: " + known.joined(separator: ", "))
+    }
+  }
+
+  static func editDistance(_ a: String, _ b: String) -> Int {
+    let a = Array(a)
+    let b = Array(b)
+    var row = Array(0...b.count)
+    for i in 1...max(1, a.count) where !a.isEmpty {
+      var previous = row[0]
+      row[0] = i
+      for j in 1...max(1, b.count) where !b.isEmpty {
+        let saved = row[j]
+        row[j] = min(row[j] + 1, row[j - 1] + 1, previous + (a[i - 1] == b[j - 1] ? 0 : 1))
+        previous = saved
+      }
+    }
+    return a.isEmpty ? b.count : row[b.count]
+  }
+
   public func validate(path: String) throws {
-    if let threads, !(1...256).contains(threads) { throw PipelineError("\(path): threads must be 1...256") }
-    if let window, window < 2 { throw PipelineError("\(path): window must be at least 2") }
+    if let threads, !(1...Limits.maximumThreads).contains(threads) {
+      throw PipelineError("\(path): threads must be 1...\(Limits.maximumThreads)")
+    }
+    if let window, !(2...Limits.maximumWindow).contains(window) {
+      throw PipelineError("\(path): window must be 2...\(Limits.maximumWindow)")
+    }
+    for (key, value) in [
+      ("model", model), ("calibration", calibration), ("source.path", source.path), ("source.device", source.device),
+      ("sink.path", sink.path), ("sink.directory", sink.directory), ("sink.card", sink.card), ("metrics", metrics),
+    ] {
+      if let value, value.utf8.contains(0) { throw PipelineError("\(path): \(key) contains a NUL byte") }
+    }
+    if let metrics { try Self.checkMetricsPath(metrics, sink: sink, source: source, path: path) }
     if let precision, Precision(rawValue: precision) == nil {
       throw PipelineError("\(path): precision must be fp32, fp16 or int8, got \"\(precision)\"")
     }
@@ -102,6 +163,25 @@ public struct DaemonConfig: Codable, Equatable, Sendable {
     case "null", "display": break
     default:
       throw PipelineError("\(path): unknown sink type \"\(sink.type)\" (supported: y4m, y4m-rotate, display, null)")
+    }
+  }
+
+  /// The metrics file is replaced by rename: it must not name the sink, the source or
+  /// anything but a regular file (a device node, a FIFO, a directory, a link).
+  static func checkMetricsPath(_ metrics: String, sink: Sink, source: Source, path: String) throws {
+    var m = stat()
+    let exists = lstat(metrics, &m) == 0
+    for (name, other) in [("sink", sink.type == "y4m" ? sink.path : nil), ("source", source.path)] {
+      guard let other else { continue }
+      var o = stat()
+      let same =
+        other == metrics || (exists && stat(other, &o) == 0 && o.st_dev == m.st_dev && o.st_ino == m.st_ino)
+      if same { throw PipelineError("\(path): metrics \"\(metrics)\" is the \(name); it must be a file of its own") }
+    }
+    if exists && m.st_mode & S_IFMT != S_IFREG {
+      throw PipelineError(
+        "\(path): metrics \"\(metrics)\" is not a regular file (it is replaced by rename, which would replace"
+          + " a device node, a FIFO or a link)")
     }
   }
 

@@ -18,7 +18,11 @@ final class FrameSink {
   private let stamp: String
   private(set) var files: [String] = []
 
-  init(_ config: DaemonConfig.Sink, header: Y4MHeader, lastSequence: Int = 0) throws {
+  /// A `y4m` sink is written in place and appended to, never truncated (see
+  /// `Y4MWriter.Placement.append`); opening a FIFO sink asks `stopWaiting` while it waits.
+  init(
+    _ config: DaemonConfig.Sink, header: Y4MHeader, lastSequence: Int = 0, stopWaiting: (() -> Bool)? = nil
+  ) throws {
     self.header = header
     sequence = lastSequence
     let formatter = DateFormatter()
@@ -27,7 +31,8 @@ final class FrameSink {
     stamp = formatter.string(from: Date())
     switch config.type {
     case "y4m":
-      kind = .stream(try Y4MWriter(path: config.path ?? "-", header: header))
+      kind = .stream(
+        try Y4MWriter(path: config.path ?? "-", header: header, placement: .append, stopWaiting: stopWaiting))
     case "y4m-rotate":
       let directory = config.directory ?? "."
       try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
@@ -48,7 +53,7 @@ final class FrameSink {
       } else {
         sequence += 1
         let path = "\(directory)/zsm-\(stamp)-\(String(format: "%05d", sequence)).y4m"
-        writer = try Y4MWriter(path: path, header: header)
+        writer = try Y4MWriter(path: path, header: header, placement: .append)
         current = writer
         files.append(path)
       }

@@ -109,10 +109,13 @@ final class MetricsFile {
 
   deinit { buffer.deallocate() }
 
-  /// False if the file could not be written.
+  /// False if the file could not be written, or if `path` is no longer a regular file (the
+  /// rename would replace a device node, a FIFO or a link: it is never done).
   func write(_ metrics: DaemonMetrics) -> Bool {
     buffer.clear()
     metrics.format(into: &buffer)
+    var info = stat()
+    if lstat(path, &info) == 0 && info.st_mode & S_IFMT != S_IFREG { return false }
     return path.withUnsafeBufferPointer { p in
       temporary.withUnsafeBufferPointer { t in buffer.writeAtomically(temporary: t.baseAddress!, path: p.baseAddress!) }
     }

@@ -105,6 +105,7 @@ public struct MiniJSON {
       let key = try string()
       skipWhitespace()
       guard consume(UInt8(ascii: ":")) else { throw failure("':'") }
+      guard members[key] == nil else { throw JSONParseError(message: "duplicate key \"\(key)\"") }
       members[key] = try value(depth: depth + 1)
       skipWhitespace()
     } while consume(UInt8(ascii: ","))

@@ -53,6 +53,9 @@ public struct Y4MHeader: Sendable, Equatable {
 
   /// Largest width or height accepted (guards the frame size arithmetic against hostile headers).
   public static let maximumDimension = 16384
+  /// Largest numerator or denominator of a frame rate or aspect ratio (a 32-bit int, as other
+  /// Y4M tools read them); the size arithmetic on them then never overflows.
+  public static let maximumRateTerm = Int(Int32.max)
 
   /// Bytes of one frame's payload: Y, then Cb and Cr planes (if any).
   public var frameByteCount: Int {
@@ -106,11 +109,13 @@ public struct Y4MHeader: Sendable, Equatable {
         if height == nil { throw .badHeader(path: path, reason: "height 'H\(value)' is not a number") }
       case "F":
         guard let r = ratio(value), r.1 != 0 || r.0 == 0 else {
-          throw .badHeader(path: path, reason: "frame rate 'F\(value)' is not n:d")
+          throw .badHeader(path: path, reason: "frame rate 'F\(value)' is not n:d with n, d <= \(maximumRateTerm)")
         }
         header.frameRate = r
       case "A":
-        guard let r = ratio(value) else { throw .badHeader(path: path, reason: "aspect 'A\(value)' is not n:d") }
+        guard let r = ratio(value) else {
+          throw .badHeader(path: path, reason: "aspect 'A\(value)' is not n:d with n, d <= \(maximumRateTerm)")
+        }
         header.aspect = r
       case "I":
         guard value.count == 1, "ptbm?".contains(value) else {
@@ -138,7 +143,9 @@ public struct Y4MHeader: Sendable, Equatable {
 
   static func ratio(_ s: String) -> (Int, Int)? {
     let parts = s.split(separator: ":", omittingEmptySubsequences: false)
-    guard parts.count == 2, let n = Int(parts[0]), let d = Int(parts[1]), n >= 0, d >= 0 else { return nil }
+    guard parts.count == 2, let n = Int(parts[0]), let d = Int(parts[1]), (0...maximumRateTerm).contains(n),
+      (0...maximumRateTerm).contains(d)
+    else { return nil }
     return (n, d)
   }
 }
@@ -160,7 +167,11 @@ public enum Y4MError: Error, CustomStringConvertible, Equatable {
   /// A frame buffer of the wrong size was passed.
   case wrongFrameSize(path: String, got: Int, expected: Int)
 
-  public var description: String {
+  /// The message, with the control bytes of the stream's text and path escaped (`\x1b`), so an
+  /// input cannot send escape sequences to the terminal that shows the error.
+  public var description: String { terminalSafe(unescapedDescription) }
+
+  var unescapedDescription: String {
     switch self {
     case .badHeader(let p, let r): "\(p): bad Y4M header: \(r)"
     case .unsupportedColorSpace(let p, let c):
@@ -177,4 +188,24 @@ public enum Y4MError: Error, CustomStringConvertible, Equatable {
     case .wrongFrameSize(let p, let got, let want): "\(p): frame buffer holds \(got) bytes, a frame is \(want)"
     }
   }
+}
+
+/// `text` with control characters (C0, DEL, C1) written as `\xNN`, for messages that quote
+/// input (file contents, paths) on a terminal.
+public func terminalSafe(_ text: String) -> String {
+  guard text.unicodeScalars.contains(where: isControl) else { return text }
+  var out = ""
+  for u in text.unicodeScalars {
+    if isControl(u) {
+      let hex = String(u.value, radix: 16)
+      out += "\\x" + (hex.count < 2 ? "0" : "") + hex
+    } else {
+      out.unicodeScalars.append(u)
+    }
+  }
+  return out
+}
+
+private func isControl(_ u: Unicode.Scalar) -> Bool {
+  u.value < 0x20 && u != "\n" || (0x7F...0x9F).contains(u.value)
 }

@@ -1,6 +1,10 @@
 import CV4L2
 import ZSMKernels
 
+#if canImport(Glibc)
+  import Glibc
+#endif
+
 /// Parameters of one FRAME header (the tokens after `FRAME`, kept verbatim).
 public struct Y4MFrameParameters: Sendable, Equatable {
   public var tokens: [String]
@@ -27,13 +31,36 @@ public final class Y4MReader {
   /// idle when it is told to stop must not wait for a frame that may never come.
   public var stopWaiting: (() -> Bool)?
 
-  /// Opens `path` (`-` reads standard input) and parses the stream header.
-  public convenience init(path: String, sys: Sys = .live) throws(Y4MError) {
+  /// Opens `path` (`-` reads standard input) and parses the stream header. A FIFO is opened
+  /// without blocking and its first writer awaited with `poll`, asking `stopWaiting` every
+  /// 100 ms: when it says so the wait ends with an `open` error (EINTR), so a signal can end a
+  /// run whose source never gets a writer (a blocking open cannot be interrupted).
+  public convenience init(path: String, sys: Sys = .live, stopWaiting: (() -> Bool)? = nil) throws(Y4MError) {
     if path == "-" {
       try self.init(descriptor: 0, path: "<stdin>", sys: sys, ownsDescriptor: false)
     } else {
+      if path.utf8.contains(0) { throw .open(path: path, errno: Errno(EINVAL)) }
+      var info = stat()
+      let fifo = stat(path, &info) == 0 && info.st_mode & S_IFMT == S_IFIFO
       let fd: Int32
-      do { fd = try sys.open(path, flags: O_RDONLY) } catch { throw .open(path: path, errno: error) }
+      do { fd = try sys.open(path, flags: O_RDONLY | (fifo ? O_NONBLOCK : 0)) } catch {
+        throw .open(path: path, errno: error)
+      }
+      if fifo {
+        while true {
+          let events: Int16
+          do { events = try sys.poll(fd, events: Int16(POLLIN), timeoutMilliseconds: 100) } catch {
+            try? sys.close(fd)
+            throw .open(path: path, errno: error)
+          }
+          if events != 0 { break }
+          if stopWaiting?() == true {
+            try? sys.close(fd)
+            throw .open(path: path, errno: Errno(EINTR))
+          }
+        }
+        _ = fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK)
+      }
       try self.init(descriptor: fd, path: path, sys: sys, ownsDescriptor: true)
     }
   }
@@ -99,10 +126,11 @@ public final class Y4MReader {
       parameters = Y4MFrameParameters(tokens: [])  // the usual case, without allocating
     } else {
       let text = String(decoding: line, as: UTF8.self)
-      let tokens = text.split(separator: " ").map(String.init)
-      guard tokens.first == "FRAME" else {
+      // Exactly "FRAME" at the start of the line, then parameters after single spaces.
+      guard line.starts(with: "FRAME ".utf8) else {
         throw .badFrameHeader(path: path, frame: index, reason: "expected 'FRAME', found '\(text.prefix(40))'")
       }
+      let tokens = text.split(separator: " ").map(String.init)
       parameters = Y4MFrameParameters(tokens: Array(tokens.dropFirst()))
     }
     // Payload: first what is buffered, then straight from the descriptor.
@@ -138,6 +166,12 @@ public final class Y4MReader {
         let start = head
         while head < tail && buffer[head] != 0x0A { head += 1 }
         line += buffer[start..<head]
+        if line.count > limit {
+          if let frame {
+            throw .badFrameHeader(path: path, frame: frame, reason: "line longer than \(limit) bytes")
+          }
+          throw .badHeader(path: path, reason: "header line longer than \(limit) bytes")
+        }
         if head < tail {
           head += 1  // the newline
           return true

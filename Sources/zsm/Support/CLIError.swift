@@ -1,9 +1,11 @@
 import Foundation
+import ZSMVideo
 
-/// An error for the user: what went wrong, with the file or value involved.
+/// An error for the user: what went wrong, with the file or value involved. Control bytes
+/// (which may come from the input) are escaped, so no error sends escape sequences to a terminal.
 struct CLIError: Error, CustomStringConvertible {
   let description: String
-  init(_ description: String) { self.description = description }
+  init(_ description: String) { self.description = terminalSafe(description) }
 }
 
 /// Writes a line to standard error (progress and summaries; results go to stdout or files).

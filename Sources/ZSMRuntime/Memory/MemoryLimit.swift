@@ -1,0 +1,104 @@
+import Synchronization
+
+#if canImport(Glibc)
+  import Glibc
+#endif
+
+/// A memory need that cannot be met: what it was for, how many bytes, and the limit.
+public struct MemoryError: Error, CustomStringConvertible, Sendable {
+  public let description: String
+  public init(_ description: String) { self.description = description }
+}
+
+/// The cap on the large allocations of a run (the network's arena, the clip's frame buffers).
+///
+/// Every such allocation is compared with the cap *before* it is made, and the allocation
+/// itself is fallible (`posix_memalign`), so a window too large for the machine ends in a
+/// `MemoryError` naming the bytes needed, never in the allocator's abort. The cap counts what
+/// is allocated through it and not yet freed. It defaults to `defaultShare` of the
+/// `MemAvailable` of /proc/meminfo (read once); `zsm --max-memory` sets it.
+public enum MemoryLimit {
+  /// The share of available memory the default cap allows.
+  public static let defaultShare = 0.8
+  private static let state = Mutex<(limit: Int?, inUse: Int)>((nil, 0))
+
+  /// Bytes that may be allocated through the cap in all (the default when not set).
+  public static var bytes: Int {
+    get { state.withLock { $0.limit } ?? defaultBytes }
+    set { state.withLock { $0.limit = max(0, newValue) } }
+  }
+
+  /// Bytes allocated through the cap and not freed.
+  public static var bytesInUse: Int { state.withLock { $0.inUse } }
+
+  /// Restores the default cap.
+  public static func reset() { state.withLock { $0.limit = nil } }
+
+  /// `defaultShare` of MemAvailable, or `Int.max` where /proc/meminfo cannot be read.
+  public static let defaultBytes: Int = {
+    guard let available = availableBytes() else { return Int.max }
+    return Int(Double(available) * defaultShare)
+  }()
+
+  /// MemAvailable of /proc/meminfo, in bytes.
+  public static func availableBytes() -> Int? {
+    guard let file = fopen("/proc/meminfo", "r") else { return nil }
+    defer { fclose(file) }
+    var line = [CChar](repeating: 0, count: 256)
+    while fgets(&line, Int32(line.count), file) != nil {
+      let text = String(cString: line)
+      guard text.hasPrefix("MemAvailable:") else { continue }
+      let fields = text.split(separator: " ", omittingEmptySubsequences: true)
+      guard fields.count >= 2, let kb = Int(fields[1]) else { return nil }
+      let (bytes, overflow) = kb.multipliedReportingOverflow(by: 1024)
+      return overflow ? Int.max : bytes
+    }
+    return nil
+  }
+
+  /// Throws unless `byteCount` more bytes fit under the cap. `what` names the need in the error.
+  public static func check(_ byteCount: Int, for what: String) throws(MemoryError) {
+    let limit = bytes
+    let inUse = bytesInUse
+    let (total, overflow) = inUse.addingReportingOverflow(byteCount)
+    if byteCount < 0 || overflow || total > limit {
+      throw MemoryError(
+        "\(what) needs \(formatted(byteCount))"
+          + (inUse > 0 ? " beside the \(formatted(inUse)) already allocated" : "")
+          + "; the memory limit is \(formatted(limit)) (--max-memory; the default is "
+          + "\(Int(defaultShare * 100))% of the available memory)")
+    }
+  }
+
+  /// Allocates `byteCount` bytes (64-byte aligned) after checking the cap; `what` names the
+  /// need in the error. Free with `deallocate`.
+  public static func allocate(byteCount: Int, for what: String) throws(MemoryError) -> UnsafeMutableRawPointer {
+    try check(byteCount, for: what)
+    var pointer: UnsafeMutableRawPointer?
+    guard posix_memalign(&pointer, 64, max(byteCount, 64)) == 0, let pointer else {
+      throw MemoryError("\(what) needs \(formatted(byteCount)), which the system could not allocate")
+    }
+    state.withLock { $0.inUse += byteCount }
+    return pointer
+  }
+
+  /// Frees what `allocate` returned.
+  public static func deallocate(_ pointer: UnsafeMutableRawPointer, byteCount: Int) {
+    free(pointer)
+    state.withLock { $0.inUse -= byteCount }
+  }
+
+  /// `n` with a decimal unit (B, kB, MB, GB, TB), as the error messages show sizes.
+  public static func formatted(_ n: Int) -> String {
+    let units = ["B", "kB", "MB", "GB", "TB", "PB", "EB"]
+    var value = Double(n)
+    var unit = 0
+    while value >= 1000 && unit < units.count - 1 {
+      value /= 1000
+      unit += 1
+    }
+    if unit == 0 { return "\(n) B" }
+    let tenths = (value * 10).rounded()
+    return "\(Int(tenths) / 10).\(Int(tenths) % 10) \(units[unit])"
+  }
+}

@@ -1,0 +1,138 @@
+import Foundation
+import XCTest
+
+#if canImport(Glibc)
+  import Glibc
+#endif
+
+/// The daemon's reproducers of `Tests/Fixtures/bad-inputs`, through the real binary.
+final class DaemonRobustnessTests: XCTestCase {
+  var directory: URL!
+  let fixtures = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+    .appendingPathComponent("Fixtures")
+  var model: String { fixtures.appendingPathComponent("tiny_16x12_n2/model.pth").path }
+  var clip: String { fixtures.appendingPathComponent("bad-inputs/clip.y4m").path }
+  func path(_ name: String) -> String { directory.appendingPathComponent(name).path }
+  var zsm: String {
+    URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("zsm").path
+  }
+
+  override func setUpWithError() throws {
+    directory = URL(fileURLWithPath: "/tmp/zsm-dbad-\(getpid())-\(Int.random(in: 0..<1_000_000))")
+    try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+  }
+
+  override func tearDownWithError() throws { try? FileManager.default.removeItem(at: directory) }
+
+  /// Starts `zsm daemon` on `config`; `during` runs while it does; a daemon still running
+  /// after `timeout` seconds (a hang detector) is killed and fails the test.
+  func daemon(
+    _ config: String, timeout: Double = 60, during: ((Process) -> Void)? = nil, file: StaticString = #filePath,
+    line: UInt = #line
+  ) throws -> (status: Int32, signaled: Bool, stderr: String) {
+    let configPath = path("config.json")
+    try config.write(toFile: configPath, atomically: true, encoding: .utf8)
+    let process = Process()
+    process.executableURL = URL(fileURLWithPath: zsm)
+    process.arguments = ["daemon", "--config", configPath]
+    process.currentDirectoryURL = directory
+    let errPipe = Pipe()
+    process.standardError = errPipe
+    process.standardOutput = FileHandle.nullDevice
+    let done = DispatchSemaphore(value: 0)
+    process.terminationHandler = { _ in done.signal() }
+    try process.run()
+    during?(process)
+    if done.wait(timeout: .now() + timeout) == .timedOut {
+      kill(process.processIdentifier, SIGKILL)
+      process.waitUntilExit()
+      XCTFail("the daemon still runs after \(timeout) s", file: file, line: line)
+    }
+    let text = String(decoding: errPipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+    return (process.terminationStatus, process.terminationReason == .uncaughtSignal, text)
+  }
+
+  func config(source: String? = nil, sink: String = #"{"type": "y4m", "path": "out.y4m"}"#, extra: String = "")
+    -> String
+  {
+    #"{"model": "\#(model)", "threads": 1, "window": 4, "source": {"type": "y4m", "path": "\#(source ?? clip)"}, "sink": \#(sink)\#(extra)}"#
+  }
+
+  func expectRefused(_ text: String, _ expected: String, file: StaticString = #filePath, line: UInt = #line) throws {
+    let r = try daemon(text, file: file, line: line)
+    XCTAssertFalse(r.signaled, file: file, line: line)
+    XCTAssertNotEqual(r.status, 0, file: file, line: line)
+    XCTAssertTrue(r.stderr.contains(expected), "expected '\(expected)' in: \(r.stderr)", file: file, line: line)
+  }
+
+  func testHugeWindowsAndThreadsAreRefused() throws {
+    for name in ["daemon_window_overflow.json", "daemon_window_alloc.json"] {
+      let text = try String(contentsOfFile: fixtures.appendingPathComponent("bad-inputs/\(name)").path, encoding: .utf8)
+        .replacingOccurrences(of: "Tests/Fixtures/tiny_16x12_n2/model.pth", with: model)
+        .replacingOccurrences(of: "\"clip.y4m\"", with: "\"\(clip)\"")
+      try expectRefused(text, "window must be 2...1024")
+    }
+  }
+
+  func testMetricsOverTheSinkIsRefused() throws {
+    try expectRefused(config(extra: #", "metrics": "out.y4m""#), "is the sink")
+    try expectRefused(config(extra: #", "metrics": "\#(clip)""#), "is the source")
+  }
+
+  func testMetricsNeverReplaceADeviceNode() throws {
+    let node = path("full")
+    // A private node (never /dev/full itself); a FIFO where mknod needs root.
+    if mknod(node, S_IFCHR | 0o666, dev_t(1 << 8 | 7)) != 0 { XCTAssertEqual(mkfifo(node, 0o666), 0) }
+    try expectRefused(config(extra: #", "metrics": "\#(node)""#), "is not a regular file")
+    var info = stat()
+    XCTAssertEqual(lstat(node, &info), 0)
+    XCTAssertNotEqual(info.st_mode & S_IFMT, S_IFREG, "the node is still there")
+  }
+
+  func testUnknownDuplicateAndMalformedConfigurationsAreRefused() throws {
+    try expectRefused(config(extra: #", "windw": 4"#), #"unknown key "windw" (did you mean "window"?)"#)
+    try expectRefused(config(extra: #", "thread": 4"#), #"(did you mean "threads"?)"#)
+    try expectRefused(
+      config().replacingOccurrences(of: #""model""#, with: #""Model""#), #"(did you mean "model"?)"#)
+    try expectRefused(config(extra: #", "threads": 2"#), "duplicate key \"threads\"")
+    try expectRefused(config(extra: ","), "not valid JSON")
+    try expectRefused("\u{FEFF}" + config(), "byte order mark")
+    try expectRefused(config(sink: #"{"type": "y4m", "path": "out\u0000.y4m"}"#), "sink.path contains a NUL byte")
+  }
+
+  func testSIGTERMEndsAWaitForAFIFOWriter() throws {
+    let fifo = path("in.fifo")
+    XCTAssertEqual(mkfifo(fifo, 0o600), 0)
+    let r = try daemon(config(source: fifo), timeout: 30) { process in
+      Thread.sleep(forTimeInterval: 2)
+      kill(process.processIdentifier, SIGTERM)
+    }
+    XCTAssertEqual(r.status, 0, r.stderr)
+    XCTAssertFalse(r.signaled)
+  }
+
+  func testSIGHUPKeepsTheSinksFrames() throws {
+    // A FIFO source: half the clip, SIGHUP, the rest; every frame read must be in the sink.
+    let fifo = path("in.fifo")
+    XCTAssertEqual(mkfifo(fifo, 0o600), 0)
+    let data = try Data(contentsOf: URL(fileURLWithPath: clip))
+    let headerEnd = data.firstIndex(of: 0x0A)! + 1
+    let frameBytes = 6 + 32 * 24 * 3 / 2
+    let r = try daemon(config(source: fifo), timeout: 60) { process in
+      let writer = FileHandle(forWritingAtPath: fifo)!
+      writer.write(data.prefix(headerEnd + 3 * frameBytes))
+      Thread.sleep(forTimeInterval: 3)
+      kill(process.processIdentifier, SIGHUP)
+      Thread.sleep(forTimeInterval: 1)
+      writer.write(data.dropFirst(headerEnd + 3 * frameBytes))
+      try? writer.close()
+    }
+    XCTAssertEqual(r.status, 0, r.stderr)
+    let out = try Data(contentsOf: URL(fileURLWithPath: path("out.y4m")))
+    let outHeader = out.firstIndex(of: 0x0A)! + 1
+    let outFrame = 6 + 128 * 96 * 3 / 2
+    XCTAssertEqual((out.count - outHeader) % outFrame, 0)
+    // 3 frames before the reload give 5 outputs, the 3 after it 5 more: none truncated away.
+    XCTAssertEqual((out.count - outHeader) / outFrame, 10, r.stderr)
+  }
+}
