@@ -27,8 +27,8 @@ struct Calibrate: ParsableCommand {
         zsm calibrate --model xiang2020zooming.pth --input sample.y4m --frames 16 --precision int8
       """)
 
-  @Option(help: "Checkpoint (.pth).")
-  var model: String
+  @Option(help: "Checkpoint (.pth); default: the shipped ZSM-Lite, Models/zsm-lite.pth.")
+  var model: String?
 
   @Option(name: [.customShort("i"), .long], help: "Sample clip (Y4M file; read twice, so not a pipe).")
   var input: String
@@ -67,7 +67,8 @@ struct Calibrate: ParsableCommand {
     let result: Calibrator.Result
     do {
       result = try Calibrator.calibrate(
-        model: model, clip: input, frames: frames, window: window, threads: threads, quantile: quantile,
+        model: try resolvedModel(model), clip: input, frames: frames, window: window, threads: threads,
+        quantile: quantile,
         progress: { note($0) })
     } catch { throw CLIError("\(error)") }
     let table = result.table

@@ -20,8 +20,8 @@ struct Infer: ParsableCommand {
       first run includes first-touch page faults of the arena; the median is reported).
       """)
 
-  @Option(help: "Checkpoint (.pth, PyTorch zip or legacy container).")
-  var model: String
+  @Option(help: "Checkpoint (.pth, PyTorch zip or legacy container); default: the shipped ZSM-Lite.")
+  var model: String?
 
   @Option(help: "Input tensor file [1,N,3,H,W].")
   var input: String
@@ -60,7 +60,7 @@ struct Infer: ParsableCommand {
       throw CLIError("\(output): cannot create the output file")
     }
     let t0 = monotonicSeconds()
-    let network = try loadNetwork(path: model, threads: threads, precision: precision)
+    let network = try loadNetwork(path: try resolvedModel(model), threads: threads, precision: precision)
     let loaded = monotonicSeconds()
     let tensor: TensorFile
     do { tensor = try TensorFile.read(path: input) } catch { throw CLIError("\(error)") }

@@ -12,12 +12,16 @@ struct Inspect: ParsableCommand {
       deformable convs count as their dense equivalent) and the size of the memory arena.
 
       Example:
-        zsm inspect xiang2020zooming.pth --size 180x144 --frames 4
-        zsm inspect xiang2020zooming.pth --precision fp16     # the fp16 arena and weights
+        zsm inspect --size 80x60                                  # the shipped ZSM-Lite
+        zsm inspect --model xiang2020zooming.pth --size 180x144 --frames 4
+        zsm inspect --model xiang2020zooming.pth --precision fp16   # the fp16 arena and weights
       """)
 
-  @Argument(help: "Checkpoint (.pth).")
-  var model: String
+  @Option(help: "Checkpoint (.pth); default: the shipped ZSM-Lite, Models/zsm-lite.pth.")
+  var model: String?
+
+  @Argument(help: "Checkpoint, as a positional argument (the same as --model).")
+  var positionalModel: String?
 
   @Option(help: "LR frame size WxH (each at most 4096).")
   var size: String = "180x144"
@@ -34,6 +38,10 @@ struct Inspect: ParsableCommand {
     }
     guard (2...1024).contains(frames) else { throw ValidationError("--frames must be 2...1024, got \(frames)") }
     let (w, h) = (parts[0], parts[1])
+    if model != nil && positionalModel != nil {
+      throw ValidationError("give the checkpoint once: --model or positional")
+    }
+    let model = try resolvedModel(self.model ?? positionalModel)
     let stateDict: StateDict
     let config: ZSMConfig
     do { (stateDict, config) = try StateDict.loadZSM(path: model) } catch { throw CLIError(error.description) }

@@ -24,8 +24,8 @@ struct Live: ParsableCommand {
         zsm live --model M.pth --camera /dev/video0 --size 320x180 --downscale 4
       """)
 
-  @Option(help: "Checkpoint (.pth).")
-  var model: String
+  @Option(help: "Checkpoint (.pth); default: the shipped ZSM-Lite, Models/zsm-lite.pth.")
+  var model: String?
 
   @Option(help: "V4L2 camera device.")
   var camera: String = "/dev/video0"
@@ -74,7 +74,7 @@ struct Live: ParsableCommand {
       throw ValidationError("--format must be a V4L2 fourcc such as yuyv or nv12, got '\(format)'")
     }
     let signals = SignalWatcher()  // before any thread, so they all inherit the blocked signals
-    let network = try loadNetwork(path: model, threads: threads, precision: precision)
+    let network = try loadNetwork(path: try resolvedModel(model), threads: threads, precision: precision)
     let cam: V4L2Camera
     let screen: KMSDisplay
     do {

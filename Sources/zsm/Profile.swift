@@ -11,9 +11,9 @@ struct Profile: ParsableCommand {
       Measures the fp32 FMA peak, every kernel of `zsm bench` on the network's real layer shapes,
       and one window of the whole network stage by stage (A-D, and the deformable convolutions'
       sampling + multiply separately, which are part of B and C): ms, GFLOP/s, % of peak, share of
-      the total, and the arena's bytes. Without --model the network has random weights of the
-      released configuration (nf 64, groups 8, 5 front and 40 back residual blocks); the time does
-      not depend on the values. Then it tunes the runtime's tunables (deformable tile pixels, row
+      the total, and the arena's bytes. Without --model it profiles the shipped ZSM-Lite; with
+      --random-released, random weights of the released configuration (nf 64, groups 8, 5 front
+      and 40 back residual blocks; the time does not depend on the values). Then it tunes the runtime's tunables (deformable tile pixels, row
       chunks per thread) by measurement, and shows every tuned layer against the defaults.
 
       --board NAME reads Boards/NAME.json (its threads and tuning are the starting point);
@@ -40,8 +40,11 @@ struct Profile: ParsableCommand {
   @Option(help: "Worker threads (default: the board's, else every CPU).")
   var threads: Int?
 
-  @Option(help: "Checkpoint to profile instead of random weights of the released configuration.")
+  @Option(help: "Checkpoint to profile; default: the shipped ZSM-Lite, Models/zsm-lite.pth.")
   var model: String?
+
+  @Flag(help: "Profile random weights of the released configuration (nf 64, 40 blocks) instead of a checkpoint.")
+  var randomReleased = false
 
   @Option(help: "Timed runs per measurement (the median is reported).")
   var reps: Int = 3
@@ -156,8 +159,8 @@ struct Profile: ParsableCommand {
 
   func profileNetwork(threads t: Int, width w: Int, height h: Int) throws -> ProfileReport.Network {
     let network: ZSMNetwork
-    if let model {
-      network = try loadNetwork(path: model, threads: t, precision: precision)
+    if !randomReleased {
+      network = try loadNetwork(path: try resolvedModel(model), threads: t, precision: precision)
     } else {
       network = try randomNetwork(config: .released, threads: t, precision: precision.precision)
     }

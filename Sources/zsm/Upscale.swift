@@ -35,8 +35,8 @@ struct Upscale: ParsableCommand {
         cat part-1.y4m part-2.y4m part-3.y4m > whole.y4m
       """)
 
-  @Option(help: "Checkpoint (.pth).")
-  var model: String
+  @Option(help: "Checkpoint (.pth); default: the shipped ZSM-Lite, Models/zsm-lite.pth.")
+  var model: String?
 
   @Option(name: [.customShort("i"), .long], help: "Input Y4M file, or - for standard input.")
   var input: String
@@ -111,7 +111,7 @@ struct Upscale: ParsableCommand {
     try refuseOutputOverInput()
     let workers = Limits.workerThreads(requested: threads)
     if workers < threads { note("using \(workers) threads: \(Limits.availableProcessors()) CPUs are available") }
-    let network = try loadNetwork(path: model, threads: workers, precision: precision)
+    let network = try loadNetwork(path: try resolvedModel(model), threads: workers, precision: precision)
     let reader: Y4MReader
     do { reader = try Y4MReader(path: input) } catch { throw CLIError(error.description) }
     let h = reader.header

@@ -254,11 +254,13 @@ public final class Daemon {
   func loadNetworkIfNeeded() throws {
     let threads = Limits.workerThreads(requested: config.threads ?? Limits.maximumThreads)
     let precision = Precision(rawValue: config.precision ?? "fp32") ?? .fp32
-    let key = LoadedModel(path: config.model, threads: threads, precision: precision, calibration: config.calibration)
+    let model = try config.model ?? ShippedModel.path()
+    let key = LoadedModel(path: model, threads: threads, precision: precision, calibration: config.calibration)
     if loadedModel == key { return }
+    if config.model == nil { log("model: the shipped ZSM-Lite, \(model) (\"model\" in the configuration for another)") }
     do {
       network = try loadZSMNetwork(
-        model: config.model, threads: threads, precision: precision, calibration: config.calibration)
+        model: model, threads: threads, precision: precision, calibration: config.calibration)
     } catch {
       throw PipelineError(error.description)
     }

@@ -45,7 +45,8 @@ public struct DaemonConfig: Codable, Equatable, Sendable {
     public var mode: String?
   }
 
-  public var model: String
+  /// The checkpoint; the shipped ZSM-Lite (`ShippedModel`) when absent.
+  public var model: String?
   public var threads: Int?
   public var precision: String?
   public var calibration: String?

@@ -1,4 +1,5 @@
 import Foundation
+import ZSMPipeline
 import ZSMVideo
 
 /// An error for the user: what went wrong, with the file or value involved. Control bytes
@@ -17,4 +18,9 @@ func note(_ line: String) {
 
 enum FileHandleStandardError {
   static func write(_ text: String) { FileHandle.standardError.write(Data(text.utf8)) }
+}
+
+/// `--model` when given, else the shipped ZSM-Lite (announced on stderr).
+func resolvedModel(_ given: String?) throws -> String {
+  do { return try ShippedModel.resolve(given, announce: note) } catch { throw CLIError("\(error)") }
 }
