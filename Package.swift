@@ -28,15 +28,34 @@ func boardBuildFlags() -> (cpu: String, march: String?)? {
   return (build["target_cpu"] as? String ?? "generic", build["march"] as? String)
 }
 
-/// Compiler flags that name the CPU the binary is built for.
-func cpuFlags() -> [String] {
-  var flags: [String] = []
+/// The CPU the build targets: an LLVM CPU name ("generic": none) and an optional -march.
+func cpuSelection() -> (cpu: String, march: String?) {
   let board = boardBuildFlags()
   let cpu = environment["ZSM_TARGET_CPU"].flatMap { $0.isEmpty ? nil : $0 } ?? board?.cpu ?? "native"
+  let march = environment["ZSM_MARCH"].flatMap { $0.isEmpty ? nil : $0 } ?? board?.march
+  return (cpu, march)
+}
+
+/// Compiler flags that name the CPU the binary is built for.
+func cpuFlags() -> [String] {
+  let (cpu, march) = cpuSelection()
+  var flags: [String] = []
   if cpu != "generic" { flags += ["-target-cpu", cpu] }
-  if let march = environment["ZSM_MARCH"].flatMap({ $0.isEmpty ? nil : $0 }) ?? board?.march {
-    flags += ["-Xcc", "-march=\(march)"]
-  }
+  if let march { flags += ["-Xcc", "-march=\(march)"] }
+  return flags
+}
+
+/// The same selection as clang flags, in the order swiftc hands them to its clang importer
+/// (-target-cpu becomes -march on x86, -mcpu elsewhere; a later -march wins).
+func clangCPUFlags() -> [String] {
+  let (cpu, march) = cpuSelection()
+  var flags: [String] = []
+  #if arch(x86_64)
+    if cpu != "generic" { flags.append("-march=\(cpu)") }
+  #else
+    if cpu != "generic" { flags.append("-mcpu=\(cpu)") }
+  #endif
+  if let march { flags.append("-march=\(march)") }
   return flags
 }
 
@@ -45,11 +64,13 @@ let kernelSettings: [SwiftSetting] = [.unsafeFlags(cpuFlags())]
 /// Whether the CPU the build targets has AVX-512 VNNI: the int8 kernels use `vpdpbusd`,
 /// which LLVM cannot compile for other CPUs, so their target exists only then.
 func targetHasVNNI() -> Bool {
-  let cpu = environment["ZSM_TARGET_CPU"].flatMap { $0.isEmpty ? nil : $0 } ?? boardBuildFlags()?.cpu ?? "native"
+  let (cpu, march) = cpuSelection()
   let vnniCPUs: Set = [
     "znver4", "znver5", "icelake-server", "icelake-client", "tigerlake", "sapphirerapids", "cascadelake",
     "cooperlake", "rocketlake", "graniterapids", "emeraldrapids",
   ]
+  // A later -march replaces the CPU's features (x86-64-v3: AVX2, no AVX-512).
+  if march != nil { return false }
   if cpu == "native" {
     #if arch(x86_64)
       let info = (try? String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8)) ?? ""
@@ -59,6 +80,22 @@ func targetHasVNNI() -> Bool {
     #endif
   }
   return vnniCPUs.contains(cpu)
+}
+
+/// What `zsm --version` reports about the build: the CPU flags, and the git commit when the
+/// builder says it (ZSM_GIT_COMMIT=$(git rev-parse --short HEAD) swift build -c release).
+func buildInfoSettings() -> [CSetting] {
+  let flags = cpuFlags().isEmpty ? "none (generic)" : cpuFlags().joined(separator: " ")
+  let commit = environment["ZSM_GIT_COMMIT"].flatMap { $0.isEmpty ? nil : $0 } ?? ""
+  func literal(_ s: String) -> String {
+    "\"" + s.filter { $0 != "\"" && $0 != "\\" && !$0.isNewline } + "\""
+  }
+  var settings: [CSetting] = [
+    .define("ZSM_BUILD_FLAGS", to: literal(flags)), .define("ZSM_GIT_COMMIT", to: literal(commit)),
+  ]
+  let clang = clangCPUFlags()
+  if !clang.isEmpty { settings.append(.unsafeFlags(clang)) }
+  return settings
 }
 
 let vnni = targetHasVNNI()
@@ -93,8 +130,14 @@ let package = Package(
     .target(name: "ZSMKernels", swiftSettings: kernelSettings),
     /// Tensor descriptors, the static arena and its planner, the worker pool.
     .target(name: "ZSMRuntime", dependencies: ["ZSMKernels", "CZSMCPU"], swiftSettings: kernelSettings),
-    /// Header-only C: the CPU features the importing module was compiled for, and AT_HWCAP.
-    .target(name: "CZSMCPU"),
+    /// C compiled for baseline x86-64 / aarch64 (no CPU flags): the start-up check that exits
+    /// with status 3 naming the missing features before any code built for the target CPU
+    /// runs, the running CPU's features (cpuid, AT_HWCAP), and the features the importing
+    /// module was compiled for (header-only).
+    .target(name: "CZSMCPU", dependencies: ["CZSMBuildInfo"]),
+    /// Data only, compiled with the target CPU's clang flags: the features the build targets,
+    /// its flags and commit, read by CZSMCPU's start-up check and `zsm --version`.
+    .target(name: "CZSMBuildInfo", cSettings: buildInfoSettings()),
     /// Checkpoint readers (PyTorch zip and legacy containers, a safe unpickler), the `.bin`
     /// tensor files, the network configuration, the Zooming Slow-Mo graph and its temporal
     /// windows. Imports Glibc, not Foundation.

@@ -6,6 +6,7 @@ struct ZSM: ParsableCommand {
   static let configuration = CommandConfiguration(
     commandName: "zsm",
     abstract: "Zooming Slow-Mo space-time video super-resolution on the CPU.",
+    version: versionText(),
     subcommands: [
       Upscale.self, Live.self, Eval.self, DaemonCommand.self, Infer.self, Inspect.self, Bench.self, Profile.self,
       Calibrate.self,
@@ -14,6 +15,8 @@ struct ZSM: ParsableCommand {
   )
 
   /// Refuses to start on a CPU that lacks features this binary was compiled for (Boards/README.md).
+  /// On x86 and aarch64 CZSMCPU's constructor has already checked cpuid / AT_HWCAP before any
+  /// code built for the target CPU ran; this checks /proc/cpuinfo too.
   static func main() {
     do {
       try CPUFeatures.requireCompiledFeatures()

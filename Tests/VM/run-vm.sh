@@ -380,7 +380,8 @@ fi
 log "booting ($ACCEL, ${MEM} MiB, $SMP cpus, timeout ${TIMEOUT}s); console -> $OUT/console.log"
 T_BOOT=$(date +%s.%N)
 set +e
-timeout -k 5 "$TIMEOUT" "${QEMU[@]}" < /dev/null 2>&1 | tr -d '\r' | tee "$OUT/console.log"
+# tr line-buffered: console.log follows the guest live (a 4 KB buffer hid its last lines).
+timeout -k 5 "$TIMEOUT" "${QEMU[@]}" < /dev/null 2>&1 | stdbuf -oL tr -d '\r' | tee "$OUT/console.log"
 QRC=${PIPESTATUS[0]}
 set -e
 rm -f "$INITRD"

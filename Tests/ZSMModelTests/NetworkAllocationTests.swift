@@ -8,6 +8,15 @@ import ZSMRuntime
 /// (malloc & co. are interposed and counted process-wide).
 final class NetworkAllocationTests: XCTestCase {
   func testNoAllocationPerWindowAfterTheFirst() throws {
+    try checkNoAllocation(precisions: [.fp32, .fp16])
+  }
+
+  func testNoAllocationPerInt8WindowAfterTheFirst() throws {
+    guard Int8Policy.unavailableReason == nil else { throw XCTSkip(Int8RefusalTests.noKernels) }
+    try checkNoAllocation(precisions: [.int8])
+  }
+
+  func checkNoAllocation(precisions: [Precision]) throws {
     let path = GoldenTests.fixtures.appendingPathComponent("small_32x24_n3/model.pth").path
     let (stateDict, config) = try StateDict.loadZSM(path: path)
     let input = [Float](repeating: 0.5, count: 3 * 3 * 24 * 32)
@@ -20,10 +29,6 @@ final class NetworkAllocationTests: XCTestCase {
     let table = CalibrationTable(
       modelSHA256: String(repeating: "0", count: 64), method: "test", clip: "constant", frames: 3, windows: 1,
       entries: recorder.entries(quantile: 1), psnrY: [])
-    var precisions: [Precision] = [.fp32, .fp16]
-    #if ZSM_VNNI
-      precisions.append(.int8)
-    #endif
     for precision in precisions {
       for threads in [1, 2] {
         let network = try ZSMNetwork(

@@ -76,11 +76,11 @@ final class PrecisionArenaTests: XCTestCase {
   }
 }
 
-#if ZSM_VNNI
-  /// int8 against fp32 on the fixtures (random weights): calibrated on the fixture's own
-  /// window, then run quantised. Bound from issue 7: >= 40 dB PSNR against fp32.
-  final class Int8PrecisionTests: XCTestCase {
-    func testInt8AgainstFP32OnFixtures() throws {
+/// int8 against fp32 on the fixtures (random weights): calibrated on the fixture's own
+/// window, then run quantised. Bound from issue 7: >= 40 dB PSNR against fp32.
+final class Int8PrecisionTests: XCTestCase {
+  func testInt8AgainstFP32OnFixtures() throws {
+    #if ZSM_VNNI
       for fixture in ["tiny_16x12_n2", "small_32x24_n3", "tiny_13x10_n4", "tiny_11x7_n5"] {
         let (stateDict, config) = try StateDict.loadZSM(path: TestPaths.fixture(fixture, "model.pth"))
         let input = try TensorFile.read(path: TestPaths.fixture(fixture, "input.bin"))
@@ -125,9 +125,39 @@ final class PrecisionArenaTests: XCTestCase {
         print("precision int8 \(fixture) scales x16: \(String(format: "%.2f", badDB)) dB")
         XCTAssertLessThan(badDB, 35, "\(fixture): coarser scales should be visible")
       }
-    }
+    #else
+      throw XCTSkip(Int8RefusalTests.noKernels)
+    #endif
   }
-#endif
+}
+
+/// Builds without int8 kernels (CPUs without AVX-512 VNNI: .ci/run's x86-64-v3 stage) refuse
+/// `--precision int8` with an error that says why, whatever the calibration table.
+final class Int8RefusalTests: XCTestCase {
+  static let noKernels =
+    "skipped: this build has no int8 kernels (they need AVX-512 VNNI; ZSM_VNNI is not defined)"
+
+  func testInt8IsRefusedWithoutVNNIKernels() throws {
+    guard let reason = Int8Policy.unavailableReason else {
+      throw XCTSkip(
+        "skipped: this build has int8 kernels (AVX-512 VNNI); the refusal is tested by builds without them"
+          + " (.ci/run's x86-64-v3 stage)")
+    }
+    XCTAssertTrue(reason.contains("AVX-512 VNNI"), reason)
+    let fixture = "tiny_16x12_n2"
+    let (stateDict, config) = try StateDict.loadZSM(path: TestPaths.fixture(fixture, "model.pth"))
+    let table = CalibrationTable(
+      modelSHA256: String(repeating: "0", count: 64), method: "test", clip: fixture, frames: 2, windows: 1,
+      entries: [], psnrY: [])
+    XCTAssertThrowsError(
+      try ZSMNetwork(stateDict: stateDict, config: config, threads: 1, precision: .int8, calibration: table)
+    ) { error in
+      XCTAssertTrue("\(error)".contains(reason), "\(error)")
+    }
+    // fp16 and fp32 are unaffected.
+    XCTAssertNoThrow(try ZSMNetwork(stateDict: stateDict, config: config, threads: 1, precision: .fp16))
+  }
+}
 
 /// The board files state each layer group's precision; the statement must be what the
 /// runtime does: a group is "int8" exactly when its convolutions are int8 candidates.

@@ -43,7 +43,9 @@ final class CalibrateCommandTests: XCTestCase {
 
   func testCalibrateThenUpscaleInEveryPrecision() throws {
     #if !ZSM_VNNI
-      throw XCTSkip("this build has no int8 kernels")
+      throw XCTSkip(
+        "skipped: this build has no int8 kernels (they need AVX-512 VNNI); testInt8IsRefusedWithoutVNNIKernels"
+          + " checks the refusal")
     #else
       guard FileManager.default.isExecutableFile(atPath: "/usr/bin/ffmpeg") else {
         throw XCTSkip("ffmpeg is not installed (.ci/run installs it)")
@@ -100,6 +102,35 @@ final class CalibrateCommandTests: XCTestCase {
       XCTAssertNotEqual(other, 0)
       XCTAssertTrue(otherMessage.contains("was made for model sha256"), otherMessage)
     #endif
+  }
+}
+
+extension CalibrateCommandTests {
+  /// A build without int8 kernels refuses `--precision int8` and `zsm calibrate` with the
+  /// reason, exit status 1, and leaves no table.
+  func testInt8IsRefusedWithoutVNNIKernels() throws {
+    guard let reason = Int8Policy.unavailableReason else {
+      throw XCTSkip(
+        "skipped: this build has int8 kernels (AVX-512 VNNI); the refusal is tested by builds without them"
+          + " (.ci/run's x86-64-v3 stage)")
+    }
+    let dir = FileManager.default.temporaryDirectory.appendingPathComponent("zsm-int8-refusal-\(getpid())").path
+    try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+    defer { try? FileManager.default.removeItem(atPath: dir) }
+    let small = model("small_32x24_n3")
+    let clip = "\(dir)/clip.y4m"
+    var bytes = Array("YUV4MPEG2 W32 H24 F10:1 Ip A1:1 C420jpeg\n".utf8)
+    for _ in 0..<3 { bytes += Array("FRAME\n".utf8) + [UInt8](repeating: 128, count: 32 * 24 * 3 / 2) }
+    try Data(bytes).write(to: URL(fileURLWithPath: clip))
+    for arguments in [
+      ["upscale", "--model", small, "-i", clip, "-o", "\(dir)/x.y4m", "--precision", "int8"],
+      ["calibrate", "--model", small, "-i", clip, "--precision", "int8"],
+    ] {
+      let (status, message) = try run(arguments, in: dir)
+      XCTAssertEqual(status, 1, "\(arguments[0]): \(message)")
+      XCTAssertTrue(message.contains(reason), "\(arguments[0]): \(message)")
+    }
+    XCTAssertFalse(FileManager.default.fileExists(atPath: "\(dir)/Calibration"), "no table written")
   }
 }
 

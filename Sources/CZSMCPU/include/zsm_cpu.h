@@ -1,67 +1,18 @@
-/* CPU features: which ones the code importing this header was compiled for, and the running
-   CPU's aarch64 HWCAP. Header-only: the inline functions are compiled inside the Swift module
-   that imports them (ZSMRuntime), with that module's -target-cpu / -Xcc -march flags, so
-   zsm_compiled_features() reports exactly the instruction set the Swift code may use. */
+/* CPU features: which ones the code importing this header was compiled for, which ones the
+   running CPU has, and the check that runs before anything else in every binary (cpu.c). */
 #ifndef ZSM_CPU_H
 #define ZSM_CPU_H
 #include <stdint.h>
+#include "zsm_build_info.h"
 #if defined(__aarch64__) && defined(__linux__)
 #include <sys/auxv.h>
 #endif
 
-/* Bit i is feature i of CPUFeatures.x86Names / arm64Names in ZSMRuntime. */
-static inline uint64_t zsm_compiled_features(void) {
-  uint64_t f = 0;
-#if defined(__x86_64__)
-#ifdef __AVX__
-  f |= 1u << 0;
-#endif
-#ifdef __AVX2__
-  f |= 1u << 1;
-#endif
-#ifdef __FMA__
-  f |= 1u << 2;
-#endif
-#ifdef __F16C__
-  f |= 1u << 3;
-#endif
-#ifdef __AVX512F__
-  f |= 1u << 4;
-#endif
-#ifdef __AVX512BW__
-  f |= 1u << 5;
-#endif
-#ifdef __AVX512DQ__
-  f |= 1u << 6;
-#endif
-#ifdef __AVX512VL__
-  f |= 1u << 7;
-#endif
-#ifdef __AVX512VNNI__
-  f |= 1u << 8;
-#endif
-#ifdef __AVX512BF16__
-  f |= 1u << 9;
-#endif
-#ifdef __AVX512FP16__
-  f |= 1u << 10;
-#endif
-#elif defined(__aarch64__)
-#ifdef __ARM_NEON
-  f |= 1u << 0;
-#endif
-#ifdef __ARM_FEATURE_FP16_SCALAR_ARITHMETIC
-  f |= 1u << 1;
-#endif
-#ifdef __ARM_FEATURE_FP16_VECTOR_ARITHMETIC
-  f |= 1u << 2;
-#endif
-#ifdef __ARM_FEATURE_DOTPROD
-  f |= 1u << 3;
-#endif
-#endif
-  return f;
-}
+/* The features the importing code was compiled for. Header-only: the inline function is
+   compiled inside the Swift module that imports it (ZSMRuntime), with that module's
+   -target-cpu / -Xcc -march flags, so it reports exactly the instruction set the Swift code
+   may use. Bit i is feature i of zsm_cpu_feature_name. */
+static inline uint64_t zsm_compiled_features(void) { return ZSM_COMPILED_FEATURES; }
 
 /* getauxval(AT_HWCAP) on aarch64 Linux, 0 elsewhere. */
 static inline uint64_t zsm_hwcap(void) {
@@ -71,4 +22,17 @@ static inline uint64_t zsm_hwcap(void) {
   return 0;
 #endif
 }
+
+/* The running CPU's features in the same bits (cpuid and XCR0 on x86, so an emulator's CPU
+   model counts; AT_HWCAP on aarch64); every bit set where they cannot be read. */
+uint64_t zsm_cpu_features(void);
+/* Linux's name of feature bit i on this architecture, NULL past the last. */
+const char *zsm_cpu_feature_name(int i);
+/* zsm_build_target_features, zsm_build_flags and zsm_build_commit (CZSMBuildInfo), as
+   functions for Swift. */
+uint64_t zsm_build_target_feature_bits(void);
+const char *zsm_build_flags_string(void);
+const char *zsm_build_commit_string(void);
+/* The features the build targets that the running CPU lacks (0: none). */
+uint64_t zsm_cpu_missing_features(void);
 #endif

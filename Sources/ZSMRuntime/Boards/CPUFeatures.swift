@@ -41,6 +41,31 @@ public enum CPUFeatures {
   /// Features the code was compiled to use.
   public static var compiledFor: [String] { decode(zsm_compiled_features(), names: names) }
 
+  /// Features the build targets, as recorded by CZSMBuildInfo (compiled with the target CPU's
+  /// clang flags) and checked by CZSMCPU's start-up constructor; equal to `compiledFor` when
+  /// Package.swift gives clang and swiftc the same CPU.
+  public static var buildTarget: [String] { decode(zsm_build_target_feature_bits(), names: names) }
+
+  /// Features of the running CPU as the start-up check sees them: cpuid and XCR0 on x86 (so an
+  /// emulator's CPU model counts, where /proc/cpuinfo shows the host's), AT_HWCAP on aarch64.
+  public static var detected: [String] { decode(zsm_cpu_features(), names: names) }
+
+  /// Names of the feature bits as CZSMCPU spells them (kept equal to `x86Names`/`arm64Names`).
+  public static var cNames: [String] {
+    var result: [String] = []
+    while let name = zsm_cpu_feature_name(Int32(result.count)) { result.append(String(cString: name)) }
+    return result
+  }
+
+  /// The CPU flags of the build ("-target-cpu native", "none (generic)", ...).
+  public static var buildFlags: String { String(cString: zsm_build_flags_string()) }
+
+  /// The git commit the builder recorded (ZSM_GIT_COMMIT at build time), or nil.
+  public static var buildCommit: String? {
+    let commit = String(cString: zsm_build_commit_string())
+    return commit.isEmpty ? nil : commit
+  }
+
   /// Features of the running CPU, or nil when they cannot be read (then nothing is refused).
   public static func available() -> Set<String>? {
     #if arch(x86_64)

@@ -21,6 +21,9 @@ func check(_ ok: Bool, _ what: String) {
   if !ok { failures += 1 }
 }
 func info(_ s: String) { print("VMTEST: INFO \(s)") }
+/// How much slower than the development host this host is (ZSM_VM_TIME_SCALE, set by run.sh
+/// from a timed loop): the wall-clock limits below are multiplied by it.
+func timeScale() -> Double { max(1, getenv("ZSM_VM_TIME_SCALE").flatMap { Double(String(cString: $0)) } ?? 1) }
 func seconds() -> Double {
   var ts = timespec()
   clock_gettime(CLOCK_MONOTONIC, &ts)
@@ -74,7 +77,7 @@ func capture(_ fourcc: FourCC, _ w: Int, _ h: Int, _ n: Int) {
     var sizesOK = true
     var sequences: [UInt32] = []
     let t0 = seconds()
-    while got < n && seconds() - t0 < 30 {
+    while got < n && seconds() - t0 < 30 * timeScale() {
       switch cam.nextFrame(timeoutMilliseconds: 1000) {
       case .frame(let fr):
         got += 1
@@ -111,7 +114,7 @@ func reconnect() {
     var backAt: Double?
     var noSignalEvents = 0
     let t0 = seconds()
-    while seconds() - t0 < 60 && after < 10 {
+    while seconds() - t0 < 60 * timeScale() && after < 10 {
       switch cam.nextFrame(timeoutMilliseconds: 500) {
       case .frame:
         if lostAt == nil {
@@ -410,7 +413,7 @@ func pipeline(_ n: Int) {
     var lastSeq: UInt32 = 0
     let t0 = seconds()
     var tFirst = 0.0
-    while got < n && seconds() - t0 < 60 {
+    while got < n && seconds() - t0 < 60 * timeScale() {
       switch cam.nextFrame(timeoutMilliseconds: 1000) {
       case .frame(let fr):
         if got == 0 {
