@@ -1,21 +1,25 @@
 #!/usr/bin/env bash
 # ZSM Edge quick start: installs missing system packages, builds zsm in release mode for this
-# CPU, and upscales a clip.
+# CPU, installs it, and upscales a real clip with the shipped ZSM-Lite model.
 #
-#   ./quickstart.sh                              a self-contained demonstration
-#   ./quickstart.sh xiang2020zooming.pth         upscale a generated test clip with the model
-#   ./quickstart.sh xiang2020zooming.pth in.y4m  upscale your clip (Y4M; ffmpeg -f yuv4mpegpipe)
+#   ./quickstart.sh                              upscale Samples/carphone (held out from training),
+#                                                score it against bicubic, write a side-by-side picture
+#   ./quickstart.sh MODEL.pth                    the same with another checkpoint
+#   ./quickstart.sh MODEL.pth in.y4m             upscale your clip (Y4M; ffmpeg -f yuv4mpegpipe)
 #
-# Output goes to ./quickstart-out/. Needs the Swift 6 toolchain on the PATH (swift.org).
+# zsm is installed to $PREFIX/bin (default ~/.local) with its data (models, boards, calibration
+# tables) in $PREFIX/share/zsm, so it runs from any directory. Output goes to ./quickstart-out/.
+# Needs the Swift 6 toolchain on the PATH (swift.org).
 set -euo pipefail
 cd "$(dirname "$0")"
 model=${1:-}
 clip=${2:-}
 out=quickstart-out
+prefix=${PREFIX:-$HOME/.local}
 mkdir -p "$out"
 
 missing=()
-for pkg in libv4l-dev libdrm-dev pkg-config python3; do dpkg -s "$pkg" >/dev/null 2>&1 || missing+=("$pkg"); done
+for pkg in libv4l-dev libdrm-dev pkg-config ffmpeg; do dpkg -s "$pkg" >/dev/null 2>&1 || missing+=("$pkg"); done
 if [ ${#missing[@]} -gt 0 ]; then
   echo "== installing ${missing[*]}"
   sudo=$([ "$(id -u)" = 0 ] && echo "" || echo sudo)
@@ -25,41 +29,47 @@ command -v swift >/dev/null || { echo "swift not found: install the Swift 6 tool
 
 echo "== building (release, for this CPU)"
 swift build -c release --product zsm
-zsm=.build/release/zsm
+echo "== installing zsm to $prefix/bin, its data to $prefix/share/zsm"
+install -D -m 755 .build/release/zsm "$prefix/bin/zsm"
+mkdir -p "$prefix/share/zsm"
+cp -r Models Boards Calibration "$prefix/share/zsm/"
+zsm=$prefix/bin/zsm
+case ":$PATH:" in *":$prefix/bin:"*) ;; *) echo "   (add $prefix/bin to your PATH to run zsm by name)" ;; esac
 
-if [ -z "$clip" ]; then
-  clip=$out/testclip.y4m
-  echo "== writing a 6-frame 64x48 test clip to $clip"
-  python3 - "$clip" <<'PY'
-import math, sys
-w, h, n = 64, 48, 6
-with open(sys.argv[1], "wb") as f:
-    f.write(f"YUV4MPEG2 W{w} H{h} F10:1 Ip A1:1 C420jpeg\n".encode())
-    for t in range(n):
-        y = bytes(int(16 + 219 * (0.5 + 0.5 * math.sin((x + 2 * t) / 6) * math.cos(r / 5)))
-                  for r in range(h) for x in range(w))
-        cb = bytes(128 + int(40 * math.sin((x + t) / 5)) for r in range(h // 2) for x in range(w // 2))
-        cr = bytes(128 + int(40 * math.cos(r / 4)) for r in range(h // 2) for x in range(w // 2))
-        f.write(b"FRAME\n" + y + cb + cr)
-PY
+model_args=()
+[ -n "$model" ] && model_args=(--model "$model")
+
+if [ -n "$clip" ]; then
+  echo "== zsm upscale ${model_args[*]} -i $clip -o $out/upscaled.y4m"
+  "$zsm" upscale "${model_args[@]}" -i "$clip" -o "$out/upscaled.y4m"
+  echo "== done: $out/upscaled.y4m (play it with: ffplay $out/upscaled.y4m)"
+  exit 0
 fi
 
-if [ -z "$model" ]; then
-  cat <<'TXT'
-== no checkpoint given
-The released Zooming Slow-Mo weights are the file xiang2020zooming.pth, published by the
-paper's authors with the upstream code (github.com/Mukosame/Zooming-Slow-Mo-CVPR-2020, see its
-README, "pretrained model"). Download it and run:  ./quickstart.sh xiang2020zooming.pth [clip.y4m]
+lr=Samples/carphone/lr.y4m
+hr=Samples/carphone/hr.y4m
+echo "== zsm inspect ${model_args[*]} --size 44x36"
+"$zsm" inspect "${model_args[@]}" --size 44x36 --frames 4
+echo "== zsm upscale ${model_args[*]} -i $lr -o $out/carphone-x4.y4m"
+"$zsm" upscale "${model_args[@]}" -i "$lr" -o "$out/carphone-x4.y4m"
+echo "== zsm eval: the output and two bicubic baselines against the ground truth"
+"$zsm" eval --reference "$hr" --output "$out/carphone-x4.y4m" --baselines "$lr" | tail -4
 
-Meanwhile, a demonstration with the project's own small test checkpoint (random weights, so
-the picture is not meaningful; it shows the whole path working: Y4M in, windows through the
-network, Y4M out at 4x the size and twice the frame rate):
-TXT
-  model=Tests/Fixtures/tiny_16x12_n2/model.pth
-fi
-
-echo "== $zsm inspect $model"
-"$zsm" inspect "$model" --size 64x48 --frames 4
-echo "== $zsm upscale --model $model -i $clip -o $out/upscaled.y4m"
-"$zsm" upscale --model "$model" -i "$clip" -o "$out/upscaled.y4m"
-echo "== done: $out/upscaled.y4m (play it with: ffplay $out/upscaled.y4m)"
+# bicubic | ZSM-Lite | ground truth, for input frame 10 (output 20) and the frame after it
+# (output 21, interpolated; its bicubic baseline is the blend of input frames 10 and 11).
+echo "== side-by-side picture: $out/side-by-side.png"
+tmp=$out/frames
+mkdir -p "$tmp"
+pick='select=eq(n\,20)+eq(n\,21)'
+ffmpeg -v error -y -i "$hr" -vf "$pick" -fps_mode passthrough "$tmp/hr-%d.png"
+ffmpeg -v error -y -i "$out/carphone-x4.y4m" -vf "$pick" -fps_mode passthrough "$tmp/zsm-%d.png"
+ffmpeg -v error -y -i "$lr" -vf "select=eq(n\,10)+eq(n\,11),scale=iw*4:ih*4:flags=bicubic" -fps_mode passthrough \
+  "$tmp/bicubic-%d.png"
+ffmpeg -v error -y -i "$tmp/bicubic-1.png" -i "$tmp/bicubic-2.png" -filter_complex "blend=all_mode=average" \
+  "$tmp/blend.png"
+ffmpeg -v error -y -i "$tmp/bicubic-1.png" -i "$tmp/zsm-1.png" -i "$tmp/hr-1.png" -i "$tmp/blend.png" \
+  -i "$tmp/zsm-2.png" -i "$tmp/hr-2.png" \
+  -filter_complex "[0][1][2]hstack=3[a];[3][4][5]hstack=3[b];[a][b]vstack,scale=iw*2:ih*2:flags=neighbor" \
+  "$out/side-by-side.png"
+echo "== done: $out/carphone-x4.y4m (ffplay it), $out/side-by-side.png"
+echo "   rows: an input frame, an interpolated frame; columns: bicubic (blend), ZSM-Lite, ground truth"

@@ -83,7 +83,7 @@ echo "== host speed: 50000 shell-loop iterations took ${LOOP_MS} ms (median of 3
 OUT=$WORK/out-zsm
 rm -rf "$OUT" && mkdir -p "$OUT"
 set +e
-MODEL=$ROOT/Tests/Fixtures/tiny_16x12_n2/model.pth   # small checkpoint for zsm live
+MODEL=$ROOT/Models/zsm-lite.pth   # the shipped model: zsm live and daemon run it without --model
 # In its own session, so that the limit below can find its `timeout` (and so qemu).
 setsid "$HERE/run-vm.sh" --out "$OUT" --timeout "$HARD_S" --smp 2 --add "$BIN" --add "$ZSM" \
   --add "$MODEL" -- "$HERE/guest.sh" "$BIN" "$ZSM" "${ZSM_VM_TIMING:-strict}" "$MODEL" "$SCALE" &

@@ -24,10 +24,11 @@ from train import build_model  # noqa: E402
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--name", default="lite", help="run folder under runs/")
+    ap.add_argument("--name", default="lite", help="run folder under --runs-dir")
+    ap.add_argument("--runs-dir", type=Path, default=HERE / "runs", help="folder of the runs (default runs/)")
     ap.add_argument("--out", type=Path, required=True, help="checkpoint to write")
     args = ap.parse_args()
-    st = torch.load(HERE / "runs" / args.name / "state.pt", map_location="cpu", weights_only=False)
+    st = torch.load(args.runs_dir / args.name / "state.pt", map_location="cpu", weights_only=False)
     model = build_model(tuple(st["config"]), st["tail_width"])
     model.load_state_dict(st["model"])
     state = {k: v.detach().float().contiguous() for k, v in model.state_dict().items()}

@@ -1,4 +1,5 @@
-"""Make the held-out evaluation clips from carphone (never trained on) as Y4M files for zsm.
+"""Make the held-out evaluation clips from carphone (never trained on) as Y4M files for zsm
+(or, with --clip, the same from another clip: the int8 calibration sample).
 
     python make_eval_clips.py --out ../../quickstart-out/eval
 
@@ -39,10 +40,13 @@ def main() -> None:
     ap.add_argument("--frames", type=int, default=0, help="LR frames (default: as many as the clip gives)")
     ap.add_argument("--crop", default="", help="WxH+X+Y of the HR frame (multiples of 4)")
     ap.add_argument("--start", type=int, default=0, help="first HR frame (default 0)")
+    ap.add_argument("--clip", default=data.HELD_OUT_CLIP,
+                    help=f"source clip (default the held-out {data.HELD_OUT_CLIP}; the int8 calibration "
+                         "sample uses bigbuckbunny, a training clip)")
     ap.add_argument("--bin", action="store_true",
                     help="also write lr.bin [1,L,3,h,w] and hr.bin [1,2L-1,3,H,W] (float RGB, zsm infer's format)")
     args = ap.parse_args()
-    clip = data.decode(data.HELD_OUT_CLIP)[args.start:]  # [120, 144, 176, 3]
+    clip = data.decode(args.clip)[args.start:]  # carphone: [120, 144, 176, 3]
     if args.crop:
         size, x, y = args.crop.split("+")
         w, h = (int(v) for v in size.split("x"))
@@ -52,8 +56,9 @@ def main() -> None:
     hr_t = torch.from_numpy(hr[0::2].copy()).permute(0, 3, 1, 2).float() / 255
     lr = (data.downscale(hr_t) * 255).round().to(torch.uint8).permute(0, 2, 3, 1).numpy()
     args.out.mkdir(parents=True, exist_ok=True)
-    write_y4m(args.out / "hr.y4m", np.ascontiguousarray(hr), "30000/1001")
-    write_y4m(args.out / "lr.y4m", np.ascontiguousarray(lr), "15000/1001")
+    rate = "30000/1001" if args.clip == data.HELD_OUT_CLIP else "25"
+    write_y4m(args.out / "hr.y4m", np.ascontiguousarray(hr), rate)
+    write_y4m(args.out / "lr.y4m", np.ascontiguousarray(lr), "15000/1001" if rate != "25" else "25/2")
     if args.bin:
         sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "reference"))
         from zsm_bin import write_bin

@@ -5,7 +5,7 @@
 writes `runs/<name>/state.pt` (model, optimiser, schedule, sampler RNG: everything a resume
 needs) every `--save-every` minutes and at the end, and appends loss and held-out validation
 PSNR against time to `runs/<name>/log.csv`. Running the same command again resumes where the
-state left off; `--extend N` starts a new cosine cycle of N iterations from the current one.
+state left off (touch `runs/<name>/STOP` to stop early, saving); `--extend N` starts a new cosine cycle of N iterations from the current one.
 Export the weights for zsm with `export.py`.
 
 Data and degradation (data.py): 7-frame HR sequences from bigbuckbunny and bikes, inputs are
@@ -75,7 +75,8 @@ class Validation:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--name", default="lite", help="run folder under runs/ (default lite)")
+    ap.add_argument("--name", default="lite", help="run folder under --runs-dir (default lite)")
+    ap.add_argument("--runs-dir", type=Path, default=HERE / "runs", help="folder of the runs (default runs/)")
     ap.add_argument("--config", type=parse_config, default=(16, 2, 1, 3),
                     help="nf,groups,front_RBs,back_RBs (default 16,2,1,3)")
     ap.add_argument("--tail-width", type=int, default=16, help="width of the x4 tail (default 16)")
@@ -97,7 +98,7 @@ def main() -> None:
     torch.set_flush_denormal(True)  # denormals in the small late gradients slow the CPU kernels
     device = torch.device(args.device)
     R.DEFORM_BACKEND = "gather"
-    run = HERE / "runs" / args.name
+    run = args.runs_dir / args.name
     run.mkdir(parents=True, exist_ok=True)
     state_path = run / "state.pt"
 
@@ -152,7 +153,8 @@ def main() -> None:
     last_save = start
     losses: list[float] = []
     end_it = cycle["start"] + cycle["length"]
-    while it < end_it and time.monotonic() - start < args.minutes * 60:
+    stop_file = run / "STOP"  # touch it to stop at the next iteration, saving the state
+    while it < end_it and time.monotonic() - start < args.minutes * 60 and not stop_file.exists():
         t0 = time.monotonic()
         frac = (it - cycle["start"]) / max(1, cycle["length"])
         lr = 1e-7 + 0.5 * (cycle["peak"] - 1e-7) * (1 + math.cos(math.pi * frac))
@@ -183,6 +185,7 @@ def main() -> None:
             save()
             last_save = time.monotonic()
     save()
+    stop_file.unlink(missing_ok=True)
     print(f"stopped at iteration {it} of {end_it} ({trained_s / 60:.1f} min trained); state in {state_path}",
           flush=True)
 
