@@ -71,8 +71,12 @@ final class ShippedModelTests: XCTestCase {
     XCTAssertGreaterThanOrEqual(mean(model, true) - mean(base, true), Self.marginInterpolated)
   }
 
-  static let marginAll = 0.0
-  static let marginInterpolated = 0.0
+  /// Measured with the shipped weights (iteration 2431): +0.61 dB over all 7 frames (25.79 vs
+  /// 25.18) and +0.57 dB on the interpolated ones (25.66 vs 25.09). Bounds a little below, so a
+  /// retrained model must be at least about as good; a model that only reproduced the skip
+  /// (the network's output zero) would score exactly 0.
+  static let marginAll = 0.5
+  static let marginInterpolated = 0.45
 
   /// `zsm inspect` run from another directory, without --model, finds and names the shipped model.
   func testCommandsDefaultToTheShippedModelFromAnyDirectory() throws {
