@@ -19,19 +19,12 @@ public enum Limits {
   /// at most the online CPUs.
   public static func availableProcessors() -> Int {
     let online = max(1, Int(sysconf(Int32(_SC_NPROCESSORS_ONLN))))
-    guard let file = fopen("/proc/self/status", "r") else { return online }
-    defer { fclose(file) }
-    var line = [CChar](repeating: 0, count: 4096)
-    while fgets(&line, Int32(line.count), file) != nil {
-      let text = String(cString: line)
-      guard text.hasPrefix("Cpus_allowed:") else { continue }
-      var count = 0
-      for c in text.dropFirst("Cpus_allowed:".count) {
-        if let digit = c.hexDigitValue { count += digit.nonzeroBitCount }
-      }
-      return count > 0 ? min(count, online) : online
+    guard let mask = ProcFile.value(of: "Cpus_allowed", in: "/proc/self/status") else { return online }
+    var count = 0
+    for c in mask {
+      if let digit = c.hexDigitValue { count += digit.nonzeroBitCount }
     }
-    return online
+    return count > 0 ? min(count, online) : online
   }
 
   /// The worker threads to start for `requested`: more threads than CPUs only contend (256

@@ -168,40 +168,39 @@ struct BaselineSource {
     scratch = [Float](repeating: 0, count: width)
   }
 
-  /// The next input frame as planar RGB; nil at the end of the clip.
-  mutating func readFrame() throws -> [Float]? {
+  /// Decodes the next input frame of `reader` into `destination` (planar RGB, reusing the
+  /// buffers); false at the end of the clip.
+  static func read(
+    _ reader: Y4MReader, path: String, matrix: YCbCrMatrix, raw: inout [UInt8], into destination: inout [Float]
+  ) throws -> Bool {
     let got: Y4MFrameParameters?
     do { got = try raw.withUnsafeMutableBytes { try reader.readFrame(into: $0) } } catch {
       throw CLIError("\(path): \(error)")
     }
-    guard got != nil else { return nil }
-    let (w, h, m, r) = (width, height, matrix, reader)
-    var rgb = [Float](repeating: 0, count: 3 * w * h)
-    rgb.withUnsafeMutableBufferPointer { p in
+    guard got != nil else { return false }
+    let (w, h) = (reader.header.width, reader.header.height)
+    destination.withUnsafeMutableBufferPointer { p in
       raw.withUnsafeBytes { f in
-        r.header.convertToRGB(
-          f, to: PlanarRGB(base: p.baseAddress!, width: w, height: h, rowStride: w, planeStride: w * h), matrix: m)
+        reader.header.convertToRGB(
+          f, to: PlanarRGB(base: p.baseAddress!, width: w, height: h, rowStride: w, planeStride: w * h),
+          matrix: matrix)
       }
     }
-    return rgb
+    return true
   }
 
   /// Makes `current` input frame `i` (frames are asked for in order); false past the clip's end.
   mutating func load(_ i: Int) throws -> Bool {
     if index < 0 {
-      guard let first = try readFrame() else { return false }
-      current = first
+      guard try Self.read(reader, path: path, matrix: matrix, raw: &raw, into: &current) else { return false }
       index = 0
-      if let next = try readFrame() {
-        following = next
-        hasFollowing = true
-      }
+      hasFollowing = try Self.read(reader, path: path, matrix: matrix, raw: &raw, into: &following)
     }
     while index < i {
       guard hasFollowing else { return false }
       swap(&current, &following)
       index += 1
-      if let next = try readFrame() { following = next } else { hasFollowing = false }
+      hasFollowing = try Self.read(reader, path: path, matrix: matrix, raw: &raw, into: &following)
     }
     return true
   }

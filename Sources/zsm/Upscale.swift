@@ -133,7 +133,7 @@ struct Upscale: ParsableCommand {
     let terminal = isatty(2) != 0
     let expected = expectedFrames(path: input, frameBytes: reader.frameByteCount)
     note(
-      "\(network.config); \(h.width)x\(h.height) -> \(outHeader.width)x\(outHeader.height), windows of \(window), \(threads) thread(s)"
+      "\(network.config); \(h.width)x\(h.height) -> \(outHeader.width)x\(outHeader.height), windows of \(window), \(network.threads) thread(s)"
     )
     var summary: UpscaleSummary?
     do {

@@ -63,6 +63,16 @@ else
   step "$B" pipeline 150
 fi
 
+# expect_shipped_model LOG WHAT: WHAT (a run without a model given) said it runs the shipped model.
+expect_shipped_model() {
+  if grep -q "the shipped ZSM-Lite" "$1"; then
+    echo "VMTEST: PASS $2 runs the shipped model"
+  else
+    echo "VMTEST: FAIL $2 did not say it runs the shipped model"
+    fails=$((fails + 1))
+  fi
+}
+
 if [ -n "$MODEL" ]; then
   # zsm live end to end: vivid -> windows -> network -> vkms. Emulated, the network is slow (a
   # window of the shipped model at 32x18 took 230 s on a loaded host), so the camera frames are
@@ -80,12 +90,7 @@ if [ -n "$MODEL" ]; then
   wait $lp
   rc=$?
   kill $tp 2> /dev/null
-  if grep -q "the shipped ZSM-Lite" /tmp/live.log; then
-    echo "VMTEST: PASS zsm live without --model runs the shipped model"
-  else
-    echo "VMTEST: FAIL zsm live without --model did not say it runs the shipped model"
-    fails=$((fails + 1))
-  fi
+  expect_shipped_model /tmp/live.log "zsm live without --model"
   presented=$(sed -n 's/.*live: done: .* \([0-9][0-9]*\) presented.*/\1/p' /tmp/live.log)
   if [ $rc = 0 ] && [ "${presented:-0}" -ge 6 ]; then
     echo "VMTEST: PASS zsm live: camera -> network -> display, $presented frames presented, exit 0"
@@ -143,12 +148,7 @@ JSON
   wait $dp
   rc=$?
   kill $tp 2> /dev/null
-  if grep -q "the shipped ZSM-Lite" /tmp/daemon.log; then
-    echo "VMTEST: PASS zsm daemon without \"model\" runs the shipped model"
-  else
-    echo "VMTEST: FAIL zsm daemon without \"model\" did not say it runs the shipped model"
-    fails=$((fails + 1))
-  fi
+  expect_shipped_model /tmp/daemon.log 'zsm daemon without "model"'
   if [ $rc = 0 ] && grep -q "stopping on signal" /tmp/daemon.log; then
     echo "VMTEST: PASS zsm daemon: SIGTERM finishes the window and exits 0"
   else

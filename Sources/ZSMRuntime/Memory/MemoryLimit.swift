@@ -42,18 +42,12 @@ public enum MemoryLimit {
 
   /// MemAvailable of /proc/meminfo, in bytes.
   public static func availableBytes() -> Int? {
-    guard let file = fopen("/proc/meminfo", "r") else { return nil }
-    defer { fclose(file) }
-    var line = [CChar](repeating: 0, count: 256)
-    while fgets(&line, Int32(line.count), file) != nil {
-      let text = String(cString: line)
-      guard text.hasPrefix("MemAvailable:") else { continue }
-      let fields = text.split(separator: " ", omittingEmptySubsequences: true)
-      guard fields.count >= 2, let kb = Int(fields[1]) else { return nil }
-      let (bytes, overflow) = kb.multipliedReportingOverflow(by: 1024)
-      return overflow ? Int.max : bytes
-    }
-    return nil
+    // "MemAvailable:   12345678 kB"
+    guard let value = ProcFile.value(of: "MemAvailable", in: "/proc/meminfo"),
+      let kb = value.split(separator: " ").first.flatMap({ Int($0) })
+    else { return nil }
+    let (bytes, overflow) = kb.multipliedReportingOverflow(by: 1024)
+    return overflow ? Int.max : bytes
   }
 
   /// Throws unless `byteCount` more bytes fit under the cap. `what` names the need in the error.
