@@ -118,6 +118,7 @@ public final class ClipUpscaler {
   }
 
   deinit {
+    store = nil
     MemoryLimit.deallocate(ring, byteCount: bufferBytes[0])
     MemoryLimit.deallocate(windowInput, byteCount: bufferBytes[1])
     MemoryLimit.deallocate(windowOutput, byteCount: bufferBytes[2])
@@ -170,9 +171,11 @@ public final class ClipUpscaler {
     }
     /// The buffers when the network sees `h x w` at a time (a whole frame, or the largest
     /// region of a tile); `store` for a tiled window's outputs held in memory (4:4:4 bound).
-    func sizes(_ h: Int, _ w: Int, store: Bool) throws(PipelineError) -> BufferSizes {
+    /// Untiled, the ring holds decoded frames; tiled, the frames as read (4:4:4 bound, a
+    /// quarter of the floats), each tile decoding its region.
+    func sizes(_ h: Int, _ w: Int, tiled: Bool, store: Bool) throws(PipelineError) -> BufferSizes {
       var s = BufferSizes()
-      s.ring = try product(n, 3, width, height, floats)
+      s.ring = try product(n, 3, width, height, tiled ? 1 : floats)
       s.input = try product(n, 3, w, h, floats)
       s.output = try product(2 * n - 1, 48, w, h, floats)
       s.arena = try arena(h, w)
@@ -185,21 +188,21 @@ public final class ClipUpscaler {
     func tiled(core: Int) throws(PipelineError) -> (BufferSizes, TilePlan, Bool) {
       let plan = TilePlan(width: width, height: height, core: core, halo: halo)
       let largest = plan.largestRegion
-      var s = try sizes(largest.height, largest.width, store: true)
+      var s = try sizes(largest.height, largest.width, tiled: true, store: true)
       let spill = s.total > budget
       if spill { s.store = 0 }
       return (s, plan, spill)
     }
     switch tiling {
     case .off:
-      return (try sizes(height, width, store: false), nil, false)
+      return (try sizes(height, width, tiled: false, store: false), nil, false)
     case .core(let core):
       guard core >= 4, core % 4 == 0 else {
         throw PipelineError("a tile core must be a positive multiple of 4, got \(core)")
       }
       return try tiled(core: core)
     case .auto:
-      let whole = try sizes(height, width, store: false)
+      let whole = try sizes(height, width, tiled: false, store: false)
       if whole.total <= budget { return (whole, nil, false) }
       // The largest core (a multiple of 4) whose buffers fit: they grow with the core.
       var lo = 0
@@ -213,8 +216,9 @@ public final class ClipUpscaler {
         throw PipelineError(
           "a window of \(n) frames of \(width)x\(height) needs \(MemoryLimit.formatted(whole.total)) whole"
             + " and \(MemoryLimit.formatted(smallest.total)) even in the smallest tiles (4 pixels and a"
-            + " \(halo)-pixel halo); the memory limit is \(MemoryLimit.formatted(budget)) (--max-memory; a"
-            + " shorter --window needs less)")
+            + " \(halo)-pixel halo); the memory limit is \(MemoryLimit.formatted(MemoryLimit.bytes))"
+            + (MemoryLimit.bytesInUse > 0 ? ", \(MemoryLimit.formatted(MemoryLimit.bytesInUse)) of it in use" : "")
+            + " (--max-memory; a shorter --window needs less)")
       }
       return try tiled(core: 4 * lo)
     }
@@ -272,7 +276,8 @@ public final class ClipUpscaler {
       let t0 = monotonicSeconds()
       if let tilePlan {
         try runTiles(
-          tilePlan, first: first, count: count, emit: emit, encodeHeader: encodeHeader, yuvOut: yuvOut,
+          tilePlan, first: first, count: count, emit: emit, decodeHeader: reader.header, encodeHeader: encodeHeader,
+          yuvOut: yuvOut,
           write: write
         ) { done in
           var p = UpscaleProgress(
@@ -319,10 +324,16 @@ public final class ClipUpscaler {
         truncation = error
         break
       }
-      let slot = PlanarRGB(
-        base: ring + (read % windowSize) * frameFloats, width: width, height: height, rowStride: width,
-        planeStride: width * height)
-      reader.header.convertToRGB(UnsafeRawBufferPointer(yuvIn), to: slot, matrix: decodeMatrix)
+      if tilePlan != nil {
+        // Tiles decode their regions from the frames as read.
+        (UnsafeMutableRawPointer(ring) + (read % windowSize) * frameFloats).copyMemory(
+          from: yuvIn.baseAddress!, byteCount: yuvIn.count)
+      } else {
+        let slot = PlanarRGB(
+          base: ring + (read % windowSize) * frameFloats, width: width, height: height, rowStride: width,
+          planeStride: width * height)
+        reader.header.convertToRGB(UnsafeRawBufferPointer(yuvIn), to: slot, matrix: decodeMatrix)
+      }
       read += 1
       if read == nextStart + windowSize {
         try runWindow(first: nextStart, count: windowSize)
@@ -362,34 +373,31 @@ public final class ClipUpscaler {
   /// runs through the network, the outputs `emit` of its core are encoded into the window's
   /// store, and when every tile is done the frames are written in order.
   private func runTiles(
-    _ plan: TilePlan, first: Int, count: Int, emit: Range<Int>, encodeHeader: Y4MHeader,
+    _ plan: TilePlan, first: Int, count: Int, emit: Range<Int>, decodeHeader: Y4MHeader, encodeHeader: Y4MHeader,
     yuvOut: UnsafeMutableRawBufferPointer, write: (UnsafeRawBufferPointer) throws -> Void,
     tileDone: (Int) -> Void
   ) throws {
     if store == nil || store!.header != encodeHeader {
       store = nil
-      store = try WindowFrameStore(frames: 2 * windowSize - 1, header: encodeHeader, spill: spillsOutputs)
+      store = try WindowFrameStore(
+        frames: 2 * windowSize - 1, header: encodeHeader, spill: spillsOutputs, tileCore: plan.core)
     }
     let store = store!
     tileNetworkSeconds = 0
-    // One tile's encoded core, at most the largest core's size.
-    let scratch = UnsafeMutableRawBufferPointer.allocate(
-      byteCount: Y4MHeader(width: 4 * plan.core, height: 4 * plan.core, colorSpace: encodeHeader.colorSpace)
-        .frameByteCount,
-      alignment: 64)
-    defer { scratch.deallocate() }
+    let scratch = store.tileScratch
     for (done, tile) in plan.tiles.enumerated() {
       let r = tile.region
       try self.plan(frames: count, height: r.height, width: r.width)
       let regionFloats = r.width * r.height
       for i in 0..<count {
-        let frame = ring + ((first + i) % windowSize) * 3 * width * height
-        for c in 0..<3 {
-          for y in 0..<r.height {
-            (windowInput + ((i * 3 + c) * r.height + y) * r.width).update(
-              from: frame + (c * height + r.y + y) * width + r.x, count: r.width)
-          }
-        }
+        // Slot k holds frame k as read, in 3 * width * height bytes (a quarter of its floats).
+        let frame = UnsafeRawBufferPointer(
+          start: UnsafeRawPointer(ring) + ((first + i) % windowSize) * 3 * width * height,
+          count: decodeHeader.frameByteCount)
+        let rgb = PlanarRGB(
+          base: windowInput + i * 3 * regionFloats, width: r.width, height: r.height, rowStride: r.width,
+          planeStride: regionFloats)
+        decodeHeader.convertToRGB(frame, to: rgb, matrix: decodeMatrix, x: r.x, y: r.y)
       }
       let t0 = monotonicSeconds()
       network.run(input: windowInput, output: windowOutput)

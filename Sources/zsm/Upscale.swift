@@ -175,7 +175,11 @@ struct Upscale: ParsableCommand {
       summary = try upscaler.run(reader: reader, writer: writer, frames: range) { p in
         guard terminal else { return }
         var line = "\r\(p.framesRead) frames read, \(p.framesWritten) written, "
-        if p.tiles > 1 { line += "tile \(p.tilesDone)/\(p.tiles), " }
+        if p.tiles > 1 {
+          // A tiled window can take hours: say how far into it the run is.
+          let left = p.windowSeconds / Double(max(1, p.tilesDone)) * Double(p.tiles - p.tilesDone)
+          line += "tile \(p.tilesDone)/\(p.tiles) (\(Int(left)) s left in this window), "
+        }
         line += "\(fmt(Double(p.framesWritten) / max(p.elapsed, 1e-9), 2)) output fps"
         if let expected, p.framesRead > 0 {
           let remaining = Double(max(0, expected - p.framesRead)) * p.elapsed / Double(p.framesRead)

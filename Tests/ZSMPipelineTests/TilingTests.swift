@@ -243,4 +243,45 @@ final class TilingTests: XCTestCase {
     let fits = try ClipUpscaler(network: net, windowSize: 3, width: 64, height: 48, decode: .bt601, encode: .bt601)
     XCTAssertNil(fits.tilePlan, "a window that fits is not tiled")
   }
+
+  /// Runs the zsm built beside this test bundle; returns its exit status and its output.
+  func zsm(_ arguments: [String]) throws -> (status: Int32, output: String) {
+    let process = Process()
+    process.executableURL = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
+      .appendingPathComponent("zsm")
+    process.arguments = arguments
+    let pipe = Pipe()
+    process.standardOutput = pipe
+    process.standardError = pipe
+    try process.run()
+    let data = pipe.fileHandleForReading.readDataToEndOfFile()
+    process.waitUntilExit()
+    return (process.terminationStatus, String(decoding: data, as: UTF8.self))
+  }
+
+  /// `zsm inspect --max-memory` prints the tile plan (planned, nothing allocated); upscale's
+  /// --tile and --tile-halo are validated.
+  func testInspectReportsTheTilePlanAndOptionsAreChecked() throws {
+    let tiled = try zsm(["inspect", "--model", Self.shippedModel, "--size", "352x288", "--max-memory", "40"])
+    XCTAssertEqual(tiled.status, 0, tiled.output)
+    XCTAssertTrue(tiled.output.contains("tiles of"), tiled.output)
+    XCTAssertTrue(tiled.output.contains("with a 24-pixel halo"), tiled.output)
+    let whole = try zsm(["inspect", "--model", Self.shippedModel, "--size", "44x36"])
+    XCTAssertTrue(whole.output.contains("tiles           none: a whole window fits"), whole.output)
+    let out = directory.appendingPathComponent("o.y4m").path
+    for (option, message) in [
+      (["--tile", "6"], "--tile must be auto, off or a multiple of 4"),
+      (["--tile-halo", "5"], "--tile-halo must be a multiple of 4"),
+    ] {
+      let r = try zsm(["upscale", "--model", Self.tinyModel, "-i", Self.clip, "-o", out] + option)
+      XCTAssertNotEqual(r.status, 0)
+      XCTAssertTrue(r.output.contains(message), r.output)
+    }
+    let refused = try zsm([
+      "upscale", "--model", Self.shippedModel, "-i", Self.clip, "-o", out, "--tile", "off", "--max-memory", "1",
+    ])
+    XCTAssertNotEqual(refused.status, 0)
+    XCTAssertTrue(refused.output.contains("needs"), refused.output)
+    XCTAssertFalse(FileManager.default.fileExists(atPath: out), "no output from a refused run")
+  }
 }

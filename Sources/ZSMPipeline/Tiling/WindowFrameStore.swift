@@ -18,11 +18,18 @@ final class WindowFrameStore {
   private let file: Int32
   /// Where the temporary file was made (for messages).
   let spillDirectory: String?
+  /// Room for one tile's encoded core (of `tileCore` LR pixels), where a tile is encoded
+  /// before `put` places it.
+  let tileScratch: UnsafeMutableRawBufferPointer
 
-  /// A store for `frames` frames of `header`'s size, in memory unless `spill`.
-  init(frames: Int, header: Y4MHeader, spill: Bool) throws(PipelineError) {
+  /// A store for `frames` frames of `header`'s size, in memory unless `spill`, for tiles of
+  /// at most `tileCore` LR pixels.
+  init(frames: Int, header: Y4MHeader, spill: Bool, tileCore: Int) throws(PipelineError) {
     self.header = header
     self.frames = frames
+    var tile = header
+    tile.width = min(header.width, 4 * tileCore)
+    tile.height = min(header.height, 4 * tileCore)
     let (bytes, overflow) = frames.multipliedReportingOverflow(by: header.frameByteCount)
     if overflow { throw PipelineError("the outputs of a window of \(frames) frames are too large") }
     if spill {
@@ -48,9 +55,12 @@ final class WindowFrameStore {
       file = -1
       spillDirectory = nil
     }
+    // Last, so that no error above leaves it allocated.
+    tileScratch = UnsafeMutableRawBufferPointer.allocate(byteCount: tile.frameByteCount, alignment: 64)
   }
 
   deinit {
+    tileScratch.deallocate()
     if let memory { MemoryLimit.deallocate(memory, byteCount: memoryBytes) }
     if file >= 0 { close(file) }
   }
