@@ -316,6 +316,7 @@ public final class ClipUpscaler {
     // A stream that ends inside a frame: the frames before it still get all their outputs
     // (the tail window below), then the error is reported.
     var truncation: Y4MError?
+    var stopped = false
     while produced < endOutput {
       do {
         guard try reader.readFrame(into: yuvIn) != nil else { break }
@@ -339,9 +340,17 @@ public final class ClipUpscaler {
         try runWindow(first: nextStart, count: windowSize)
         nextStart += windowSize - 1
       }
-      if shouldStop() { break }
+      if shouldStop() {
+        stopped = true
+        break
+      }
     }
     // End of the stream (or of the range): the tail window aligned to the end.
+    // Fewer than 2 frames (a header and nothing else, say) make no window: an error, not an
+    // empty success.
+    if read < 2 && frames.lowerBound == 0 && truncation == nil && !stopped {
+      throw PipelineError("the input has \(read) frame(s); at least 2 are needed")
+    }
     if produced < min(endOutput, 2 * read - 1) {
       guard read >= 2 else { throw PipelineError("the input has \(read) frame(s); at least 2 are needed") }
       let count = min(windowSize, read)
@@ -438,6 +447,14 @@ public func upscaledHeader(of input: Y4MHeader, slowmo: Bool) throws(PipelineErr
   }
   out.width = 4 * input.width
   out.height = 4 * input.height
+  // The network sees whole progressive frames; fields woven into one frame would be upscaled
+  // and interpolated as if they were one instant, combing every motion.
+  if input.interlacing == "t" || input.interlacing == "b" || input.interlacing == "m" {
+    let kind = ["t": "top field first", "b": "bottom field first", "m": "mixed"][input.interlacing]!
+    throw PipelineError(
+      "the input is interlaced (I\(input.interlacing), \(kind)); deinterlace it first, e.g. "
+        + "ffmpeg -i IN -vf bwdif -f yuv4mpegpipe -pix_fmt yuv420p - | zsm upscale -i - ...")
+  }
   out.interlacing = "p"
   if !slowmo {
     let (n, d) = input.frameRate
