@@ -1,6 +1,8 @@
 import ArgumentParser
 import Foundation
 import ZSMModel
+import ZSMPipeline
+import ZSMRuntime
 
 struct Inspect: ParsableCommand {
   static let configuration = CommandConfiguration(
@@ -31,6 +33,12 @@ struct Inspect: ParsableCommand {
 
   @OptionGroup var precision: PrecisionOptions
 
+  @Option(
+    name: .customLong("max-memory"),
+    help: ArgumentHelp(
+      "Memory cap in MB to plan tiles for, as upscale --max-memory (default: 80% of MemAvailable).", valueName: "MB"))
+  var maxMemory: Int?
+
   func run() throws {
     let parts = size.lowercased().split(separator: "x").compactMap { Int($0) }
     guard parts.count == 2, parts[0] >= 1, parts[1] >= 1 else {
@@ -46,14 +54,27 @@ struct Inspect: ParsableCommand {
     let config: ZSMConfig
     do { (stateDict, config) = try StateDict.loadZSM(path: model) } catch { throw CLIError(error.description) }
     let network: ZSMNetwork
+    let arena: Int
     do {
       network =
         precision.precision == .fp32
         ? try ZSMNetwork(stateDict: stateDict, config: config, threads: 1)
         : try loadZSMNetwork(
           model: model, threads: 1, precision: precision.precision, calibration: precision.calibration)
-      try network.prepare(frames: frames, height: h, width: w)
+      // Planned, not allocated: a window too large for this machine is still described.
+      arena = try network.arenaBytes(frames: frames, height: h, width: w)
     } catch { throw CLIError("\(model): \(error.description)") }
+    let macsPerWindow = network.macsPerWindow
+    if let maxMemory {
+      guard (1...(Int.max >> 20)).contains(maxMemory) else {
+        throw ValidationError("--max-memory must be a positive number of MB, got \(maxMemory)")
+      }
+      MemoryLimit.bytes = maxMemory << 20
+    }
+    let memoryPlan: (tiles: TilePlan?, bytes: Int, spillsOutputs: Bool)
+    do {
+      memoryPlan = try ClipUpscaler.memoryPlan(network: network, windowSize: frames, width: w, height: h)
+    } catch { throw CLIError("\(error)") }
     let t = 2 * frames - 1
     let pixels = Double(((h + 3) / 4 * 4) * ((w + 3) / 4 * 4))
     print("checkpoint      \(model)")
@@ -65,7 +86,7 @@ struct Inspect: ParsableCommand {
     print("MACs per output frame (GMAC, MAC per LR pixel):")
     var total = 0
     for stage in NetworkStage.allCases {
-      let macs = network.macsPerWindow[stage] ?? 0
+      let macs = macsPerWindow[stage] ?? 0
       total += macs
       let perFrame = Double(macs) / Double(t)
       print(
@@ -77,8 +98,14 @@ struct Inspect: ParsableCommand {
       "  \("total".padding(toLength: 40, withPad: " ", startingAt: 0))\(pad(fmt(perFrame / 1e9, 2), 9))  \(pad(grouped(Int((perFrame / pixels).rounded())), 11))"
     )
     print("MACs per window \(fmt(Double(total) / 1e9, 3)) GMAC")
-    print("arena           \(fmt(Double(network.arenaBytes) / 1e6, 1)) MB (every intermediate of a window)")
+    print("arena           \(fmt(Double(arena) / 1e6, 1)) MB (every intermediate of a window)")
     print("packed weights  \(fmt(Double(network.weightBytes) / 1e6, 1)) MB")
+    print("memory limit    \(MemoryLimit.formatted(MemoryLimit.bytes)) (--max-memory)")
+    if let tiles = memoryPlan.tiles {
+      print(tilePlanText(tiles, spills: memoryPlan.spillsOutputs, plannedBytes: memoryPlan.bytes))
+    } else {
+      print("tiles           none: a whole window fits (\(MemoryLimit.formatted(memoryPlan.bytes)) planned)")
+    }
   }
 }
 

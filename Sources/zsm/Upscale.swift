@@ -55,9 +55,22 @@ struct Upscale: ParsableCommand {
   @Option(
     name: .customLong("max-memory"),
     help: ArgumentHelp(
-      "Cap on the arena and frame buffers, in MB (default: 80% of MemAvailable); a window over it is an error.",
+      "Cap on the arena and frame buffers, in MB (default: 80% of MemAvailable); a frame over it runs in tiles (--tile).",
       valueName: "MB"))
   var maxMemory: Int?
+
+  @Option(
+    help: ArgumentHelp(
+      "Spatial tiles: auto (only when a frame does not fit under --max-memory), off, or a core size in LR pixels (a multiple of 4).",
+      valueName: "auto|off|N"))
+  var tile: String = "auto"
+
+  @Option(
+    name: .customLong("tile-halo"),
+    help: ArgumentHelp(
+      "LR pixels each tile sees beyond its core (a multiple of 4; default: the model's, see README).",
+      valueName: "N"))
+  var tileHalo: Int?
 
   @Flag(help: "Keep the input frame rate (2x slow motion) instead of doubling it.")
   var slowmo = false
@@ -78,10 +91,28 @@ struct Upscale: ParsableCommand {
     if let maxMemory, !(1...(Int.max >> 20)).contains(maxMemory) {
       throw ValidationError("--max-memory must be a positive number of MB, got \(maxMemory)")
     }
+    _ = try tileChoice()
+    if let tileHalo, !(0...Limits.maximumFrameDimension).contains(tileHalo) || tileHalo % 4 != 0 {
+      throw ValidationError(
+        "--tile-halo must be a multiple of 4 in 0...\(Limits.maximumFrameDimension), got \(tileHalo)")
+    }
     guard ["auto", "bt601", "bt709"].contains(matrix) else {
       throw ValidationError("--matrix must be auto, bt601 or bt709, got '\(matrix)'")
     }
     _ = try frameRange()
+  }
+
+  func tileChoice() throws -> TileChoice {
+    switch tile {
+    case "auto": return .auto
+    case "off": return .off
+    default:
+      guard let n = Int(tile), (4...Limits.maximumFrameDimension).contains(n), n % 4 == 0 else {
+        throw ValidationError(
+          "--tile must be auto, off or a multiple of 4 in 4...\(Limits.maximumFrameDimension), got '\(tile)'")
+      }
+      return .core(n)
+    }
   }
 
   func frameRange() throws -> Range<Int> {
@@ -121,7 +152,8 @@ struct Upscale: ParsableCommand {
     do {
       upscaler = try ClipUpscaler(
         network: network, windowSize: window, width: h.width, height: h.height,
-        decode: matrix(forHeight: h.height), encode: matrix(forHeight: outHeader.height))
+        decode: matrix(forHeight: h.height), encode: matrix(forHeight: outHeader.height),
+        tiling: try tileChoice(), halo: tileHalo)
     } catch { throw CLIError("\(error)") }
     let writer: Y4MWriter
     do {
@@ -135,11 +167,19 @@ struct Upscale: ParsableCommand {
     note(
       "\(network.config); \(h.width)x\(h.height) -> \(outHeader.width)x\(outHeader.height), windows of \(window), \(network.threads) thread(s)"
     )
+    if let plan = upscaler.tilePlan {
+      note(tilePlanText(plan, spills: upscaler.spillsOutputs, plannedBytes: upscaler.plannedBytes))
+    }
     var summary: UpscaleSummary?
     do {
       summary = try upscaler.run(reader: reader, writer: writer, frames: range) { p in
         guard terminal else { return }
         var line = "\r\(p.framesRead) frames read, \(p.framesWritten) written, "
+        if p.tiles > 1 {
+          // A tiled window can take hours: say how far into it the run is.
+          let left = p.windowSeconds / Double(max(1, p.tilesDone)) * Double(p.tiles - p.tilesDone)
+          line += "tile \(p.tilesDone)/\(p.tiles) (\(Int(left)) s left in this window), "
+        }
         line += "\(fmt(Double(p.framesWritten) / max(p.elapsed, 1e-9), 2)) output fps"
         if let expected, p.framesRead > 0 {
           let remaining = Double(max(0, expected - p.framesRead)) * p.elapsed / Double(p.framesRead)

@@ -111,4 +111,32 @@ final class ClipUpscalerTests: XCTestCase {
       XCTAssertTrue("\(error)".contains("the input has 3 frames"), "\(error)")
     }
   }
+
+  /// A stream with a header and no frame is an error naming the count (it was an empty
+  /// success with a nonsense summary).
+  func testHeaderOnlyInputIsAnError() throws {
+    for frames in [0, 1] {
+      let clip = try makeClip("short\(frames).y4m", frames: frames)
+      let out = directory.appendingPathComponent("out\(frames).y4m").path
+      XCTAssertThrowsError(try upscale(clip, to: out, window: 4)) { error in
+        XCTAssertTrue("\(error)".contains("the input has \(frames) frame(s); at least 2 are needed"), "\(error)")
+      }
+    }
+  }
+
+  /// Interlaced input (woven fields) is refused with the way to deinterlace it; progressive
+  /// and unknown (`?`) pass.
+  func testInterlacedInputIsRefused() throws {
+    for mode: Character in ["t", "b", "m"] {
+      let header = Y4MHeader(width: 16, height: 12, interlacing: mode)
+      XCTAssertThrowsError(try upscaledHeader(of: header, slowmo: false)) { error in
+        XCTAssertTrue("\(error)".contains("the input is interlaced (I\(mode)"), "\(error)")
+        XCTAssertTrue("\(error)".contains("bwdif"), "\(error)")
+      }
+    }
+    for mode: Character in ["p", "?"] {
+      XCTAssertEqual(
+        try upscaledHeader(of: Y4MHeader(width: 16, height: 12, interlacing: mode), slowmo: false).interlacing, "p")
+    }
+  }
 }

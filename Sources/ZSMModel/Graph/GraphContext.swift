@@ -102,7 +102,9 @@ final class GraphContext {
 
   /// Places the planned tensors in one arena and allocates it (through `MemoryLimit`: an
   /// arena over the cap is an error naming its size, `what` saying whose it is).
-  func finishPlanning(what: String) throws(MemoryError) {
+  /// Plans the arena of the pass just recorded; allocates it unless `allocate` is false (then
+  /// only `arenaBytes` is known and nothing can run).
+  func finishPlanning(what: String, allocate: Bool = true) throws(MemoryError) {
     var planner = ArenaPlanner()
     for id in descriptors.indices {
       planner.add(names[id], bytes: descriptors[id].byteCount, firstUse: firstUse[id], lastUse: lastUse[id])
@@ -112,6 +114,10 @@ final class GraphContext {
     if o1 || o2 { throw MemoryError("\(what): the staging rows overflow") }
     if stagingBytes > 0 { planner.add("conv staging rows", bytes: stagingBytes, firstUse: 0, lastUse: step) }
     let plan = try planner.plan()
+    guard allocate else {
+      self.plan = plan
+      return
+    }
     let arena = try Arena(byteCount: plan.totalBytes, for: what)
     storage = descriptors.indices.map { UnsafeMutableRawPointer(arena.floats(at: plan.offset(of: $0))) }
     if stagingBytes > 0 { staging = arena.floats(at: plan.offset(of: descriptors.count)) }

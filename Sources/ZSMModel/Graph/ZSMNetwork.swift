@@ -142,7 +142,29 @@ public final class ZSMNetwork {
 
   /// Plans a window of `frames` input frames of `width x height` (any size; padded to
   /// multiples of 4 internally). Allocates the arena; call again only when the shape changes.
+  /// (The previous arena is released first, so a new shape never needs both.)
   public func prepare(frames: Int, height: Int, width: Int) throws(ModelError) {
+    try plan(frames: frames, height: height, width: width, allocate: true)
+  }
+
+  /// The arena a window of `frames` input frames of `width x height` needs, in bytes, planned
+  /// without allocating it (so a caller can compare it with the memory cap and choose tiles).
+  /// The network is left unprepared: `prepare` before the next `run`.
+  public func arenaBytes(frames: Int, height: Int, width: Int) throws(ModelError) -> Int {
+    try plan(frames: frames, height: height, width: width, allocate: false)
+    let bytes = context.arenaBytes
+    self.frames = 0
+    return bytes
+  }
+
+  /// Frees the arena (it counts against `MemoryLimit` until then); `prepare` before the next
+  /// `run`.
+  public func releaseArena() {
+    context.beginPlanning()
+    frames = 0
+  }
+
+  private func plan(frames: Int, height: Int, width: Int, allocate: Bool) throws(ModelError) {
     guard frames >= 2 else { throw ModelError("a window needs at least 2 input frames, got \(frames)") }
     guard frames <= Limits.maximumWindow else {
       throw ModelError("a window has at most \(Limits.maximumWindow) input frames, got \(frames)")
@@ -166,7 +188,8 @@ public final class ZSMNetwork {
       throw ModelError("the network cannot run on \(frames) frames of \(width)x\(height): \(error.message)")
     }
     do {
-      try context.finishPlanning(what: "the arena of a window of \(frames) frames of \(width)x\(height)")
+      try context.finishPlanning(
+        what: "the arena of a window of \(frames) frames of \(width)x\(height)", allocate: allocate)
     } catch { throw ModelError(error.description) }
   }
 

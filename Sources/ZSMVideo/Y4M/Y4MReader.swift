@@ -214,6 +214,31 @@ extension Y4MHeader {
       chromaShiftY: s.y, to: dst, coefficients: c, rows: 0..<height)
   }
 
+  /// Converts the rectangle of one frame payload whose top-left corner is (`x`, `y`) and whose
+  /// size is `dst`'s to planar float RGB: what `convertToRGB` gives for those pixels (chroma is
+  /// taken from the nearest sample, so a corner on the chroma grid sees the same samples).
+  public func convertToRGB(
+    _ frame: UnsafeRawBufferPointer, to dst: PlanarRGB, matrix: YCbCrMatrix, x: Int, y: Int
+  ) {
+    let s = colorSpace.chromaShift ?? (0, 0)
+    precondition(
+      frame.count >= frameByteCount && x >= 0 && y >= 0 && x + dst.width <= width && y + dst.height <= height
+        && x & ((1 << s.x) - 1) == 0 && y & ((1 << s.y) - 1) == 0)
+    let c = YCbCrCoefficients(matrix, range)
+    let luma = frame.baseAddress!.assumingMemoryBound(to: UInt8.self)
+    let origin = luma + y * width + x
+    guard colorSpace.chromaShift != nil else {
+      convertGrayToRGB(luma: origin, lumaRowBytes: width, to: dst, coefficients: c, rows: 0..<dst.height)
+      return
+    }
+    let chromaOffset = (y >> s.y) * chromaWidth + (x >> s.x)
+    let cb = luma + width * height
+    let cr = cb + chromaWidth * chromaHeight
+    convertPlanarYUVToRGB(
+      luma: origin, lumaRowBytes: width, cb: cb + chromaOffset, cr: cr + chromaOffset, chromaRowBytes: chromaWidth,
+      chromaShiftX: s.x, chromaShiftY: s.y, to: dst, coefficients: c, rows: 0..<dst.height)
+  }
+
   /// Converts planar float RGB to one frame payload (mono keeps only Y').
   public func convertFromRGB(_ src: PlanarRGB, to frame: UnsafeMutableRawBufferPointer, matrix: YCbCrMatrix) {
     precondition(frame.count >= frameByteCount && src.width == width && src.height == height)
