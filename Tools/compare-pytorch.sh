@@ -25,7 +25,7 @@ print(h['shape'][1], h['shape'][3], h['shape'][4])
 PY
 )
 config=$("$zsm" inspect "$dir/model.pth" --size "${width}x${height}" --frames "$frames" |
-  sed -n 's/^configuration *ZSMConfig(nf: \([0-9]*\), groups: \([0-9]*\), frontRBs: \([0-9]*\), backRBs: \([0-9]*\))/\1,\2,\3,\4/p')
+  sed -n 's/^configuration *nf \([0-9]*\), \([0-9]*\) deformable groups, \([0-9]*\) + \([0-9]*\) residual blocks.*/\1,\2,\3,\4/p')
 echo "window: $frames frames of ${width}x${height}, config $config, $threads threads, $runs runs"
 torch_json=$("$python" "$here/reference/bench_cpu.py" --size "${width}x${height}" --frames "$frames" \
   --threads "$threads" --runs "$runs" --config "$config")

@@ -39,11 +39,13 @@ public struct ZSMConfig: Equatable, Hashable, Sendable, CustomStringConvertible 
   /// The released model's configuration: nf 64, groups 8, 5 front and 40 back blocks.
   public static let released = ZSMConfig(nf: 64, groups: 8, frontRBs: 5, backRBs: 40)
 
+  /// For people: "nf 64, 8 deformable groups, 5 + 40 residual blocks" (the released model),
+  /// with the tail width and the bicubic skip when they differ from it.
   public var description: String {
-    var text = "ZSMConfig(nf: \(nf), groups: \(groups), frontRBs: \(frontRBs), backRBs: \(backRBs)"
-    if tailWidth != 64 { text += ", tailWidth: \(tailWidth)" }
-    if globalSkip { text += ", globalSkip: true" }
-    return text + ")"
+    var text = "nf \(nf), \(groups) deformable groups, \(frontRBs) + \(backRBs) residual blocks"
+    if tailWidth != 64 { text += ", tail width \(tailWidth)" }
+    if globalSkip { text += ", bicubic skip" }
+    return text
   }
 
   /// Reads the configuration off a state_dict's names and shapes:
