@@ -43,7 +43,8 @@ struct Upscale: ParsableCommand {
       Each job reads the whole input up to what its windows need and computes
       exactly the windows a whole run would, so the parts, concatenated in order,
       are byte for byte one whole run. Only the part starting at frame 0 carries the
-      stream header (parts are Y4M; encode the joined stream).
+      stream header (parts are Y4M; encode the joined stream). Deploy/ has a Slurm
+      job array and a Kubernetes Indexed Job that do this.
         parallel zsm upscale --model M.pth -i clip.y4m -o part-{#}.y4m \\
           --frames {}:'{=$_+=100=}' ::: 0 100 200 300
         cat part-{1..4}.y4m > upscaled.y4m
