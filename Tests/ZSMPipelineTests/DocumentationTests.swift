@@ -6,7 +6,8 @@ import XCTest
 #endif
 
 /// What the documentation says is what runs: the README's GNU parallel example (run as shown,
-/// and shown by `zsm upscale --help`).
+/// and shown by `zsm upscale --help`), and the `docs/architecture.md §N` citations of the help
+/// texts and the sources, which must name sections that exist.
 final class DocumentationTests: XCTestCase {
   let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
     .deletingLastPathComponent()
@@ -29,6 +30,53 @@ final class DocumentationTests: XCTestCase {
     XCTAssertEqual(r.status, 0, r.stderr)
     for line in example {
       XCTAssertTrue(r.stdout.contains(line), "zsm upscale --help lacks the README's line: \(line)\n\(r.stdout)")
+    }
+  }
+
+  /// Section numbers ("1", "5.1") of docs/architecture.md's headings.
+  func architectureSections() throws -> Set<String> {
+    let text = try String(contentsOf: root.appendingPathComponent("docs/architecture.md"), encoding: .utf8)
+    var sections: Set<String> = []
+    for line in text.split(separator: "\n") where line.hasPrefix("## ") || line.hasPrefix("### ") {
+      // "## 5. Stage C" and "### 5.1 One direction"
+      let words = line.split(separator: " ")
+      let number = words.count > 1 ? String(words[1].hasSuffix(".") ? words[1].dropLast() : words[1]) : ""
+      if !number.isEmpty, number.allSatisfy({ $0.isNumber || $0 == "." }) { sections.insert(number) }
+    }
+    return sections
+  }
+
+  /// Every `architecture.md §N` citation in `text`, as (the name it cites, "N").
+  func citations(in text: String) -> [(String, String)] {
+    text.matches(of: /([\w.\/]*architecture\.md) §(\d+(?:\.\d+)?)/).map { (String($0.1), String($0.2)) }
+  }
+
+  func testHelpAndSourceCitationsNameSectionsOfDocsArchitecture() throws {
+    let sections = try architectureSections()
+    XCTAssertTrue(sections.isSuperset(of: ["1", "3", "4", "5.1", "8.2", "9.1", "10", "11"]), "\(sections.sorted())")
+    var cited = 0
+    for command in [
+      "upscale", "live", "eval", "daemon", "infer", "inspect", "bench", "profile", "calibrate", "devices",
+    ] {
+      let r = try runProcess(zsm, [command, "--help"])
+      XCTAssertEqual(r.status, 0, r.stderr)
+      // Help text may wrap a citation's name and number onto two lines.
+      let help = r.stdout.replacingOccurrences(of: "\n", with: " ").replacingOccurrences(of: "  ", with: " ")
+      for (name, section) in citations(in: help) {
+        cited += 1
+        XCTAssertEqual(name, "docs/architecture.md", "zsm \(command) --help cites \(name)")
+        XCTAssertTrue(
+          sections.contains(section), "zsm \(command) --help cites §\(section), not in docs/architecture.md")
+      }
+    }
+    XCTAssertGreaterThanOrEqual(cited, 2, "eval and inspect cite the document")
+    let sources = FileManager.default.enumerator(atPath: root.appendingPathComponent("Sources").path)!
+    for case let file as String in sources where file.hasSuffix(".swift") {
+      let text = try String(contentsOf: root.appendingPathComponent("Sources/\(file)"), encoding: .utf8)
+      for (name, section) in citations(in: text) {
+        XCTAssertEqual(name, "docs/architecture.md", "Sources/\(file) cites \(name)")
+        XCTAssertTrue(sections.contains(section), "Sources/\(file) cites §\(section), not in docs/architecture.md")
+      }
     }
   }
 
