@@ -198,7 +198,7 @@ struct Upscale: ParsableCommand {
       throw CLIError("\(error)")
     }
     // SIGINT/SIGTERM/SIGHUP while running: the unfinished temporary output is removed.
-    removeOnSignal(encoder?.temporary ?? writer.temporary)
+    removeOnSignal(encoder?.temporary ?? writer.temporary, writtenBy: encoder?.processIdentifier)
     defer { removeOnSignal(nil) }
     let progressLine = ProgressLine(forced: progress)
     let expected = decodes ? info?.frames : expectedFrames(path: input, frameBytes: reader.frameByteCount)
@@ -278,16 +278,24 @@ struct Upscale: ParsableCommand {
 
 /// The temporary output to remove if a signal ends the run (a C string, for the handler).
 nonisolated(unsafe) private var signalCleanupPath: UnsafeMutablePointer<CChar>?
+/// The process that writes it (ffmpeg encoding), or 0 when this process does.
+nonisolated(unsafe) private var signalCleanupWriter: pid_t = 0
 
 /// While `path` is set, SIGINT, SIGTERM and SIGHUP remove it and end the process (status
 /// 128 + signal), so an interrupted run leaves no partial output behind; nil restores the
-/// default actions.
-func removeOnSignal(_ path: String?) {
+/// default actions. When another process (`writer`, an ffmpeg encoding) writes `path`, it is
+/// killed and reaped first, so it cannot create or finish the file after the removal.
+func removeOnSignal(_ path: String?, writtenBy writer: Int32? = nil) {
   let old = signalCleanupPath
   signalCleanupPath = path.map { strdup($0) }
+  signalCleanupWriter = path == nil ? 0 : writer ?? 0
   for sig in [SIGINT, SIGTERM, SIGHUP] {
     if signalCleanupPath != nil {
       signal(sig) { sig in
+        if signalCleanupWriter > 0 {
+          kill(signalCleanupWriter, SIGKILL)
+          waitpid(signalCleanupWriter, nil, 0)
+        }
         if let path = signalCleanupPath { unlink(path) }
         _exit(128 + sig)
       }

@@ -145,6 +145,40 @@ final class VideoFileTests: XCTestCase {
     XCTAssertEqual(files(), ["in.mp4"])
   }
 
+  /// SIGTERM while ffmpeg encodes: its temporary file is gone (ffmpeg killed first, so it
+  /// cannot create or finish it afterwards) and the previous output is untouched; both before
+  /// the first frame reaches ffmpeg and in the middle of the clip.
+  func testInterruptedEncodingKeepsThePreviousOutput() throws {
+    let clip = path("clip.y4m")
+    try FFmpegTestTools.run(
+      ["-f", "lavfi", "-i", "testsrc=size=16x12:rate=10", "-frames", "12", "-pix_fmt", "yuv420p", clip])
+    let bytes = try Data(contentsOf: URL(fileURLWithPath: clip))
+    let headerBytes = bytes.prefix { $0 != 0x0A }.count + 1
+    let frameBytes = 16 * 12 * 3 / 2 + 6
+    let output = path("out.mp4")
+    let previous = Data("previous".utf8)
+    try previous.write(to: URL(fileURLWithPath: output))
+    let fifo = path("in.fifo")
+    XCTAssertEqual(mkfifo(fifo, 0o600), 0)
+    for fed in [headerBytes, headerBytes + 6 * frameBytes] {
+      let process = Process()
+      process.executableURL = URL(fileURLWithPath: zsm)
+      process.arguments = upscale(fifo, output)
+      process.standardError = FileHandle.nullDevice
+      try process.run()
+      let writer = try XCTUnwrap(FileHandle(forWritingAtPath: fifo))
+      writer.write(bytes.prefix(fed))
+      Thread.sleep(forTimeInterval: 3)
+      kill(process.processIdentifier, SIGTERM)
+      process.waitUntilExit()
+      try? writer.close()
+      XCTAssertEqual(process.terminationStatus, 128 + SIGTERM, "fed \(fed) bytes")
+      XCTAssertEqual(try Data(contentsOf: URL(fileURLWithPath: output)), previous, "fed \(fed) bytes")
+      Thread.sleep(forTimeInterval: 1)  // anything still writing would have created its file by now
+      XCTAssertEqual(files(), ["clip.y4m", "in.fifo", "out.mp4"], "fed \(fed) bytes: no temporary file left")
+    }
+  }
+
   // MARK: - Progress
 
   func testProgressLinesOnlyWhenAskedOutsideATerminal() throws {

@@ -63,6 +63,9 @@ public final class FFmpegEncoder {
 
   deinit { if !done { discard() } }
 
+  /// The ffmpeg process that writes `temporary`.
+  public var processIdentifier: Int32 { child.process.processIdentifier }
+
   /// Ends the stream, waits for ffmpeg and, when it succeeded, renames its file over `output`
   /// (after syncing it). A failure removes the temporary file and names ffmpeg's error.
   public func finish() throws(PipelineError) {
