@@ -147,7 +147,9 @@ final class VideoFileTests: XCTestCase {
 
   /// SIGTERM while ffmpeg encodes: its temporary file is gone (ffmpeg killed first, so it
   /// cannot create or finish it afterwards) and the previous output is untouched; both before
-  /// the first frame reaches ffmpeg and in the middle of the clip.
+  /// the first frame reaches ffmpeg and in the middle of the clip. zsm is started with the
+  /// signals blocked, as a parent's mask would leave them (this test process blocks them
+  /// itself once a daemon test's SignalWatcher ran): it must unblock them.
   func testInterruptedEncodingKeepsThePreviousOutput() throws {
     let clip = path("clip.y4m")
     try FFmpegTestTools.run(
@@ -165,12 +167,25 @@ final class VideoFileTests: XCTestCase {
       process.executableURL = URL(fileURLWithPath: zsm)
       process.arguments = upscale(fifo, output)
       process.standardError = FileHandle.nullDevice
+      let done = DispatchSemaphore(value: 0)
+      process.terminationHandler = { _ in done.signal() }
+      var blocked = sigset_t()
+      var previousMask = sigset_t()
+      sigemptyset(&blocked)
+      for sig in [SIGINT, SIGTERM, SIGHUP] { sigaddset(&blocked, sig) }
+      pthread_sigmask(SIG_BLOCK, &blocked, &previousMask)
+      defer { pthread_sigmask(SIG_SETMASK, &previousMask, nil) }
       try process.run()
+      pthread_sigmask(SIG_SETMASK, &previousMask, nil)
       let writer = try XCTUnwrap(FileHandle(forWritingAtPath: fifo))
       writer.write(bytes.prefix(fed))
       Thread.sleep(forTimeInterval: 3)
       kill(process.processIdentifier, SIGTERM)
-      process.waitUntilExit()
+      if done.wait(timeout: .now() + 60) == .timedOut {
+        kill(process.processIdentifier, SIGKILL)
+        process.waitUntilExit()
+        XCTFail("fed \(fed) bytes: zsm still running 60 s after SIGTERM")
+      }
       try? writer.close()
       XCTAssertEqual(process.terminationStatus, 128 + SIGTERM, "fed \(fed) bytes")
       XCTAssertEqual(try Data(contentsOf: URL(fileURLWithPath: output)), previous, "fed \(fed) bytes")
