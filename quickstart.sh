@@ -28,7 +28,9 @@ fi
 command -v swift >/dev/null || { echo "swift not found: install the Swift 6 toolchain (swift.org/install)" >&2; exit 1; }
 
 echo "== building (release, for this CPU)"
-swift build -c release --product zsm
+# The commit goes into the binary (zsm --version); none outside a git checkout.
+commit=$(git rev-parse --short HEAD 2>/dev/null || true)
+ZSM_GIT_COMMIT=$commit swift build -c release --product zsm
 echo "== installing zsm to $prefix/bin, its data to $prefix/share/zsm"
 install -D -m 755 .build/release/zsm "$prefix/bin/zsm"
 mkdir -p "$prefix/share/zsm"

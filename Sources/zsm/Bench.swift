@@ -17,6 +17,10 @@ struct Bench: ParsableCommand {
         swift build -c release && .build/release/zsm bench
       Names are stable for scripts, e.g. conv3x3-64-64-180x144, conv1x1-128-64-180x144,
       deform3x3-64-64-g8-180x144 (sampling + multiply, excluding its offset conv).
+
+      A run takes minutes: on a terminal a progress line on stderr says what is being measured
+      (--progress: also when stderr is a pipe or a log, one line per step); the results alone go
+      to stdout.
       """)
 
   @Option(help: "Comma-separated thread counts.")
@@ -30,6 +34,9 @@ struct Bench: ParsableCommand {
 
   @Flag(help: "Print one JSON document instead of a table.")
   var json = false
+
+  @Flag(help: "Progress lines on stderr also when it is not a terminal (results stay alone on stdout).")
+  var progress = false
 
   func validate() throws {
     guard reps >= 1 else { throw ValidationError("--reps must be at least 1") }
@@ -46,14 +53,21 @@ struct Bench: ParsableCommand {
     guard !cases.isEmpty || !colors.isEmpty else {
       throw ValidationError("no kernel matches --filter '\(filter ?? "")'")
     }
+    let progressLine = ProgressLine(forced: progress)
+    let start = monotonicSeconds()
+    func step(_ text: String) { progressLine.update("bench [\(clockTime(monotonicSeconds() - start))]: \(text)") }
+    step("waiting (up to 20 s) until other processes leave the CPUs")
     let load = waitForQuietMachine()
     var report = BenchReport(foreignLoadAtStart: load)
     for t in threadCounts where !cases.isEmpty {
       let pool = WorkerPool(threads: t)
+      step("\(t) thread(s): FMA peak")
       report.peak[t] = measurePeak(pool: pool)
+      step("\(t) thread(s): warming up \(cases.count) kernel(s)")
       for c in cases { c.run(pool) }  // warm-up: caches, page faults, thread wake-ups
       var times = [[Double]](repeating: [], count: cases.count)
-      for _ in 0..<reps {
+      for rep in 0..<reps {
+        step("\(t) thread(s): \(cases.count) kernel(s), round \(rep + 1) of \(reps)")
         for (i, c) in cases.enumerated() {
           let r = timeUndisturbed(threads: t, minShare: t == 1 ? 0.9 : 0.75) { c.run(pool) }
           times[i].append(r.seconds)
@@ -66,9 +80,11 @@ struct Bench: ParsableCommand {
       }
     }
     // Colour conversion (one thread; memory-bound): bytes read + written per second.
+    if !colors.isEmpty { step("colour conversions: warming up") }
     for c in colors { c.run() }
     var colorTimes = [[Double]](repeating: [], count: colors.count)
-    for _ in 0..<reps {
+    for rep in 0..<reps where !colors.isEmpty {
+      step("colour conversions, round \(rep + 1) of \(reps)")
       for (i, c) in colors.enumerated() {
         colorTimes[i].append(timeUndisturbed(threads: 1, minShare: 0.9, c.run).seconds)
       }
@@ -76,6 +92,7 @@ struct Bench: ParsableCommand {
     for (i, c) in colors.enumerated() {
       report.conversions.append(.init(name: c.name, seconds: median(colorTimes[i]), bytes: c.bytes))
     }
+    progressLine.finish()
     print(json ? report.json() : report.table())
   }
 

@@ -8,19 +8,21 @@ struct Eval: ParsableCommand {
   static let configuration = CommandConfiguration(
     abstract: "PSNR and SSIM of a Y4M clip against a reference, on the Y channel.",
     discussion: """
-      The protocol of the Zooming Slow-Mo paper (architecture.md §10): frames are decoded to
-      RGB, quantised to 8 bits, Y = 16 + 65.481 R + 128.553 G + 24.966 B (BT.601, MATLAB's
-      rgb2ycbcr) without border crop; PSNR with peak 255 per frame; SSIM with an 11x11
-      Gaussian window (sigma 1.5) over the valid region. Prints every frame and the mean.
+      The protocol of the Zooming Slow-Mo paper (docs/architecture.md §10): frames
+      are decoded to RGB, quantised to 8 bits, Y = 16 + 65.481 R + 128.553 G +
+      24.966 B (BT.601, MATLAB's rgb2ycbcr) without border crop; PSNR with peak 255
+      per frame; SSIM with an 11x11 Gaussian window (sigma 1.5) over the valid
+      region. Prints every frame and the mean.
 
         zsm eval --reference hr.y4m --output out.y4m
         zsm eval --reference hr.y4m --output out.y4m --baselines lr.y4m
 
-      With --baselines LR (the low-resolution clip that was upscaled, whose frames sit at the
-      even output positions), the same run also scores two baselines made from LR — every
-      input frame x4 bicubic, the frames in between duplicated from the previous input or
-      blended from both neighbours — and prints a table of means at input positions, at
-      interpolated positions and overall, for the output and both baselines.
+      With --baselines LR (the low-resolution clip that was upscaled, whose frames
+      sit at the even output positions), the same run also scores two baselines made
+      from LR — every input frame x4 bicubic, the frames in between duplicated from
+      the previous input or blended from both neighbours — and prints a table of
+      means at input positions, at interpolated positions and overall, for the
+      output and both baselines.
       """)
 
   @Option(help: "Reference (ground truth) Y4M file.")

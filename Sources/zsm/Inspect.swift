@@ -8,10 +8,11 @@ struct Inspect: ParsableCommand {
   static let configuration = CommandConfiguration(
     abstract: "Describe a checkpoint: configuration, parameters, compute and memory for a window.",
     discussion: """
-      Loads and strictly verifies the checkpoint (every expected tensor present with the right
-      shape, nothing extra), infers its configuration, and plans a window of --frames input
-      frames of --size to report MACs per output frame by stage (architecture.md §11; the
-      deformable convs count as their dense equivalent) and the size of the memory arena.
+      Loads and strictly verifies the checkpoint (every expected tensor present with
+      the right shape, nothing extra), infers its configuration, and plans a window
+      of --frames input frames of --size to report MACs per output frame by stage
+      (docs/architecture.md §11; the deformable convs count as their dense
+      equivalent) and the size of the memory arena.
 
       Example:
         zsm inspect --size 80x60                                  # the shipped ZSM-Lite

@@ -20,7 +20,7 @@ final class KernelBenchmark {
 }
 
 enum KernelBenchmarks {
-  /// The layer shapes of architecture.md §11 that dominate the network's time.
+  /// The layer shapes of docs/architecture.md §11 that dominate the network's time.
   static func all() -> [KernelBenchmark] {
     [
       conv3x3(cin: 64, cout: 64, width: 180, height: 144),

@@ -21,6 +21,9 @@ struct Profile: ParsableCommand {
       command (refused when the board's CPU features are not this machine's).
         zsm profile --board x86_64-avx512 --size 180x144 --frames 4
         zsm profile --board rpi5 --write          # on a Raspberry Pi 5
+
+      On a terminal a progress line on stderr says which step runs (--progress: also when stderr
+      is a pipe or a log, one line per step); the report alone goes to stdout.
       """)
 
   @Option(help: "Board name (Boards/NAME.json).")
@@ -58,6 +61,9 @@ struct Profile: ParsableCommand {
   @Flag(help: "Write the tuning and measured figures into the board file.")
   var write = false
 
+  @Flag(help: "Progress lines on stderr also when it is not a terminal (the report stays alone on stdout).")
+  var progress = false
+
   func validate() throws {
     guard frames >= 2 else { throw ValidationError("--frames must be at least 2") }
     guard reps >= 1 else { throw ValidationError("--reps must be at least 1") }
@@ -90,8 +96,12 @@ struct Profile: ParsableCommand {
     let foreign = profile.map { p in
       CPUFeatures.available().map { CPUFeatures.missing(required: p.features, available: $0) } ?? []
     }
+    let progressLine = ProgressLine(forced: progress)
+    let start = monotonicSeconds()
+    let step = { (text: String) in progressLine.update("profile [\(clockTime(monotonicSeconds() - start))]: \(text)") }
     if let missing = foreign, !missing.isEmpty, !write {
-      note("warning: this CPU lacks \(missing.joined(separator: ", ")) of board \(board!): these are not its figures")
+      progressLine.note(
+        "warning: this CPU lacks \(missing.joined(separator: ", ")) of board \(board!): these are not its figures")
     }
     if write, let missing = foreign, !missing.isEmpty {
       throw CLIError(
@@ -100,27 +110,32 @@ struct Profile: ParsableCommand {
     let t = threads ?? profile?.threads ?? ProcessInfo.processInfo.activeProcessorCount
     let (w, h) = parsedSize!
     var report = ProfileReport(board: board, threads: t, width: w, height: h, frames: frames)
+    step("waiting (up to 20 s) until other processes leave the CPUs")
     report.foreignLoadAtStart = waitForQuietMachine()
     let pool = WorkerPool(threads: t)
     let onePool = WorkerPool(threads: 1)
+    step("FMA peak, 1 thread")
     report.peak1 = measurePeak(pool: onePool)
+    if t > 1 { step("FMA peak, \(t) threads") }
     report.peak = t == 1 ? report.peak1 : measurePeak(pool: pool)
-    note("peak: \(fmt(report.peak1 / 1e9, 1)) GFLOP/s 1T, \(fmt(report.peak / 1e9, 1)) GFLOP/s \(t)T")
+    progressLine.note("peak: \(fmt(report.peak1 / 1e9, 1)) GFLOP/s 1T, \(fmt(report.peak / 1e9, 1)) GFLOP/s \(t)T")
 
     // Kernels on the network's layer shapes.
     let cases = KernelBenchmarks.all()
+    step("\(cases.count) kernels on the network's layer shapes, \(reps) round(s)")
     let kernelTimes = timeInterleaved(cases.map { c in { c.run(pool) } }, threads: t)
     report.kernels = zip(cases, kernelTimes).map { .init(name: $0.name, seconds: $1, flops: $0.flops) }
 
     // The whole network, stage by stage.
-    report.network = try profileNetwork(threads: t, width: w, height: h)
+    report.network = try profileNetwork(threads: t, width: w, height: h, progress: progressLine, step: step)
 
     // Tuning.
     if !noTune {
-      report.tuning = tune(pool: pool, threads: t)
+      report.tuning = tune(pool: pool, threads: t, step: step)
       RuntimeTuning.deformableTilePixels = report.tuning!.chosenTile
       RuntimeTuning.rowChunksPerThread = report.tuning!.chosenChunks
     }
+    progressLine.finish()
     print(json ? report.json() : report.table())
     if write, var p = profile {
       p = report.updating(p, command: CommandLine.arguments.joined(separator: " "))
@@ -157,9 +172,12 @@ struct Profile: ParsableCommand {
     return best
   }
 
-  func profileNetwork(threads t: Int, width w: Int, height h: Int) throws -> ProfileReport.Network {
+  func profileNetwork(
+    threads t: Int, width w: Int, height h: Int, progress: ProgressLine, step: (String) -> Void
+  ) throws -> ProfileReport.Network {
     let network: ZSMNetwork
     if !randomReleased {
+      progress.finish()  // loading may say which model it takes
       network = try loadNetwork(path: try resolvedModel(model), threads: t, precision: precision)
     } else {
       network = try randomNetwork(config: .released, threads: t, precision: precision.precision)
@@ -170,6 +188,10 @@ struct Profile: ParsableCommand {
     var output = [Float](repeating: 0, count: (2 * frames - 1) * 3 * 16 * h * w)
     var runs: [(total: Double, stages: [NetworkStage: Double], deform: Double)] = []
     for i in 0...reps {
+      step(
+        i == 0
+          ? "the network, \(w)x\(h), \(frames) frames: warm-up"
+          : "the network, \(w)x\(h), \(frames) frames: run \(i) of \(reps)")
       // Re-timed (up to 5 times) when other processes took the cores: the network's stage
       // times are those of the accepted (last) run. Run 0 is a warm-up (first-touch faults).
       let r = timeUndisturbed(threads: t, minShare: 0.5) {
@@ -180,7 +202,7 @@ struct Profile: ParsableCommand {
       }
       if i > 0 { runs.append((r.seconds, network.lastRunStageSeconds, network.lastRunDeformableSeconds)) }
     }
-    note(
+    progress.note(
       "network run time (s): \(runs.map { fmt($0.total, 3) }.joined(separator: ", ")); median "
         + "\(fmt(median(runs.map(\.total)), 3)), min \(fmt(runs.map(\.total).min() ?? 0, 3))")
     let macs = network.macsPerWindow
@@ -199,7 +221,7 @@ struct Profile: ParsableCommand {
   /// Tries each tunable's candidates on the layers it affects (one at a time, the other fixed at
   /// its current value) and keeps the fastest; then times every affected layer with the defaults
   /// and with the choice, interleaved.
-  func tune(pool: WorkerPool, threads t: Int) -> ProfileReport.Tuning {
+  func tune(pool: WorkerPool, threads t: Int, step: (String) -> Void) -> ProfileReport.Tuning {
     let startTile = RuntimeTuning.deformableTilePixels
     let startChunks = RuntimeTuning.rowChunksPerThread
     func deformCase(tile: Int) -> KernelBenchmark {
@@ -209,6 +231,7 @@ struct Profile: ParsableCommand {
       return KernelBenchmarks.deform3x3(channels: 64, groups: 8, width: 180, height: 144)
     }
     let tiles = Array(Set([12, 24, 36, 48, 72, 96, startTile])).sorted()
+    step("tuning: \(tiles.count) deformable tile sizes")
     let tileTimes = timeInterleaved(
       tiles.map { tile in
         let c = deformCase(tile: tile)
@@ -225,6 +248,7 @@ struct Profile: ParsableCommand {
     let layers = KernelBenchmarks.all().filter { !$0.name.hasPrefix("deform") } + [deformCase(tile: chosenTile)]
     if t > 1 {
       chunkCandidates = Array(Set([1, 2, 4, 8, startChunks])).sorted()
+      step("tuning: \(chunkCandidates.count) row chunkings on every layer")
       // Total over every layer, per candidate.
       var totals = [Double](repeating: 0, count: chunkCandidates.count)
       for _ in 0..<reps {
@@ -251,6 +275,7 @@ struct Profile: ParsableCommand {
       + [(defaultDeform.name, defaultDeform, tunedDeform)]
     var before = [[Double]](repeating: [], count: pairs.count)
     var after = [[Double]](repeating: [], count: pairs.count)
+    step("tuning: every tuned layer, defaults against the choice")
     for (_, d, n) in pairs {
       d.run(pool)
       n.run(pool)

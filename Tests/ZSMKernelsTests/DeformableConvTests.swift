@@ -1,7 +1,7 @@
 import XCTest
 import ZSMKernels
 
-/// The tile-based DCNv2 sampler against the Double reference of architecture.md §4, with
+/// The tile-based DCNv2 sampler against the Double reference of docs/architecture.md §4, with
 /// offsets large enough that many taps fall outside the image. Bound as for convolutions:
 /// 1e-5 of the summation magnitude.
 final class DeformableConvTests: XCTestCase {

@@ -1,6 +1,6 @@
 import Foundation
 
-// Plain scalar references on NCHW arrays, in Double, written from architecture.md
+// Plain scalar references on NCHW arrays, in Double, written from docs/architecture.md
 // (§2 convolution, §4 DCNv2, §5 LSTM update, §7 resampling). They share no code with the kernels.
 
 enum Reference {
@@ -44,7 +44,7 @@ enum Reference {
   static func sigmoid(_ x: Double) -> Double { 1 / (1 + exp(-x)) }
   static func leaky(_ x: Double) -> Double { x < 0 ? 0.1 * x : x }
 
-  /// Modulated deformable conv exactly as architecture.md §4 (torchvision's rules).
+  /// Modulated deformable conv exactly as docs/architecture.md §4 (torchvision's rules).
   static func deformConv(
     input: [Float], channels: Int, height: Int, width: Int, offsetsAndMask: [Float], groups: Int,
     weights: [Float], bias: [Float], cout: Int

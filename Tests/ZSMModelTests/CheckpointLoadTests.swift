@@ -106,7 +106,7 @@ final class CheckpointLoadTests: XCTestCase {
     XCTAssertEqual(stateDict.parameterCount, 11_102_771)
   }
 
-  /// The file order is the upstream registration order of architecture.md §9.
+  /// The file order is the upstream registration order of docs/architecture.md §9.
   func testNamesAndShapesFollowRegistrationOrder() throws {
     for directory in ["tiny_16x12_n2", "small_32x24_n3"] {
       let stateDict = try load(directory, "model.pth")

@@ -67,7 +67,7 @@ final class GoldenTests: XCTestCase {
   }
 
   /// Fixtures whose size is not a multiple of 4: the reference zero-padded the input at the
-  /// bottom and right, ran, and cropped the output (architecture.md §8.2); only input and
+  /// bottom and right, ran, and cropped the output (docs/architecture.md §8.2); only input and
   /// output are stored.
   func checkOutputOnly(_ fixture: String, threads: Int) throws {
     let path = Self.fixtures.appendingPathComponent("\(fixture)/model.pth").path

@@ -16,7 +16,7 @@ final class ZSMConfigTests: XCTestCase {
     XCTAssertEqual(Set(expected.map(\.name)).count, 416, "names are unique")
   }
 
-  /// The per-part counts of architecture.md §9.1–9.4.
+  /// The per-part counts of docs/architecture.md §9.1–9.4.
   func testReleasedConfigurationPartCounts() {
     let expected = ZSMConfig.released.expectedParameters()
     let beforeLSTM = expected.prefix { !$0.name.hasPrefix("ConvBLSTM.") }

@@ -158,7 +158,7 @@ def parse_args(argv=None) -> argparse.Namespace:
                         help="nf,groups,front_RBs,back_RBs (default 64,8,5,40: the released model)")
     parser.add_argument("--size", default="64x48",
                         help="LR size WxH (default 64x48). Sizes that are not multiples of 4 are handled as "
-                             "upstream's scripts do (architecture.md §8.2): the input is zero-padded at the "
+                             "upstream's scripts do (docs/architecture.md §8.2): the input is zero-padded at the "
                              "bottom and right, the network runs, the output is cropped; only input and "
                              "output are written then")
     parser.add_argument("--frames", type=int, default=4, help="input frames N >= 2 (default 4)")

@@ -1,7 +1,8 @@
 """PyTorch reference of the Zooming Slow-Mo network (CVPR 2020), written from the spec.
 
-The spec is `architecture.md` (shared design folder). Section numbers in the comments
-below (§n) refer to it. The module tree mirrors upstream's `LunaTokis` so that the
+The spec is the shared design folder's `architecture.md`; `docs/architecture.md` is the
+repository's summary of it, with the same section numbers. Section numbers in the comments
+below (§n) refer to them. The module tree mirrors upstream's `LunaTokis` so that the
 `state_dict` has exactly the upstream names, order and shapes (§9): the official
 checkpoint and the project fixtures load with `strict=True`.
 

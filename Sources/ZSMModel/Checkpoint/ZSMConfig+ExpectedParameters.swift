@@ -1,5 +1,5 @@
 extension ZSMConfig {
-  /// Every parameter of the network, in upstream registration order (architecture.md §9.1–9.3),
+  /// Every parameter of the network, in upstream registration order (docs/architecture.md §9.1–9.3),
   /// with its shape. Convolution weights are `[out, in, kh, kw]`; weights precede biases.
   ///
   /// The upsampling tail is `tailWidth` wide (§6; upstream hard-wires 64 whatever `nf` is):

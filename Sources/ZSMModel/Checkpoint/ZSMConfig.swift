@@ -1,5 +1,5 @@
 /// The hyper-parameters of a Zooming Slow-Mo network that shape its weights
-/// (architecture.md §1): feature width, deformable groups and residual block counts; and the two
+/// (docs/architecture.md §1): feature width, deformable groups and residual block counts; and the two
 /// options of the ZSM-Lite variant (Models/README.md): the width of the ×4 tail and the global
 /// skip.
 public struct ZSMConfig: Equatable, Hashable, Sendable, CustomStringConvertible {

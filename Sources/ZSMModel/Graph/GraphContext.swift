@@ -192,7 +192,7 @@ final class GraphContext {
   func countMACs(_ n: Int) { macs[stage.rawValue] += n }
 }
 
-/// The stages of architecture.md §11's cost table.
+/// The stages of docs/architecture.md §11's cost table.
 public enum NetworkStage: Int, CaseIterable, Sendable {
   case featureExtraction, interpolation, convLSTM, reconstructionTrunk, upsampling
 

@@ -110,7 +110,7 @@ struct PyramidLayers {
   }
 }
 
-/// One direction `_s` of a `pcd_align` block (architecture.md §3).
+/// One direction `_s` of a `pcd_align` block (docs/architecture.md §3).
 struct AlignLayers {
   let l3offset1, l3offset2: Conv2D
   let l3dcn: DeformableLayer
@@ -154,7 +154,7 @@ struct PCDLayers {
   }
 }
 
-/// A state aligner `pcd_h` / `pcd_c` (`Easy_PCD`, architecture.md §5.1).
+/// A state aligner `pcd_h` / `pcd_c` (`Easy_PCD`, docs/architecture.md §5.1).
 struct StateAlignLayers {
   let pyramid: PyramidLayers
   let pcd: PCDLayers

@@ -14,7 +14,7 @@ public struct StageOutputs {
   public init() {}
 }
 
-/// The Zooming Slow-Mo network (architecture.md), on the packed kernels and one static arena.
+/// The Zooming Slow-Mo network (docs/architecture.md), on the packed kernels and one static arena.
 ///
 /// `prepare(frames:height:width:)` validates every operation and plans all intermediates of a
 /// window into one arena; `run` then processes a window without allocating. Frames of any size
@@ -385,7 +385,7 @@ public final class ZSMNetwork {
     try context.deform(layer.deform, input, offsets: offsets, output, scratch: scratch)
   }
 
-  /// `Align_s(source <- reference)` of architecture.md §3, written into `output` (C channels).
+  /// `Align_s(source <- reference)` of docs/architecture.md §3, written into `output` (C channels).
   func align(
     _ L: AlignLayers, source: Pyramid, reference: Pyramid, into output: PlannedTensor, _ scratch: PlannedTensor
   ) throws(ShapeError) {

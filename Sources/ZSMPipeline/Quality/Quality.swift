@@ -1,4 +1,4 @@
-/// Image quality with the Zooming Slow-Mo paper's protocol (architecture.md §10), on the luma
+/// Image quality with the Zooming Slow-Mo paper's protocol (docs/architecture.md §10), on the luma
 /// of RGB frames: RGB in [0, 1] is first quantised to 8 bits (clamp, round half to even), then
 /// Y = 16 + 65.481 R + 128.553 G + 24.966 B (MATLAB's BT.601 `rgb2ycbcr`, Y in 16...235).
 /// No border is cropped.

@@ -101,14 +101,16 @@ public final class Y4MWriter {
     }
   }
 
-  /// `dir/.name.zsm-<pid>-<n>.tmp`, beside `path` (so the rename stays within a file system).
-  static func temporaryName(for path: String) -> String {
+  /// `dir/.name.zsm-<pid>-<n><suffix>`, a free name beside `path` (so the rename stays within
+  /// a file system). An output another program writes keeps its extension in `suffix`
+  /// (`.tmp.mp4`), since ffmpeg chooses the container by it.
+  public static func temporaryName(for path: String, suffix: String = ".tmp") -> String {
     let slash = path.lastIndex(of: "/")
     let directory = slash.map { String(path[...$0]) } ?? ""
     let name = slash.map { String(path[path.index(after: $0)...]) } ?? path
     var n = 0
     while true {
-      let candidate = "\(directory).\(name).zsm-\(getpid())-\(n).tmp"
+      let candidate = "\(directory).\(name).zsm-\(getpid())-\(n)\(suffix)"
       if access(candidate, F_OK) != 0 { return candidate }
       n += 1
     }
