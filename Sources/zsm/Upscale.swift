@@ -165,7 +165,6 @@ struct Upscale: ParsableCommand {
   }
 
   func run() throws {
-    unblockTerminationSignals()
     let range = try frameRange()
     if let maxMemory { MemoryLimit.bytes = maxMemory << 20 }
     try refuseOutputOverInput()
@@ -315,17 +314,6 @@ struct Upscale: ParsableCommand {
     else { return nil }
     return size / (frameBytes + 6)
   }
-}
-
-/// Unblocks SIGINT, SIGTERM and SIGHUP in the calling thread, before it starts other threads
-/// and processes (which inherit its mask): a process started with them blocked (its parent's
-/// mask, e.g. a program that waits for them with sigwait) would never see them, neither to
-/// end nor to remove its unfinished output, and neither would its ffmpeg children.
-func unblockTerminationSignals() {
-  var set = sigset_t()
-  sigemptyset(&set)
-  for sig in [SIGINT, SIGTERM, SIGHUP] { sigaddset(&set, sig) }
-  pthread_sigmask(SIG_UNBLOCK, &set, nil)
 }
 
 /// The temporary output to remove if a signal ends the run (a C string, for the handler).

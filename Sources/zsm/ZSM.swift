@@ -1,4 +1,5 @@
 import ArgumentParser
+import Foundation
 import ZSMRuntime
 
 @main
@@ -24,6 +25,20 @@ struct ZSM: ParsableCommand {
       note("zsm: \(error.message)")
       ZSM.exit(withError: ExitCode(3))
     }
+    // Every command, before any thread or child: a mask inherited from the parent must not
+    // hide the signals that end a run.
+    unblockTerminationSignals()
     main(nil)
   }
+}
+
+/// Unblocks SIGINT, SIGTERM and SIGHUP in the calling thread, before it starts other threads
+/// and processes (which inherit its mask): a process started with them blocked (its parent's
+/// mask, e.g. a program that waits for them with sigwait) would never see them, neither to
+/// end nor to remove its unfinished output, and neither would its ffmpeg children.
+func unblockTerminationSignals() {
+  var set = sigset_t()
+  sigemptyset(&set)
+  for sig in [SIGINT, SIGTERM, SIGHUP] { sigaddset(&set, sig) }
+  pthread_sigmask(SIG_UNBLOCK, &set, nil)
 }
