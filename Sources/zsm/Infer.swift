@@ -51,7 +51,7 @@ struct Infer: ParsableCommand {
   func run() throws {
     if let board {
       let path = (boardsDir as NSString).appendingPathComponent("\(board).json")
-      do { RuntimeTuning.apply(try BoardProfile.load(path: path, expectedName: board).tuning) } catch {
+      do { RuntimeTuning.apply(try BoardProfile.load(path: path, expectedName: board)) } catch {
         throw CLIError(error.message)
       }
     }

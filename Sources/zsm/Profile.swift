@@ -88,7 +88,7 @@ struct Profile: ParsableCommand {
       }
     }
     if let p = profile {
-      RuntimeTuning.apply(p.tuning)
+      RuntimeTuning.apply(p)
       if p.arch != CPUFeatures.arch {
         throw CLIError("board \(p.name) is \(p.arch); this machine is \(CPUFeatures.arch): profile it on the board")
       }

@@ -9,9 +9,21 @@ public enum RuntimeTuning {
   /// Row chunks per thread when a layer's output rows are split over a `WorkerPool`.
   nonisolated(unsafe) public static var rowChunksPerThread = 4
 
+  /// The fewest output rows a row chunk should have (`WorkerPool.rowChunks`).
+  nonisolated(unsafe) public static var minimumRowsPerChunk = 4
+  /// CPUs the worker pools' threads are pinned to (a board's `runtime.affinity`; empty: not
+  /// pinned). Read when a pool is created.
+  nonisolated(unsafe) public static var affinity: [Int] = []
+
   /// Applies a board's tuning.
   public static func apply(_ tuning: BoardProfile.Tuning) {
     deformableTilePixels = tuning.deformableTilePixels
     rowChunksPerThread = tuning.rowChunksPerThread
+  }
+
+  /// Applies a board's tuning and its runtime CPUs (`runtime.affinity`).
+  public static func apply(_ board: BoardProfile) {
+    apply(board.tuning)
+    affinity = board.affinity
   }
 }

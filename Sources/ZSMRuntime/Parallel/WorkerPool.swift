@@ -1,3 +1,4 @@
+import CZSMCPU
 import Synchronization
 
 #if canImport(Glibc)
@@ -29,9 +30,19 @@ public final class WorkerPool: @unchecked Sendable {
   private var jobInvoke: ((UnsafeRawPointer, Int, Int) -> Void)?
   private var shuttingDown = false
 
-  /// - Parameter threads: total threads including the caller (at least 1).
-  public init(threads: Int) {
+  /// The CPUs the pool's threads are pinned to (empty: not pinned).
+  public let cpus: [Int]
+
+  /// - Parameters:
+  ///   - threads: total threads including the caller (at least 1).
+  ///   - cpus: pin the pool's threads to these CPUs (each may run on any of them); the ones
+  ///     this process may not use are left out, and when none is left nothing is pinned.
+  ///     Default: `RuntimeTuning.affinity` (a board file's `runtime.affinity`, such as the big
+  ///     cores of a big.LITTLE SoC). The calling thread (worker 0) is not pinned: it is the
+  ///     program's own.
+  public init(threads: Int, cpus: [Int]? = nil) {
     threadCount = max(1, threads)
+    self.cpus = WorkerPool.usableCPUs(cpus ?? RuntimeTuning.affinity)
     mutex = .allocate(capacity: 1)
     wakeCondition = .allocate(capacity: 1)
     doneCondition = .allocate(capacity: 1)
@@ -50,7 +61,37 @@ public final class WorkerPool: @unchecked Sendable {
         }, context)
       precondition(rc == 0, "pthread_create failed: \(rc)")
       self.threads.append(thread)
+      if !self.cpus.isEmpty { WorkerPool.pin(thread, to: self.cpus) }
     }
+  }
+
+  /// `cpus` that this process may run on (its affinity mask), in order, without repeats.
+  static func usableCPUs(_ cpus: [Int]) -> [Int] {
+    guard !cpus.isEmpty else { return [] }
+    let allowed = Set(processCPUs())
+    var seen = Set<Int>()
+    return cpus.filter { allowed.contains($0) && seen.insert($0).inserted }
+  }
+
+  /// The CPUs this process may run on.
+  public static func processCPUs() -> [Int] {
+    var cpus = [Int32](repeating: 0, count: 1024)
+    let n = zsm_process_cpus(&cpus, Int32(cpus.count))
+    return n < 0 ? [] : cpus[0..<Int(n)].map(Int.init)
+  }
+
+  /// The CPUs each of the pool's own threads (workers 1...) may run on.
+  public var workerAffinities: [[Int]] {
+    threads.map { thread in
+      var cpus = [Int32](repeating: 0, count: 1024)
+      let n = zsm_thread_cpus(thread, &cpus, Int32(cpus.count))
+      return n < 0 ? [] : cpus[0..<Int(n)].map(Int.init)
+    }
+  }
+
+  private static func pin(_ thread: pthread_t, to cpus: [Int]) {
+    let list = cpus.map(Int32.init)
+    _ = zsm_thread_set_cpus(thread, list, Int32(list.count))
   }
 
   deinit {
@@ -88,12 +129,34 @@ public final class WorkerPool: @unchecked Sendable {
     }
   }
 
-  /// Splits `rows` into contiguous ranges (a few per thread, for balance) and runs `job` on each.
+  /// Splits `rows` into contiguous ranges (`rowChunks`) and runs `job` on each.
   @inlinable
   public func forEachRowRange<Job: RowJob>(rows: Int, _ job: Job) {
     if rows <= 0 { return }
-    let chunks = threadCount == 1 ? 1 : min(rows, threadCount * RuntimeTuning.rowChunksPerThread)
+    let chunks = WorkerPool.rowChunks(
+      rows: rows, threads: threadCount, chunksPerThread: RuntimeTuning.rowChunksPerThread,
+      minimumRows: RuntimeTuning.minimumRowsPerChunk)
     run(tasks: chunks, RowChunks(rows: rows, chunks: chunks, job: job))
+  }
+
+  /// How many contiguous row ranges a layer of `rows` output rows is split into over
+  /// `threads` threads. Tasks are handed out dynamically, so several chunks per thread
+  /// (`chunksPerThread`) let a thread that was preempted, or a slower core, fall behind by one
+  /// small chunk instead of a whole share. But each chunk of a 3x3 convolution re-reads the two
+  /// input rows beside it and restarts its micro-kernel's row blocking, so a chunk should keep
+  /// `minimumRows` rows. When the two conflict (the small maps of the pyramid's third level on
+  /// 8 threads), chunk size wins over balance, but never below one chunk per thread while there
+  /// are rows for it: an idle core is worse than thin chunks.
+  ///
+  /// 80x60 frames on 8 threads, 4 chunks per thread, 4 rows minimum: the 60-row maps split in
+  /// 15 chunks of 4, the 15-row third level in 8 of 1-2 rows; on 2 threads, 8 and 3.
+  @inlinable
+  public static func rowChunks(rows: Int, threads: Int, chunksPerThread: Int, minimumRows: Int) -> Int {
+    guard rows > 0 else { return 0 }
+    guard threads > 1 else { return 1 }
+    let balanced = threads * max(1, chunksPerThread)
+    let thick = rows / max(1, minimumRows)
+    return min(rows, max(min(threads, rows), min(balanced, thick)))
   }
 
   /// Runs `job` on the rows `rows` (a sub-range of a map), split as above.
