@@ -9,8 +9,8 @@ struct DaemonCommand: ParsableCommand {
     abstract: "Run the pipeline headless, configured by a JSON file, for systemd.",
     discussion: """
       For a systemd service with Type=notify (see Deploy/zsm.service and
-      Deploy/zsm-daemon.json): READY=1 once the model is loaded and the source is open,
-      STATUS= after every window, WATCHDOG=1 from the pipeline loop (set WatchdogSec longer
+      Deploy/zsm-daemon.json): READY=1 once the model is loaded and the source is open (a
+      FIFO waiting for its writer is open), STATUS= after every window, WATCHDOG=1 from the pipeline loop (set WatchdogSec longer
       than a window takes), STOPPING=1 at the end, all through $NOTIFY_SOCKET without
       libsystemd. SIGTERM finishes the current window, flushes and exits 0; SIGHUP reloads
       the configuration. The end of a source that is not finite (a FIFO, a pipe) exits with

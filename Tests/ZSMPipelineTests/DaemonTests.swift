@@ -237,6 +237,28 @@ final class DaemonTests: XCTestCase {
     XCTAssertEqual(try outputFrames(in: out).reduce(0, +), 5, "2 x 3 - 1 frames")
   }
 
+  /// A FIFO source without a producer yet: the daemon is ready (READY=1, the watchdog fed) while
+  /// it waits, so systemd's start does not time out (and restart it) before a producer comes.
+  func testReadyWhileTheFIFOWaitsForAWriter() throws {
+    let fifo = directory.appendingPathComponent("input.fifo").path
+    XCTAssertEqual(mkfifo(fifo, 0o600), 0)
+    let listener = try NotifyListener(path: directory.appendingPathComponent("notify").path)
+    let config = try writeConfig(
+      source: fifo, metrics: directory.appendingPathComponent("zsm.prom").path,
+      out: directory.appendingPathComponent("out").path)
+    let process = try launch(config: config, notify: listener.path)
+    let messages = listener.receive(timeout: 30) { $0.hasPrefix("STATUS=waiting for a writer") }
+    XCTAssertTrue(messages.contains("READY=1"), "no READY=1 without a writer: \(messages) \(daemonLog)")
+    XCTAssertTrue(messages.contains("STATUS=waiting for a writer on \(fifo)"), "\(messages)")
+    XCTAssertTrue(listener.receive(timeout: 30) { $0 == "WATCHDOG=1" }.contains("WATCHDOG=1"))
+    kill(process.processIdentifier, SIGTERM)
+    guard wait(process, timeout: 10) else {
+      kill(process.processIdentifier, SIGKILL)
+      return XCTFail("the daemon kept waiting for a writer after SIGTERM")
+    }
+    XCTAssertEqual(process.terminationStatus, 0, daemonLog)
+  }
+
   func testSIGTERMFinishesTheWindowFlushesAndExitsZero() throws {
     let fifo = directory.appendingPathComponent("input.fifo").path
     XCTAssertEqual(mkfifo(fifo, 0o600), 0)

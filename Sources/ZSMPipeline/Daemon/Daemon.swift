@@ -6,7 +6,8 @@ import ZSMVideo
 
 /// The headless pipeline for systemd (`Type=notify`): source -> windows -> network -> sink.
 ///
-/// - READY=1 once the model is loaded and the source is open; STATUS= after every window;
+/// - READY=1 once the model is loaded and the source is open (a FIFO: open and waiting for its
+///   writer); STATUS= after every window;
 ///   WATCHDOG=1 from the pipeline loop after every input frame and window (so a stalled
 ///   network trips the watchdog); STOPPING=1 before exiting.
 /// - SIGTERM/SIGINT: the current window is finished, every frame read gets its outputs, the
@@ -72,9 +73,23 @@ public final class Daemon {
     try makeSourceFIFOIfNeeded(sourcePath)
     let sourceIsRegularFile = isRegularFile(sourcePath)
     let reader: Y4MReader
+    var waitingForWriter = false
     do {
-      // A FIFO without a writer: SIGTERM ends the wait (exit 0, nothing was read).
-      reader = try Y4MReader(path: sourcePath, stopWaiting: { [signals] in signals.stopRequested })
+      // A FIFO without a writer: SIGTERM ends the wait (exit 0, nothing was read). The source is
+      // open and only its producer is missing, so the service is ready (else systemd's start
+      // would time out, and Restart= restart it, for as long as no producer runs).
+      reader = try Y4MReader(
+        path: sourcePath,
+        stopWaiting: { [signals] in
+          if !waitingForWriter {
+            waitingForWriter = true
+            self.log("ready: waiting for a writer on \(sourcePath)")
+            self.notifier.notify("READY=1")
+            self.notifier.notify(text: "STATUS=waiting for a writer on \(sourcePath)")
+          }
+          self.pingWatchdog()
+          return signals.stopRequested
+        })
     } catch {
       if signals.stopRequested {
         log("stopping on signal before the source had a writer")
