@@ -259,6 +259,39 @@ final class DaemonTests: XCTestCase {
     XCTAssertEqual(process.terminationStatus, 0, daemonLog)
   }
 
+  /// SIGTERM after the first frame of a clip (no window can be made of one frame) is still a
+  /// clean stop, exit 0 (it was "at least 2 are needed", exit 1, which systemd took for a failure).
+  func testSIGTERMAfterOneFrameIsACleanStop() throws {
+    let fifo = directory.appendingPathComponent("input.fifo").path
+    XCTAssertEqual(mkfifo(fifo, 0o600), 0)
+    let listener = try NotifyListener(path: directory.appendingPathComponent("notify").path)
+    let config = try writeConfig(
+      source: fifo, metrics: directory.appendingPathComponent("zsm.prom").path,
+      out: directory.appendingPathComponent("out").path)
+    let process = try launch(config: config, notify: listener.path)
+    let writer = openWriter(fifo, while: process)
+    guard writer >= 0 else {
+      kill(process.processIdentifier, SIGKILL)
+      return XCTFail("the daemon did not read its source: \(daemonLog)")
+    }
+    defer { close(writer) }
+    let (data, _) = clipBytes(frames: 1)
+    _ = data.withUnsafeBytes { write(writer, $0.baseAddress, $0.count) }
+    XCTAssertFalse(listener.receive(timeout: 30) { $0 == "STATUS=waiting for frames" }.isEmpty)
+    // The daemon has taken every byte out of the FIFO (so it holds the frame), then SIGTERM.
+    var unread: Int32 = 1
+    let deadline = Date().addingTimeInterval(30)
+    while ioctl(writer, UInt(FIONREAD), &unread) == 0 && unread > 0 && Date() < deadline { usleep(10_000) }
+    usleep(200_000)
+    kill(process.processIdentifier, SIGTERM)
+    guard wait(process, timeout: 10) else {
+      kill(process.processIdentifier, SIGKILL)
+      return XCTFail("the daemon did not stop after SIGTERM")
+    }
+    XCTAssertEqual(process.terminationStatus, 0, daemonLog)
+    XCTAssertTrue(daemonLog.contains("stopped after its first frame"), daemonLog)
+  }
+
   func testSIGTERMFinishesTheWindowFlushesAndExitsZero() throws {
     let fifo = directory.appendingPathComponent("input.fifo").path
     XCTAssertEqual(mkfifo(fifo, 0o600), 0)

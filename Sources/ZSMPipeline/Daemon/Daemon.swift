@@ -159,6 +159,9 @@ public final class Daemon {
       if let summary {
         metrics.framesIn = base.framesIn + summary.framesRead
         metrics.framesOut = base.framesOut + summary.framesWritten
+        if summary.framesRead == 1 {
+          log("the clip was stopped after its first frame: a window needs 2, so that frame has no outputs")
+        }
       }
       if signals.stopRequested {
         log("stopping on signal: \(metrics.framesIn) frames in, \(metrics.framesOut) out")
