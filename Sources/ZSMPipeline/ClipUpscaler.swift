@@ -238,7 +238,8 @@ public final class ClipUpscaler {
 
   /// The general form: every encoded output frame goes to `write`; `shouldStop` is asked after
   /// each input frame, and when it says yes the clip ends there (the frames read so far still
-  /// get all their outputs, through a last window aligned to them).
+  /// get all their outputs, through a last window aligned to them; a single frame, which no
+  /// window can be made of, gets none).
   public func run(
     reader: Y4MReader, outputFrameBytes: Int, encodeHeader: Y4MHeader, frames: Range<Int> = 0..<Int.max,
     write: (UnsafeRawBufferPointer) throws -> Void, shouldStop: () -> Bool = { false },
@@ -352,7 +353,16 @@ public final class ClipUpscaler {
       throw PipelineError("the input has \(read) frame(s); at least 2 are needed")
     }
     if produced < min(endOutput, 2 * read - 1) {
-      guard read >= 2 else { throw PipelineError("the input has \(read) frame(s); at least 2 are needed") }
+      guard read >= 2 else {
+        // Stopped by the caller (a daemon's SIGTERM or SIGHUP) after one frame of a clip: no
+        // window can be made of it, which is no error.
+        if stopped {
+          return UpscaleSummary(
+            framesRead: read, framesWritten: written, windows: windows, seconds: monotonicSeconds() - start,
+            networkSeconds: networkSeconds)
+        }
+        throw PipelineError("the input has \(read) frame(s); at least 2 are needed")
+      }
       let count = min(windowSize, read)
       try runWindow(first: read - count, count: count)
     }

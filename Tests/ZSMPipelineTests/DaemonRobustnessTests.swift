@@ -52,10 +52,11 @@ final class DaemonRobustnessTests: XCTestCase {
     return (process.terminationStatus, process.terminationReason == .uncaughtSignal, text)
   }
 
-  func config(source: String? = nil, sink: String = #"{"type": "y4m", "path": "out.y4m"}"#, extra: String = "")
-    -> String
-  {
-    #"{"model": "\#(model)", "threads": 1, "window": 4, "source": {"type": "y4m", "path": "\#(source ?? clip)"}, "sink": \#(sink)\#(extra)}"#
+  func config(
+    source: String? = nil, sink: String = #"{"type": "y4m", "path": "out.y4m"}"#, extra: String = "",
+    sourceExtra: String = ""
+  ) -> String {
+    #"{"model": "\#(model)", "threads": 1, "window": 4, "source": {"type": "y4m", "path": "\#(source ?? clip)"\#(sourceExtra)}, "sink": \#(sink)\#(extra)}"#
   }
 
   func expectRefused(_ text: String, _ expected: String, file: StaticString = #filePath, line: UInt = #line) throws {
@@ -100,6 +101,15 @@ final class DaemonRobustnessTests: XCTestCase {
     try expectRefused(config(sink: #"{"type": "y4m", "path": "out\u0000.y4m"}"#), "sink.path contains a NUL byte")
   }
 
+  func testFiniteIsABooleanForY4MSources() throws {
+    try expectRefused(config(sourceExtra: #", "finte": true"#), #"unknown key "source.finte" (did you mean "finite"?)"#)
+    try expectRefused(config(sourceExtra: #", "finite": "yes""#), "wrong type at source.finite")
+    let camera = #"{"type": "camera", "device": "/dev/null", "finite": true}"#
+    try expectRefused(
+      config().replacingOccurrences(of: #"{"type": "y4m", "path": "\#(clip)"}"#, with: camera),
+      #""finite" is for y4m sources"#)
+  }
+
   func testSIGTERMEndsAWaitForAFIFOWriter() throws {
     let fifo = path("in.fifo")
     XCTAssertEqual(mkfifo(fifo, 0o600), 0)
@@ -127,7 +137,10 @@ final class DaemonRobustnessTests: XCTestCase {
       writer.write(data.dropFirst(headerEnd + 3 * frameBytes))
       try? writer.close()
     }
-    XCTAssertEqual(r.status, 0, r.stderr)
+    // The writer's close ends the FIFO source: a failure exit (for Restart=on-failure), after
+    // every frame read was written.
+    XCTAssertEqual(r.status, 1, r.stderr)
+    XCTAssertTrue(r.stderr.contains("is not a finite source"), r.stderr)
     let out = try Data(contentsOf: URL(fileURLWithPath: path("out.y4m")))
     let outHeader = out.firstIndex(of: 0x0A)! + 1
     let outFrame = 6 + 128 * 96 * 3 / 2

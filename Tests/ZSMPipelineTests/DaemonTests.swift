@@ -1,6 +1,7 @@
 import Foundation
 import XCTest
 import ZSMModel
+import ZSMPipeline
 import ZSMVideo
 
 #if canImport(Glibc)
@@ -80,14 +81,14 @@ final class DaemonTests: XCTestCase {
     return (data, h.frameByteCount + 6)
   }
 
-  func writeConfig(source: String, metrics: String, out: String, framesPerFile: Int = 6, extra: String = "")
-    throws -> String
-  {
+  func writeConfig(
+    source: String, metrics: String, out: String, framesPerFile: Int = 6, extra: String = "", sourceExtra: String = ""
+  ) throws -> String {
     let model = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
       .appendingPathComponent("Fixtures/tiny_16x12_n2/model.pth").path
     let json = """
       {"model": "\(model)", "threads": 1, "window": 3,\(extra)
-       "source": {"type": "y4m", "path": "\(source)"},
+       "source": {"type": "y4m", "path": "\(source)"\(sourceExtra)},
        "sink": {"type": "y4m-rotate", "directory": "\(out)", "framesPerFile": \(framesPerFile)},
        "metrics": "\(metrics)"}
       """
@@ -96,19 +97,40 @@ final class DaemonTests: XCTestCase {
     return path
   }
 
-  func launch(config: String, notify: String) throws -> Process {
+  func launch(config: String, notify: String, environment extra: [String: String] = [:]) throws -> Process {
     let process = Process()
     process.executableURL = zsm
     process.arguments = ["daemon", "--config", config]
+    process.currentDirectoryURL = directory
     var environment = ProcessInfo.processInfo.environment
     environment["NOTIFY_SOCKET"] = notify
     environment["WATCHDOG_USEC"] = "20000000"
+    environment.merge(extra) { $1 }
     process.environment = environment
     let log = directory.appendingPathComponent("daemon.log").path
     _ = FileManager.default.createFile(atPath: log, contents: nil)
     process.standardError = FileHandle(forWritingAtPath: log)
     try process.run()
     return process
+  }
+
+  /// Opens `fifo` for writing once the daemon reads it: -1 (instead of blocking for ever) when
+  /// the daemon exits first or does not open it within 30 s.
+  func openWriter(_ fifo: String, while process: Process) -> Int32 {
+    let deadline = Date().addingTimeInterval(30)
+    while process.isRunning && Date() < deadline {
+      let fd = open(fifo, O_WRONLY | O_NONBLOCK)
+      if fd >= 0 {
+        _ = fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK)
+        return fd
+      }
+      usleep(20_000)
+    }
+    return -1
+  }
+
+  var daemonLog: String {
+    (try? String(contentsOfFile: directory.appendingPathComponent("daemon.log").path, encoding: .utf8)) ?? ""
   }
 
   func wait(_ process: Process, timeout: Double) -> Bool {
@@ -215,6 +237,61 @@ final class DaemonTests: XCTestCase {
     XCTAssertEqual(try outputFrames(in: out).reduce(0, +), 5, "2 x 3 - 1 frames")
   }
 
+  /// A FIFO source without a producer yet: the daemon is ready (READY=1, the watchdog fed) while
+  /// it waits, so systemd's start does not time out (and restart it) before a producer comes.
+  func testReadyWhileTheFIFOWaitsForAWriter() throws {
+    let fifo = directory.appendingPathComponent("input.fifo").path
+    XCTAssertEqual(mkfifo(fifo, 0o600), 0)
+    let listener = try NotifyListener(path: directory.appendingPathComponent("notify").path)
+    let config = try writeConfig(
+      source: fifo, metrics: directory.appendingPathComponent("zsm.prom").path,
+      out: directory.appendingPathComponent("out").path)
+    let process = try launch(config: config, notify: listener.path)
+    let messages = listener.receive(timeout: 30) { $0.hasPrefix("STATUS=waiting for a writer") }
+    XCTAssertTrue(messages.contains("READY=1"), "no READY=1 without a writer: \(messages) \(daemonLog)")
+    XCTAssertTrue(messages.contains("STATUS=waiting for a writer on \(fifo)"), "\(messages)")
+    XCTAssertTrue(listener.receive(timeout: 30) { $0 == "WATCHDOG=1" }.contains("WATCHDOG=1"))
+    kill(process.processIdentifier, SIGTERM)
+    guard wait(process, timeout: 10) else {
+      kill(process.processIdentifier, SIGKILL)
+      return XCTFail("the daemon kept waiting for a writer after SIGTERM")
+    }
+    XCTAssertEqual(process.terminationStatus, 0, daemonLog)
+  }
+
+  /// SIGTERM after the first frame of a clip (no window can be made of one frame) is still a
+  /// clean stop, exit 0 (it was "at least 2 are needed", exit 1, which systemd took for a failure).
+  func testSIGTERMAfterOneFrameIsACleanStop() throws {
+    let fifo = directory.appendingPathComponent("input.fifo").path
+    XCTAssertEqual(mkfifo(fifo, 0o600), 0)
+    let listener = try NotifyListener(path: directory.appendingPathComponent("notify").path)
+    let config = try writeConfig(
+      source: fifo, metrics: directory.appendingPathComponent("zsm.prom").path,
+      out: directory.appendingPathComponent("out").path)
+    let process = try launch(config: config, notify: listener.path)
+    let writer = openWriter(fifo, while: process)
+    guard writer >= 0 else {
+      kill(process.processIdentifier, SIGKILL)
+      return XCTFail("the daemon did not read its source: \(daemonLog)")
+    }
+    defer { close(writer) }
+    let (data, _) = clipBytes(frames: 1)
+    _ = data.withUnsafeBytes { write(writer, $0.baseAddress, $0.count) }
+    XCTAssertFalse(listener.receive(timeout: 30) { $0 == "STATUS=waiting for frames" }.isEmpty)
+    // The daemon has taken every byte out of the FIFO (so it holds the frame), then SIGTERM.
+    var unread: Int32 = 1
+    let deadline = Date().addingTimeInterval(30)
+    while ioctl(writer, UInt(FIONREAD), &unread) == 0 && unread > 0 && Date() < deadline { usleep(10_000) }
+    usleep(200_000)
+    kill(process.processIdentifier, SIGTERM)
+    guard wait(process, timeout: 10) else {
+      kill(process.processIdentifier, SIGKILL)
+      return XCTFail("the daemon did not stop after SIGTERM")
+    }
+    XCTAssertEqual(process.terminationStatus, 0, daemonLog)
+    XCTAssertTrue(daemonLog.contains("stopped after its first frame"), daemonLog)
+  }
+
   func testSIGTERMFinishesTheWindowFlushesAndExitsZero() throws {
     let fifo = directory.appendingPathComponent("input.fifo").path
     XCTAssertEqual(mkfifo(fifo, 0o600), 0)
@@ -308,11 +385,128 @@ final class DaemonTests: XCTestCase {
     close(writer)
     deadline = Date().addingTimeInterval(30)
     XCTAssertTrue(wait(process, timeout: 30))
-    XCTAssertEqual(process.terminationStatus, 0)
+    XCTAssertEqual(process.terminationStatus, 1, "the end of a FIFO source is a failure: \(daemonLog)")
     let text = try String(contentsOfFile: reloaded, encoding: .utf8)
     XCTAssertTrue(text.contains("zsm_frames_in_total 7\n"), text)
     // Clip 1: 4 frames -> 7 outputs in files of 6 (6 + 1); clip 2: 3 frames -> 5 outputs in files of 2.
     XCTAssertEqual(try outputFrames(in: out).reduce(0, +), 12)
     XCTAssertTrue(text.contains("zsm_frames_out_total 12\n"), text)
+  }
+
+  /// The end of a source that is not finite is a failure (exit status 1, for systemd's
+  /// Restart=on-failure) after every frame read got its outputs; `"finite": true` makes it a
+  /// clean exit; `"finite": false` makes even a regular file's end a failure.
+  func testSourceEndIsAFailureUnlessTheSourceIsFinite() throws {
+    for finite in [nil, true, false] {
+      let fifo = directory.appendingPathComponent("in-\(String(describing: finite)).fifo").path
+      XCTAssertEqual(mkfifo(fifo, 0o600), 0)
+      let out = directory.appendingPathComponent("out-\(String(describing: finite))").path
+      let metrics = directory.appendingPathComponent("zsm.prom").path
+      let listener = try NotifyListener(
+        path: directory.appendingPathComponent("notify-\(String(describing: finite))").path)
+      let config = try writeConfig(
+        source: fifo, metrics: metrics, out: out, sourceExtra: finite.map { ", \"finite\": \($0)" } ?? "")
+      let process = try launch(config: config, notify: listener.path)
+      let writer = openWriter(fifo, while: process)
+      guard writer >= 0 else {
+        kill(process.processIdentifier, SIGKILL)
+        return XCTFail("the daemon did not read its source: \(daemonLog)")
+      }
+      let (data, _) = clipBytes(frames: 3)
+      _ = data.withUnsafeBytes { write(writer, $0.baseAddress, $0.count) }
+      close(writer)
+      let messages = listener.receive(timeout: 60) { $0 == "STOPPING=1" }
+      guard wait(process, timeout: 30) else {
+        kill(process.processIdentifier, SIGKILL)
+        return XCTFail("the daemon still runs after its source ended")
+      }
+      XCTAssertEqual(
+        process.terminationStatus, finite == true ? 0 : 1, "finite \(String(describing: finite)): \(daemonLog)")
+      XCTAssertEqual(messages.last, "STOPPING=1")
+      XCTAssertEqual(try outputFrames(in: out).reduce(0, +), 5, "2 x 3 - 1 frames")
+      XCTAssertTrue(daemonLog.contains("source ended: 3 frames in, 5 out"), daemonLog)
+      XCTAssertEqual(daemonLog.contains("is not a finite source"), finite != true, daemonLog)
+    }
+    let clip = directory.appendingPathComponent("clip.y4m").path
+    try clipBytes(frames: 3).0.write(to: URL(fileURLWithPath: clip))
+    let listener = try NotifyListener(path: directory.appendingPathComponent("notify-file").path)
+    let config = try writeConfig(
+      source: clip, metrics: directory.appendingPathComponent("file.prom").path,
+      out: directory.appendingPathComponent("out-file").path, sourceExtra: ", \"finite\": false")
+    let process = try launch(config: config, notify: listener.path)
+    XCTAssertTrue(wait(process, timeout: 60))
+    XCTAssertEqual(process.terminationStatus, 1, "a regular file said not to be finite: \(daemonLog)")
+  }
+
+  /// As systemd runs the shipped unit (DynamicUser=yes): relative paths go to $STATE_DIRECTORY
+  /// (outputs, metrics) and $RUNTIME_DIRECTORY (the source, made a FIFO there when missing),
+  /// not to the current directory.
+  func testRelativePathsGoToTheServiceDirectories() throws {
+    let state = directory.appendingPathComponent("state").path
+    let runtime = directory.appendingPathComponent("run").path
+    for dir in [state, runtime] {
+      try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+    }
+    let configPath = directory.appendingPathComponent("service.json").path
+    let model = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+      .appendingPathComponent("Fixtures/tiny_16x12_n2/model.pth").path
+    try """
+    {"model": "\(model)", "threads": 1, "window": 3, "source": {"type": "y4m", "path": "input.fifo"},
+     "sink": {"type": "y4m-rotate", "directory": "out", "framesPerFile": 100}, "metrics": "zsm.prom"}
+    """.write(toFile: configPath, atomically: true, encoding: .utf8)
+    let listener = try NotifyListener(path: directory.appendingPathComponent("notify").path)
+    let process = try launch(
+      config: configPath, notify: listener.path,
+      environment: ["STATE_DIRECTORY": state, "RUNTIME_DIRECTORY": runtime + ":/nonexistent"])
+    let fifo = runtime + "/input.fifo"
+    let deadline = Date().addingTimeInterval(30)
+    var info = stat()
+    while stat(fifo, &info) != 0 && process.isRunning && Date() < deadline { usleep(20_000) }
+    XCTAssertEqual(info.st_mode & S_IFMT, S_IFIFO, "the daemon made its source FIFO: \(daemonLog)")
+    XCTAssertEqual(info.st_mode & 0o777, 0o600)
+    let writer = openWriter(fifo, while: process)
+    guard writer >= 0 else {
+      kill(process.processIdentifier, SIGKILL)
+      return XCTFail("the daemon did not read \(fifo): \(daemonLog)")
+    }
+    let (data, _) = clipBytes(frames: 3)
+    _ = data.withUnsafeBytes { write(writer, $0.baseAddress, $0.count) }
+    close(writer)
+    guard wait(process, timeout: 60) else {
+      kill(process.processIdentifier, SIGKILL)
+      return XCTFail("the daemon still runs after its source ended")
+    }
+    XCTAssertEqual(process.terminationStatus, 1, daemonLog)
+    XCTAssertEqual(try outputFrames(in: state + "/out"), [5])
+    let text = try String(contentsOfFile: state + "/zsm.prom", encoding: .utf8)
+    XCTAssertTrue(text.contains("zsm_frames_out_total 5\n"), text)
+    for stray in ["out", "zsm.prom", "input.fifo"] {
+      XCTAssertFalse(FileManager.default.fileExists(atPath: directory.appendingPathComponent(stray).path), stray)
+    }
+  }
+
+  func testServiceDirectoriesResolveOnlyRelativePaths() throws {
+    let dirs = ServiceDirectories(environment: [
+      "STATE_DIRECTORY": "/var/lib/zsm:/var/lib/other", "RUNTIME_DIRECTORY": "/run/zsm",
+    ])
+    XCTAssertEqual(dirs, ServiceDirectories(state: "/var/lib/zsm", runtime: "/run/zsm"))
+    let path = directory.appendingPathComponent("c.json").path
+    try """
+    {"source": {"type": "y4m", "path": "in.fifo"}, "sink": {"type": "y4m", "path": "sub/out.y4m"},
+     "metrics": "/abs/zsm.prom"}
+    """.write(toFile: path, atomically: true, encoding: .utf8)
+    let config = try DaemonConfig.load(path: path, directories: dirs)
+    XCTAssertEqual(config.source.path, "/run/zsm/in.fifo")
+    XCTAssertEqual(config.sink.path, "/var/lib/zsm/sub/out.y4m")
+    XCTAssertEqual(config.metrics, "/abs/zsm.prom")
+    XCTAssertTrue(dirs.ownsSource("/run/zsm/in.fifo"))
+    XCTAssertFalse(dirs.ownsSource("/run/zsmother/in.fifo"))
+    let plain = try DaemonConfig.load(path: path, directories: ServiceDirectories(environment: [:]))
+    XCTAssertEqual(plain.source.path, "in.fifo", "without systemd: relative to the current directory")
+    try """
+    {"source": {"type": "y4m", "path": "-"}, "sink": {"type": "y4m", "path": "-"}}
+    """.write(toFile: path, atomically: true, encoding: .utf8)
+    let stdio = try DaemonConfig.load(path: path, directories: dirs)
+    XCTAssertEqual([stdio.source.path, stdio.sink.path], ["-", "-"])
   }
 }

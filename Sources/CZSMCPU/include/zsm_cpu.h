@@ -4,6 +4,7 @@
 #define ZSM_CPU_H
 #include <stdint.h>
 #include "zsm_build_info.h"
+#include "zsm_affinity.h" /* named here too: a build that cached this module before the header existed sees it */
 #if defined(__aarch64__) && defined(__linux__)
 #include <sys/auxv.h>
 #endif

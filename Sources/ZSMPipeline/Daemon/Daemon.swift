@@ -6,7 +6,8 @@ import ZSMVideo
 
 /// The headless pipeline for systemd (`Type=notify`): source -> windows -> network -> sink.
 ///
-/// - READY=1 once the model is loaded and the source is open; STATUS= after every window;
+/// - READY=1 once the model is loaded and the source is open (a FIFO: open and waiting for its
+///   writer); STATUS= after every window;
 ///   WATCHDOG=1 from the pipeline loop after every input frame and window (so a stalled
 ///   network trips the watchdog); STOPPING=1 before exiting.
 /// - SIGTERM/SIGINT: the current window is finished, every frame read gets its outputs, the
@@ -15,10 +16,16 @@ import ZSMVideo
 ///   there and a new one starts with the next frame. An invalid new configuration is
 ///   reported and the old one kept.
 /// - Metrics (Prometheus text) are rewritten atomically after every window.
+/// - The end of a y4m source is a clean exit 0 only when the source is finite (`"finite"`, by
+///   default a regular file); the end of a FIFO or a pipe is a failure, exit status 1, so that
+///   systemd's `Restart=on-failure` restarts the daemon.
+/// - Under systemd, relative paths are in `$STATE_DIRECTORY` / `$RUNTIME_DIRECTORY`
+///   (`ServiceDirectories`), and a missing source in the runtime directory is made a FIFO.
 /// Signals are seen between frames: a source that delivers nothing keeps the daemon waiting
 /// for its next frame (systemd's TimeoutStopSec bounds that).
 public final class Daemon {
   let configPath: String
+  let directories: ServiceDirectories
   let signals: SignalWatcher
   let notifier: SystemdNotifier
   let log: (String) -> Void
@@ -47,12 +54,14 @@ public final class Daemon {
     notifier = SystemdNotifier(environment: environment)
     self.configPath = configPath
     self.log = log
-    config = try DaemonConfig.load(path: configPath)
+    directories = ServiceDirectories(environment: environment)
+    config = try DaemonConfig.load(path: configPath, directories: directories)
   }
 
   deinit { status.deallocate() }
 
-  /// Runs until the source ends or SIGTERM; returns the process exit status.
+  /// Runs until the source ends or SIGTERM; returns the process exit status: 0 after SIGTERM or
+  /// the end of a finite source, 1 after the end of a source that is not finite.
   public func run() throws -> Int32 {
     try loadNetworkIfNeeded()
     if config.source.type == "camera" { return try runCamera() }
@@ -60,10 +69,27 @@ public final class Daemon {
       self.pingWatchdog()
       return signals.stopRequested || signals.reloadPending
     }
+    let sourcePath = config.source.path ?? "-"
+    try makeSourceFIFOIfNeeded(sourcePath)
+    let sourceIsRegularFile = isRegularFile(sourcePath)
     let reader: Y4MReader
+    var waitingForWriter = false
     do {
-      // A FIFO without a writer: SIGTERM ends the wait (exit 0, nothing was read).
-      reader = try Y4MReader(path: config.source.path ?? "-", stopWaiting: { [signals] in signals.stopRequested })
+      // A FIFO without a writer: SIGTERM ends the wait (exit 0, nothing was read). The source is
+      // open and only its producer is missing, so the service is ready (else systemd's start
+      // would time out, and Restart= restart it, for as long as no producer runs).
+      reader = try Y4MReader(
+        path: sourcePath,
+        stopWaiting: { [signals] in
+          if !waitingForWriter {
+            waitingForWriter = true
+            self.log("ready: waiting for a writer on \(sourcePath)")
+            self.notifier.notify("READY=1")
+            self.notifier.notify(text: "STATUS=waiting for a writer on \(sourcePath)")
+          }
+          self.pingWatchdog()
+          return signals.stopRequested
+        })
     } catch {
       if signals.stopRequested {
         log("stopping on signal before the source had a writer")
@@ -81,6 +107,7 @@ public final class Daemon {
     var sink: FrameSink?
     var sinkKey: (DaemonConfig.Sink, Y4MHeader)?
     var fileSequence = 0
+    var status: Int32 = 0
     defer { try? sink?.close() }
     while true {
       let h = reader.header
@@ -132,6 +159,9 @@ public final class Daemon {
       if let summary {
         metrics.framesIn = base.framesIn + summary.framesRead
         metrics.framesOut = base.framesOut + summary.framesWritten
+        if summary.framesRead == 1 {
+          log("the clip was stopped after its first frame: a window needs 2, so that frame has no outputs")
+        }
       }
       if signals.stopRequested {
         log("stopping on signal: \(metrics.framesIn) frames in, \(metrics.framesOut) out")
@@ -141,15 +171,43 @@ public final class Daemon {
         reload()
         continue
       }
-      log("source ended: \(metrics.framesIn) frames in, \(metrics.framesOut) out")
       metrics.sourceUp = false
+      let counts = "\(metrics.framesIn) frames in, \(metrics.framesOut) out"
+      if config.source.finite ?? sourceIsRegularFile {
+        log("source ended: \(counts)")
+      } else {
+        log(
+          "source ended: \(counts); \(reader.path) is not a finite source (\"finite\": true in \"source\" says it"
+            + " is), so its end is a failure: exit status 1 (systemd's Restart=on-failure restarts the daemon)")
+        status = 1
+      }
       break
     }
     try sink?.close()
     sink = nil
     writeMetrics()
     notifier.notify("STOPPING=1")
-    return 0
+    return status
+  }
+
+  /// A source in the runtime directory (the daemon's own, made afresh by systemd at each start)
+  /// that does not exist yet is made a FIFO, readable and writable by this user only (root's
+  /// producers write to it; another user's producer gets an absolute path to a FIFO it made).
+  func makeSourceFIFOIfNeeded(_ path: String) throws {
+    guard directories.ownsSource(path) else { return }
+    var info = stat()
+    guard lstat(path, &info) != 0 && errno == ENOENT else { return }
+    guard mkfifo(path, 0o600) == 0 || errno == EEXIST else {
+      throw PipelineError("\(path): cannot make the source FIFO: \(String(cString: strerror(errno)))")
+    }
+    log("made the source FIFO \(path)")
+  }
+
+  /// Whether the source is a regular file (standard input: what it is redirected from).
+  func isRegularFile(_ path: String) -> Bool {
+    var info = stat()
+    let ok = path == "-" ? fstat(0, &info) == 0 : stat(path, &info) == 0
+    return ok && info.st_mode & S_IFMT == S_IFREG
   }
 
   /// Camera source: the live pipeline (newest-frames windows, output paced at the output rate)
@@ -282,7 +340,7 @@ public final class Daemon {
   func reload() {
     notifier.notify("RELOADING=1")
     do {
-      let new = try DaemonConfig.load(path: configPath)
+      let new = try DaemonConfig.load(path: configPath, directories: directories)
       guard new.source.type == config.source.type else {
         throw PipelineError("a reload cannot change the source type (\(config.source.type) -> \(new.source.type))")
       }

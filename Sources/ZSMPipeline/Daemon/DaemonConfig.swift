@@ -13,8 +13,11 @@ import ZSMRuntime
 ///       "metrics": "/var/lib/prometheus/node-exporter/zsm.prom"
 ///     }
 ///
-/// Sources: `y4m` (a file, a FIFO, or `-` for standard input), `camera` (V4L2; frames pass
-/// through the live pipeline: newest-frames windows, output paced at the output rate). Sinks:
+/// Sources: `y4m` (a file, a FIFO, or `-` for standard input; `"finite": true|false` says
+/// whether its end is a clean exit or a failure, default: finite when a regular file), `camera`
+/// (V4L2; frames pass through the live pipeline: newest-frames windows, output paced at the
+/// output rate). Relative paths are placed in systemd's `$STATE_DIRECTORY` (outputs) and
+/// `$RUNTIME_DIRECTORY` (the source) when set (`ServiceDirectories`). Sinks:
 /// `y4m` (one file or `-`), `y4m-rotate` (numbered files of at most `framesPerFile` frames in
 /// `directory`), `display` (KMS, with a camera source), `null` (discard; for measuring). `metrics` is optional (Prometheus text, for node
 /// exporter's textfile collector, rewritten atomically after every window). `precision` is
@@ -32,6 +35,11 @@ public struct DaemonConfig: Codable, Equatable, Sendable {
     public var format: String?
     public var fps: Int?
     public var downscale: Int?
+    /// `y4m`: whether the stream is expected to end. The end of a source that is not finite is a
+    /// failure (exit status 1, so systemd's `Restart=on-failure` restarts the daemon); the end
+    /// of a finite one is a clean exit 0. Default: finite when the path is a regular file, not
+    /// for a FIFO, a device or standard input that is not a regular file.
+    public var finite: Bool?
   }
 
   public struct Sink: Codable, Equatable, Sendable {
@@ -56,13 +64,17 @@ public struct DaemonConfig: Codable, Equatable, Sendable {
   public var metrics: String?
   public var slowmo: Bool?
 
-  public static func load(path: String) throws -> DaemonConfig {
+  /// Reads and validates the file at `path`, with its relative paths placed in `directories`
+  /// (systemd's state and runtime directories; see `ServiceDirectories`).
+  public static func load(path: String, directories: ServiceDirectories = ServiceDirectories()) throws
+    -> DaemonConfig
+  {
     let data: Data
     do { data = try Data(contentsOf: URL(fileURLWithPath: path)) } catch {
       throw PipelineError("\(path): cannot read the configuration: \(error.localizedDescription)")
     }
     try checkSyntaxAndKeys(Array(data), path: path)
-    let config: DaemonConfig
+    var config: DaemonConfig
     do { config = try JSONDecoder().decode(DaemonConfig.self, from: data) } catch let DecodingError.keyNotFound(key, _)
     {
       throw PipelineError("\(path): missing key \"\(key.stringValue)\"")
@@ -71,6 +83,7 @@ public struct DaemonConfig: Codable, Equatable, Sendable {
     } catch {
       throw PipelineError("\(path): not a valid configuration: \(error)")
     }
+    config = directories.resolve(config)
     try config.validate(path: path)
     return config
   }
@@ -78,7 +91,7 @@ public struct DaemonConfig: Codable, Equatable, Sendable {
   static let topKeys = [
     "model", "threads", "precision", "calibration", "window", "source", "sink", "metrics", "slowmo",
   ]
-  static let sourceKeys = ["type", "path", "device", "size", "format", "fps", "downscale"]
+  static let sourceKeys = ["type", "path", "device", "size", "format", "fps", "downscale", "finite"]
   static let sinkKeys = ["type", "path", "directory", "framesPerFile", "card", "connector", "mode"]
 
   /// Strict JSON (RFC 8259: no trailing comma, no byte order mark, no duplicate key) with only
@@ -149,6 +162,10 @@ public struct DaemonConfig: Codable, Equatable, Sendable {
         throw PipelineError("\(path): source size must be \"WxH\", got \"\(size)\"")
       }
       if let k = source.downscale, k < 1 { throw PipelineError("\(path): downscale must be at least 1") }
+      if source.finite != nil {
+        throw PipelineError(
+          "\(path): \"finite\" is for y4m sources; a camera source never ends (a camera that goes away is reopened)")
+      }
     default:
       throw PipelineError("\(path): unknown source type \"\(source.type)\" (supported: y4m, camera)")
     }
