@@ -349,6 +349,8 @@ public final class ClipUpscaler {
     // End of the stream (or of the range): the tail window aligned to the end.
     // Fewer than 2 frames (a header and nothing else, say) make no window: an error, not an
     // empty success.
+    // (A stop request may have ended the last read rather than come after a frame: ask again.)
+    if !stopped && shouldStop() { stopped = true }
     if read < 2 && frames.lowerBound == 0 && truncation == nil && !stopped {
       throw PipelineError("the input has \(read) frame(s); at least 2 are needed")
     }
