@@ -90,6 +90,17 @@ final class DaemonRobustnessTests: XCTestCase {
     XCTAssertNotEqual(info.st_mode & S_IFMT, S_IFREG, "the node is still there")
   }
 
+  /// A metrics file that cannot be written is reported once with the system's reason (it
+  /// said only that it could not be written); the video still runs.
+  func testMetricsWriteFailureSaysWhy() throws {
+    let metrics = path("no-such-directory/zsm.prom")
+    let r = try daemon(config(extra: #", "metrics": "\#(metrics)""#))
+    XCTAssertEqual(r.status, 0, r.stderr)
+    XCTAssertTrue(r.stderr.contains("\(metrics): cannot write metrics: cannot create \(metrics).tmp."), r.stderr)
+    XCTAssertTrue(r.stderr.contains("No such file or directory"), r.stderr)
+    XCTAssertEqual(r.stderr.components(separatedBy: "cannot write metrics").count, 2, "reported once")
+  }
+
   func testUnknownDuplicateAndMalformedConfigurationsAreRefused() throws {
     try expectRefused(config(extra: #", "windw": 4"#), #"unknown key "windw" (did you mean "window"?)"#)
     try expectRefused(config(extra: #", "thread": 4"#), #"(did you mean "threads"?)"#)

@@ -95,7 +95,7 @@ final class ShippedModelTests: XCTestCase {
     XCTAssertEqual(process.terminationStatus, 0, stderr)
     XCTAssertTrue(stderr.contains("the shipped ZSM-Lite"), stderr)
     XCTAssertTrue(stdout.contains("Models/zsm-lite.pth"), stdout)
-    XCTAssertTrue(stdout.contains("globalSkip: true"), stdout)
+    XCTAssertTrue(stdout.contains("tail width 16, bicubic skip"), stdout)
   }
 
   func testDataDirectoryFromTheEnvironment() throws {

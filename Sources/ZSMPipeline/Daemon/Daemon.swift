@@ -391,9 +391,9 @@ public final class Daemon {
     guard let path = config.metrics else { return }
     if metricsFile?.path != path { metricsFile = (path, MetricsFile(path: path)) }
     metrics.arenaBytes = network?.arenaBytes ?? 0
-    if let file = metricsFile?.file, !file.write(metrics), !metricsFailed {
+    if let file = metricsFile?.file, let reason = file.write(metrics), !metricsFailed {
       metricsFailed = true
-      log("\(path): cannot write metrics (it must be a regular file, replaced by rename, in a writable directory)")
+      log("\(path): cannot write metrics: \(reason) (it must be a regular file in a writable directory)")
     }
   }
 }

@@ -109,13 +109,16 @@ final class MetricsFile {
 
   deinit { buffer.deallocate() }
 
-  /// False if the file could not be written, or if `path` is no longer a regular file (the
-  /// rename would replace a device node, a FIFO or a link: it is never done).
-  func write(_ metrics: DaemonMetrics) -> Bool {
+  /// Nil when written; else why not: the temporary file could not be made, written or renamed
+  /// (with the system's reason), or `path` is no longer a regular file (the rename would
+  /// replace a device node, a FIFO or a link: it is never done). Allocates only on failure.
+  func write(_ metrics: DaemonMetrics) -> String? {
     buffer.clear()
     metrics.format(into: &buffer)
     var info = stat()
-    if lstat(path, &info) == 0 && info.st_mode & S_IFMT != S_IFREG { return false }
+    if lstat(path, &info) == 0 && info.st_mode & S_IFMT != S_IFREG {
+      return "it is no longer a regular file (it is never renamed over anything else)"
+    }
     return path.withUnsafeBufferPointer { p in
       temporary.withUnsafeBufferPointer { t in buffer.writeAtomically(temporary: t.baseAddress!, path: p.baseAddress!) }
     }

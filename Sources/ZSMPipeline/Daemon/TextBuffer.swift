@@ -78,21 +78,28 @@ struct TextBuffer {
   }
 
   /// Replaces the file `path` (a C string) atomically: writes `temporary`, then renames it.
-  func writeAtomically(temporary: UnsafePointer<CChar>, path: UnsafePointer<CChar>) -> Bool {
+  /// Nil on success, else what failed and the system's reason.
+  func writeAtomically(temporary: UnsafePointer<CChar>, path: UnsafePointer<CChar>) -> String? {
     let fd = open(temporary, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
-    guard fd >= 0 else { return false }
+    guard fd >= 0 else { return "cannot create \(String(cString: temporary)): \(String(cString: strerror(errno)))" }
     var done = 0
     while done < count {
       let n = write(fd, bytes + done, count - done)
       if n < 0 {
         if errno == EINTR { continue }
+        let reason = "cannot write \(String(cString: temporary)): \(String(cString: strerror(errno)))"
         close(fd)
         unlink(temporary)
-        return false
+        return reason
       }
       done += n
     }
     close(fd)
-    return rename(temporary, path) == 0
+    guard rename(temporary, path) == 0 else {
+      let reason = "cannot rename \(String(cString: temporary)) over it: \(String(cString: strerror(errno)))"
+      unlink(temporary)
+      return reason
+    }
+    return nil
   }
 }
