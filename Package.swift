@@ -17,15 +17,15 @@ import PackageDescription
 
 let environment = ProcessInfo.processInfo.environment
 
-/// `build.target_cpu` and `build.march` of Boards/$ZSM_BOARD.json, or nil without ZSM_BOARD.
-func boardBuildFlags() -> (cpu: String, march: String?)? {
+/// `build.target_cpu`, `build.march` and `arch` of Boards/$ZSM_BOARD.json, or nil without ZSM_BOARD.
+func boardBuildFlags() -> (cpu: String, march: String?, arch: String?)? {
   guard let board = environment["ZSM_BOARD"], !board.isEmpty else { return nil }
   let path = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("Boards/\(board).json")
   guard let data = try? Data(contentsOf: path),
     let root = try? JSONSerialization.jsonObject(with: data) as? [String: Any],
     let build = root["build"] as? [String: Any]
   else { fatalError("ZSM_BOARD=\(board): cannot read the build section of \(path.path)") }
-  return (build["target_cpu"] as? String ?? "generic", build["march"] as? String)
+  return (build["target_cpu"] as? String ?? "generic", build["march"] as? String, root["arch"] as? String)
 }
 
 /// The CPU the build targets: an LLVM CPU name ("generic": none) and an optional -march.
@@ -45,16 +45,23 @@ func cpuFlags() -> [String] {
   return flags
 }
 
+/// Whether the build targets x86-64: the board's `arch` when ZSM_BOARD names one (a cross
+/// build evaluates this manifest on the build machine), else the machine building.
+func targetIsX86() -> Bool {
+  if let arch = boardBuildFlags()?.arch { return arch == "x86_64" }
+  #if arch(x86_64)
+    return true
+  #else
+    return false
+  #endif
+}
+
 /// The same selection as clang flags, in the order swiftc hands them to its clang importer
 /// (-target-cpu becomes -march on x86, -mcpu elsewhere; a later -march wins).
 func clangCPUFlags() -> [String] {
   let (cpu, march) = cpuSelection()
   var flags: [String] = []
-  #if arch(x86_64)
-    if cpu != "generic" { flags.append("-march=\(cpu)") }
-  #else
-    if cpu != "generic" { flags.append("-mcpu=\(cpu)") }
-  #endif
+  if cpu != "generic" { flags.append(targetIsX86() ? "-march=\(cpu)" : "-mcpu=\(cpu)") }
   if let march { flags.append("-march=\(march)") }
   return flags
 }
