@@ -5,7 +5,7 @@
 # test bundle runs, under qemu-user via binfmt). Both are made by mmdebstrap and cached outside
 # any clone, keyed by the pinned swiftlang version, so a second run skips the ~20 minutes of
 # setting them up. Why 6.2.3 and not the project's 6.3.1: no 6.3.1 aarch64 runtime exists to
-# build against (docs/arm64-cross.md).
+# build against (README "Running on a board").
 #
 #   Tools/arm64-toolchain.sh setup                  # make (or check) the cached roots and the SDK bundle
 #   Tools/arm64-toolchain.sh build BOARD SCRATCH [swift build arguments...]
