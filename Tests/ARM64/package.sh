@@ -66,7 +66,7 @@ step "cross build for rpi5 (Boards/rpi5.json: cortex-a76, armv8.2-a+fp16+dotprod
 if cross_build rpi5 "$V82" build-rpi5.log --build-tests; then
   Z=$V82/release/zsm
   QEMU=(qemu-aarch64-static -L "$SYSROOT")
-  file "$Z" | grep -q 'ARM aarch64' || fail "$Z is not an aarch64 executable: $(file -b "$Z")"
+  aarch64-linux-gnu-readelf -h "$Z" | grep -q 'Machine: *AArch64' || fail "$Z is not an aarch64 executable"
 
   step "zsm --version as a Cortex-A76: the board's flags, nothing of the x86 build machine"
   "${QEMU[@]}" -cpu cortex-a76 "$Z" --version | tee "$OUT/version.txt"
