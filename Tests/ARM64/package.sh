@@ -14,6 +14,10 @@
 set -uo pipefail
 cd "$(dirname "$0")/../.."
 TOOL=Tools/arm64-toolchain.sh
+if [ "$(uname -m)" != x86_64 ]; then
+  echo "skipped: the aarch64 cross toolchain (Debian's amd64 swiftlang) needs an x86-64 host"
+  exit 0
+fi
 OUT=${OUT:-/tmp/zsm-arm64-package}
 mkdir -p "$OUT"
 fails=0
