@@ -17,15 +17,15 @@ import PackageDescription
 
 let environment = ProcessInfo.processInfo.environment
 
-/// `build.target_cpu` and `build.march` of Boards/$ZSM_BOARD.json, or nil without ZSM_BOARD.
-func boardBuildFlags() -> (cpu: String, march: String?)? {
+/// `build.target_cpu`, `build.march` and `arch` of Boards/$ZSM_BOARD.json, or nil without ZSM_BOARD.
+func boardBuildFlags() -> (cpu: String, march: String?, arch: String?)? {
   guard let board = environment["ZSM_BOARD"], !board.isEmpty else { return nil }
   let path = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("Boards/\(board).json")
   guard let data = try? Data(contentsOf: path),
     let root = try? JSONSerialization.jsonObject(with: data) as? [String: Any],
     let build = root["build"] as? [String: Any]
   else { fatalError("ZSM_BOARD=\(board): cannot read the build section of \(path.path)") }
-  return (build["target_cpu"] as? String ?? "generic", build["march"] as? String)
+  return (build["target_cpu"] as? String ?? "generic", build["march"] as? String, root["arch"] as? String)
 }
 
 /// The CPU the build targets: an LLVM CPU name ("generic": none) and an optional -march.
@@ -45,16 +45,23 @@ func cpuFlags() -> [String] {
   return flags
 }
 
+/// Whether the build targets x86-64: the board's `arch` when ZSM_BOARD names one (a cross
+/// build evaluates this manifest on the build machine), else the machine building.
+func targetIsX86() -> Bool {
+  if let arch = boardBuildFlags()?.arch { return arch == "x86_64" }
+  #if arch(x86_64)
+    return true
+  #else
+    return false
+  #endif
+}
+
 /// The same selection as clang flags, in the order swiftc hands them to its clang importer
 /// (-target-cpu becomes -march on x86, -mcpu elsewhere; a later -march wins).
 func clangCPUFlags() -> [String] {
   let (cpu, march) = cpuSelection()
   var flags: [String] = []
-  #if arch(x86_64)
-    if cpu != "generic" { flags.append("-march=\(cpu)") }
-  #else
-    if cpu != "generic" { flags.append("-mcpu=\(cpu)") }
-  #endif
+  if cpu != "generic" { flags.append(targetIsX86() ? "-march=\(cpu)" : "-mcpu=\(cpu)") }
   if let march { flags.append("-march=\(march)") }
   return flags
 }
@@ -111,6 +118,84 @@ let vnniDependencies: [Target.Dependency] = vnni ? ["ZSMKernelsVNNI"] : []
 /// `#if ZSM_VNNI` marks code that uses ZSMKernelsVNNI.
 let vnniSettings: [SwiftSetting] = vnni ? [.define("ZSM_VNNI")] : []
 
+/// Every target but the VNNI one. (One typed array: Swift 6.2 cannot type-check the array
+/// literal added to vnniTargets inside Package(...) in reasonable time.)
+let zsmTargets: [Target] = [
+  // MARK: - Runtime (no third-party dependencies)
+
+  /// The arithmetic. Imports nothing (no Foundation, no Glibc), so the same files also
+  /// compile as Embedded Swift for aarch64.
+  .target(name: "ZSMKernels", swiftSettings: kernelSettings),
+  /// Tensor descriptors, the static arena and its planner, the worker pool.
+  .target(name: "ZSMRuntime", dependencies: ["ZSMKernels", "CZSMCPU"], swiftSettings: kernelSettings),
+  /// C compiled for baseline x86-64 / aarch64 (no CPU flags): the start-up check that exits
+  /// with status 3 naming the missing features before any code built for the target CPU
+  /// runs, the running CPU's features (cpuid, AT_HWCAP), and the features the importing
+  /// module was compiled for (header-only).
+  .target(name: "CZSMCPU", dependencies: ["CZSMBuildInfo"]),
+  /// Data only, compiled with the target CPU's clang flags: the features the build targets,
+  /// its flags and commit, read by CZSMCPU's start-up check and `zsm --version`.
+  .target(name: "CZSMBuildInfo", cSettings: buildInfoSettings()),
+  /// Checkpoint readers (PyTorch zip and legacy containers, a safe unpickler), the `.bin`
+  /// tensor files, the network configuration, the Zooming Slow-Mo graph and its temporal
+  /// windows. Imports Glibc, not Foundation.
+  .target(
+    name: "ZSMModel", dependencies: ["ZSMRuntime"] + vnniDependencies, swiftSettings: kernelSettings + vnniSettings),
+
+  // MARK: - Video in and out
+
+  /// libv4l2 and the V4L2 uapi, with the ioctl numbers Swift cannot import from macros.
+  .systemLibrary(name: "CV4L2", pkgConfig: "libv4l2", providers: [.apt(["libv4l-dev"])]),
+  /// libdrm and the DRM/KMS uapi, with the ioctl numbers Swift cannot import from macros.
+  .systemLibrary(name: "CDRM", pkgConfig: "libdrm", providers: [.apt(["libdrm-dev"])]),
+  /// Frames, Y4M files and pipes, the V4L2 camera, the KMS display, the syscall seam.
+  .target(name: "ZSMVideo", dependencies: ["ZSMKernels", "CV4L2", "CDRM"], swiftSettings: kernelSettings),
+
+  /// Source -> network -> sink: clips window by window.
+  .target(
+    name: "ZSMPipeline", dependencies: ["ZSMModel", "ZSMVideo"], swiftSettings: kernelSettings + vnniSettings),
+
+  // MARK: - Command line
+
+  .executableTarget(
+    name: "zsm",
+    dependencies: [
+      "ZSMRuntime",
+      "ZSMModel",
+      "ZSMVideo",
+      "ZSMPipeline",
+      .product(name: "ArgumentParser", package: "swift-argument-parser"),
+    ] + vnniDependencies,
+    swiftSettings: kernelSettings + vnniSettings
+  ),
+
+  /// The VM integration test program (Tests/VM/run.sh boots it next to vivid and vkms).
+  .executableTarget(
+    name: "zsm-vmtest", dependencies: ["ZSMVideo"], path: "Tests/VM/zsm-vmtest", swiftSettings: kernelSettings),
+
+  // MARK: - Tests
+
+  /// Counts calls to malloc & co. so tests can prove "no heap allocation per frame".
+  .target(name: "CAllocCounter", path: "Tests/Support/CAllocCounter"),
+  .testTarget(
+    name: "ZSMKernelsTests", dependencies: ["ZSMKernels"] + vnniDependencies,
+    swiftSettings: kernelSettings + vnniSettings),
+  .testTarget(name: "ZSMVideoTests", dependencies: ["ZSMVideo", "ZSMKernels"], swiftSettings: kernelSettings),
+  .testTarget(
+    name: "ZSMPipelineTests", dependencies: ["ZSMPipeline", "ZSMModel", "ZSMVideo", "zsm", "CAllocCounter"],
+    swiftSettings: kernelSettings + vnniSettings
+  ),
+  .testTarget(
+    name: "ZSMRuntimeTests",
+    dependencies: ["ZSMRuntime", "CAllocCounter"],
+    swiftSettings: kernelSettings
+  ),
+  .testTarget(
+    name: "ZSMModelTests", dependencies: ["ZSMModel", "CAllocCounter"], exclude: ["Data"],
+    swiftSettings: kernelSettings + vnniSettings
+  ),
+]
+
 let package = Package(
   name: "ZSMEdge",
   platforms: [.macOS(.v14)],
@@ -122,79 +207,5 @@ let package = Package(
   dependencies: [
     .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0")
   ],
-  targets: [
-    // MARK: - Runtime (no third-party dependencies)
-
-    /// The arithmetic. Imports nothing (no Foundation, no Glibc), so the same files also
-    /// compile as Embedded Swift for aarch64.
-    .target(name: "ZSMKernels", swiftSettings: kernelSettings),
-    /// Tensor descriptors, the static arena and its planner, the worker pool.
-    .target(name: "ZSMRuntime", dependencies: ["ZSMKernels", "CZSMCPU"], swiftSettings: kernelSettings),
-    /// C compiled for baseline x86-64 / aarch64 (no CPU flags): the start-up check that exits
-    /// with status 3 naming the missing features before any code built for the target CPU
-    /// runs, the running CPU's features (cpuid, AT_HWCAP), and the features the importing
-    /// module was compiled for (header-only).
-    .target(name: "CZSMCPU", dependencies: ["CZSMBuildInfo"]),
-    /// Data only, compiled with the target CPU's clang flags: the features the build targets,
-    /// its flags and commit, read by CZSMCPU's start-up check and `zsm --version`.
-    .target(name: "CZSMBuildInfo", cSettings: buildInfoSettings()),
-    /// Checkpoint readers (PyTorch zip and legacy containers, a safe unpickler), the `.bin`
-    /// tensor files, the network configuration, the Zooming Slow-Mo graph and its temporal
-    /// windows. Imports Glibc, not Foundation.
-    .target(
-      name: "ZSMModel", dependencies: ["ZSMRuntime"] + vnniDependencies, swiftSettings: kernelSettings + vnniSettings),
-
-    // MARK: - Video in and out
-
-    /// libv4l2 and the V4L2 uapi, with the ioctl numbers Swift cannot import from macros.
-    .systemLibrary(name: "CV4L2", pkgConfig: "libv4l2", providers: [.apt(["libv4l-dev"])]),
-    /// libdrm and the DRM/KMS uapi, with the ioctl numbers Swift cannot import from macros.
-    .systemLibrary(name: "CDRM", pkgConfig: "libdrm", providers: [.apt(["libdrm-dev"])]),
-    /// Frames, Y4M files and pipes, the V4L2 camera, the KMS display, the syscall seam.
-    .target(name: "ZSMVideo", dependencies: ["ZSMKernels", "CV4L2", "CDRM"], swiftSettings: kernelSettings),
-
-    /// Source -> network -> sink: clips window by window.
-    .target(
-      name: "ZSMPipeline", dependencies: ["ZSMModel", "ZSMVideo"], swiftSettings: kernelSettings + vnniSettings),
-
-    // MARK: - Command line
-
-    .executableTarget(
-      name: "zsm",
-      dependencies: [
-        "ZSMRuntime",
-        "ZSMModel",
-        "ZSMVideo",
-        "ZSMPipeline",
-        .product(name: "ArgumentParser", package: "swift-argument-parser"),
-      ] + vnniDependencies,
-      swiftSettings: kernelSettings + vnniSettings
-    ),
-
-    /// The VM integration test program (Tests/VM/run.sh boots it next to vivid and vkms).
-    .executableTarget(
-      name: "zsm-vmtest", dependencies: ["ZSMVideo"], path: "Tests/VM/zsm-vmtest", swiftSettings: kernelSettings),
-
-    // MARK: - Tests
-
-    /// Counts calls to malloc & co. so tests can prove "no heap allocation per frame".
-    .target(name: "CAllocCounter", path: "Tests/Support/CAllocCounter"),
-    .testTarget(
-      name: "ZSMKernelsTests", dependencies: ["ZSMKernels"] + vnniDependencies,
-      swiftSettings: kernelSettings + vnniSettings),
-    .testTarget(name: "ZSMVideoTests", dependencies: ["ZSMVideo", "ZSMKernels"], swiftSettings: kernelSettings),
-    .testTarget(
-      name: "ZSMPipelineTests", dependencies: ["ZSMPipeline", "ZSMModel", "ZSMVideo", "zsm", "CAllocCounter"],
-      swiftSettings: kernelSettings + vnniSettings
-    ),
-    .testTarget(
-      name: "ZSMRuntimeTests",
-      dependencies: ["ZSMRuntime", "CAllocCounter"],
-      swiftSettings: kernelSettings
-    ),
-    .testTarget(
-      name: "ZSMModelTests", dependencies: ["ZSMModel", "CAllocCounter"], exclude: ["Data"],
-      swiftSettings: kernelSettings + vnniSettings
-    ),
-  ] + vnniTargets
+  targets: zsmTargets + vnniTargets
 )

@@ -52,7 +52,12 @@ enum PickleBytes {
     main += Array("ctorch._utils\n_rebuild_tensor_v2\n".utf8) + [0x28]  // callable, MARK args
     main += [0x28] + string("storage") + Array("ctorch\nFloatStorage\n".utf8) + string("k") + string("cpu")
     main += int(numel) + [0x74, 0x51]  // TUPLE BINPERSID
-    main += int(offset) + [0x28] + shape.flatMap(int) + [0x74] + [0x28] + stride.flatMap(int) + [0x74]
+    // One append per part: Swift 6.2 cannot type-check the whole sum in reasonable time.
+    main += int(offset) + [0x28]
+    main += shape.flatMap(int)
+    main += [0x74, 0x28]
+    main += stride.flatMap(int)
+    main += [0x74]
     main += [0x89] + Array("ccollections\nOrderedDict\n".utf8) + [0x29, 0x52]  // False, OrderedDict()
     main += [0x74, 0x52, 0x75, 0x2E]  // TUPLE REDUCE SETITEMS STOP
     let keys = proto2 + [0x5D, 0x28] + string("k") + [0x65, 0x2E]

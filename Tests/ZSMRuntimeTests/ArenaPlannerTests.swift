@@ -70,11 +70,12 @@ func referencePlan(_ entries: [ArenaPlanner.Entry]) -> (offsets: [Int], total: I
   var total = 0
   for id in order {
     let e = entries[id]
-    let conflicts =
-      placed
-      .filter { entries[$0].firstUse <= e.lastUse && e.firstUse <= entries[$0].lastUse }
-      .map { (offsets[$0], offsets[$0] + entries[$0].bytes) }
-      .sorted { $0.0 != $1.0 ? $0.0 < $1.0 : $0.1 < $1.1 }
+    // Typed steps: Swift 6.2 cannot type-check the chained filter/map/sorted in reasonable time.
+    let overlapping: [Int] = placed.filter { (i: Int) -> Bool in
+      entries[i].firstUse <= e.lastUse && e.firstUse <= entries[i].lastUse
+    }
+    let ranges: [(Int, Int)] = overlapping.map { (i: Int) -> (Int, Int) in (offsets[i], offsets[i] + entries[i].bytes) }
+    let conflicts = ranges.sorted { (a: (Int, Int), b: (Int, Int)) -> Bool in a.0 != b.0 ? a.0 < b.0 : a.1 < b.1 }
     var bestOffset = -1
     var bestGap = Int.max
     var cursor = 0

@@ -393,9 +393,14 @@
       // 2 * 127 * 128 = 32512), then add the two 16-bit halves of each 32-bit lane.
       let wv = unsafeBitCast(w, to: SIMD8<Int16>.self)
       let xv = unsafeBitCast(splat, to: SIMD8<Int16>.self)
-      let pairs = ((wv &<< 8) &>> 8) &* ((xv &<< 8) &>> 8) &+ (wv &>> 8) &* (xv &>> 8)
+      // Typed steps: Swift 6.2 cannot type-check these as single expressions in reasonable time.
+      let wLo: SIMD8<Int16> = (wv &<< 8) &>> 8
+      let xLo: SIMD8<Int16> = (xv &<< 8) &>> 8
+      let pairs: SIMD8<Int16> = wLo &* xLo &+ (wv &>> 8) &* (xv &>> 8)
       let u = unsafeBitCast(pairs, to: SIMD4<Int32>.self)
-      return acc &+ ((u &<< 16) &>> 16) &+ (u &>> 16)
+      let uLo: SIMD4<Int32> = (u &<< 16) &>> 16
+      let uHi: SIMD4<Int32> = u &>> 16
+      return acc &+ uLo &+ uHi
     #endif
   }
 

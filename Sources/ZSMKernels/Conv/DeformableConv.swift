@@ -140,8 +140,11 @@ func deformConvRows<I: MapElement, O: MapElement>(
               logit[i] = params[2 &* lanes &+ l0 &+ i]
             }
           }
-          var py = loadVector(tapRow + l0) + dy + Float(oy &- 1)
-          var px = loadVector(tapCol + l0) + dx + Float(ox &- 1)
+          // Typed steps: Swift 6.2's type checker picks the scalar loadVector in one expression.
+          var py: SIMD16<Float> = loadVector(tapRow + l0) + dy
+          py = py + Float(oy &- 1)
+          var px: SIMD16<Float> = loadVector(tapCol + l0) + dx
+          px = px + Float(ox &- 1)
           // Far-away (and NaN) positions become -2: every corner is then outside.
           py = py.replacing(with: lowY, where: .!(py .>= lowY))
           py = py.replacing(with: highY, where: py .> highY)
