@@ -22,6 +22,8 @@ public struct UpscaleSummary: Sendable {
   public let windows: Int
   public let seconds: Double
   public let networkSeconds: Double
+  /// Input frames read but given no output: a clip of one frame, with `dropsLoneFrame`.
+  public var framesDropped = 0
 }
 
 /// Upscales a Y4M stream window by window: decode to planar RGB, run the network on windows of
@@ -117,10 +119,13 @@ public final class ClipUpscaler {
 
   /// The general form: every encoded output frame goes to `write`; `shouldStop` is asked after
   /// each input frame, and when it says yes the clip ends there (the frames read so far still
-  /// get all their outputs, through a last window aligned to them).
+  /// get all their outputs, through a last window aligned to them), from the second frame on: a
+  /// clip needs two. A clip that ends after one frame is an error, or with `dropsLoneFrame` (a
+  /// daemon, whose clips a reload or a source that goes away can cut anywhere) that frame is
+  /// counted in `framesDropped`.
   public func run(
     reader: Y4MReader, outputFrameBytes: Int, encodeHeader: Y4MHeader, frames: Range<Int> = 0..<Int.max,
-    write: (UnsafeRawBufferPointer) throws -> Void, shouldStop: () -> Bool = { false },
+    write: (UnsafeRawBufferPointer) throws -> Void, shouldStop: () -> Bool = { false }, dropsLoneFrame: Bool = false,
     progress: (UpscaleProgress) -> Void = { _ in }
   ) throws -> UpscaleSummary {
     let start = monotonicSeconds()
@@ -198,7 +203,12 @@ public final class ClipUpscaler {
         try runWindow(first: nextStart, count: windowSize)
         nextStart += windowSize - 1
       }
-      if shouldStop() { break }
+      if shouldStop() && read >= 2 { break }
+    }
+    if read == 1 && dropsLoneFrame {
+      return UpscaleSummary(
+        framesRead: 1, framesWritten: 0, windows: 0, seconds: monotonicSeconds() - start, networkSeconds: 0,
+        framesDropped: 1)
     }
     // End of the stream (or of the range): the tail window aligned to the end.
     if produced < min(endOutput, 2 * read - 1) {

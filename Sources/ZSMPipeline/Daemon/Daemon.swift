@@ -60,21 +60,25 @@ public final class Daemon {
       self.pingWatchdog()
       return signals.stopRequested || signals.reloadPending
     }
-    let reader: Y4MReader
-    do {
-      // A FIFO without a writer: SIGTERM ends the wait (exit 0, nothing was read).
-      reader = try Y4MReader(path: config.source.path ?? "-", stopWaiting: { [signals] in signals.stopRequested })
-    } catch {
-      if signals.stopRequested {
-        log("stopping on signal before the source had a writer")
-        notifier.notify("STOPPING=1")
-        return 0
+    // A FIFO without a writer: SIGTERM ends the wait (nil: exit 0, nothing more was read).
+    func openSource() throws -> Y4MReader? {
+      let reader: Y4MReader
+      do {
+        reader = try Y4MReader(path: config.source.path ?? "-", stopWaiting: { [signals] in signals.stopRequested })
+      } catch {
+        if signals.stopRequested { return nil }
+        throw PipelineError("\(error)")
       }
-      throw PipelineError("\(error)")
+      // SIGTERM/SIGHUP while the source is idle ends the wait (as an end of stream).
+      reader.stopWaiting = stopOrReload
+      metrics.sourceUp = true
+      return reader
     }
-    // SIGTERM/SIGHUP while the source is idle ends the wait (as an end of stream).
-    reader.stopWaiting = stopOrReload
-    metrics.sourceUp = true
+    guard var reader = try openSource() else {
+      log("stopping on signal before the source had a writer")
+      notifier.notify("STOPPING=1")
+      return 0
+    }
     var ready = false
     // The sink stays open across reloads that change neither it nor the output stream, so a
     // SIGHUP never truncates or restarts it; a changed one is reopened in append mode.
@@ -117,7 +121,7 @@ public final class Daemon {
         summary = try upscaler.run(
           reader: reader, outputFrameBytes: outHeader.frameByteCount, encodeHeader: outHeader,
           write: { try sink.write($0) },
-          shouldStop: stopOrReload,
+          shouldStop: stopOrReload, dropsLoneFrame: true,
           progress: { p in
             self.metrics.framesIn = base.framesIn + p.framesRead
             self.metrics.framesOut = base.framesOut + p.framesWritten
@@ -132,6 +136,10 @@ public final class Daemon {
       if let summary {
         metrics.framesIn = base.framesIn + summary.framesRead
         metrics.framesOut = base.framesOut + summary.framesWritten
+        if summary.framesDropped > 0 {
+          metrics.framesDropped += summary.framesDropped
+          log("dropped \(summary.framesDropped) frame: a clip cut after one frame has no output (it needs two)")
+        }
       }
       if signals.stopRequested {
         log("stopping on signal: \(metrics.framesIn) frames in, \(metrics.framesOut) out")
@@ -143,7 +151,17 @@ public final class Daemon {
       }
       log("source ended: \(metrics.framesIn) frames in, \(metrics.framesOut) out")
       metrics.sourceUp = false
-      break
+      guard config.source.reopen == true else { break }
+      // "reopen": wait for the source's next writer (a FIFO) or read it again (a file). The
+      // old descriptor is closed first: a writer that came before it would join the old pipe.
+      reader.close()
+      writeMetrics()
+      guard let next = try openSource() else {
+        log("stopping on signal while the source was away")
+        break
+      }
+      reader = next
+      log("source reopened: \(reader.path)")
     }
     try sink?.close()
     sink = nil

@@ -13,7 +13,8 @@ import ZSMRuntime
 ///       "metrics": "/var/lib/prometheus/node-exporter/zsm.prom"
 ///     }
 ///
-/// Sources: `y4m` (a file, a FIFO, or `-` for standard input), `camera` (V4L2; frames pass
+/// Sources: `y4m` (a file, a FIFO, or `-` for standard input; with `"reopen": true` a stream
+/// that ends is opened again: a FIFO's next writer is waited for), `camera` (V4L2; frames pass
 /// through the live pipeline: newest-frames windows, output paced at the output rate). Sinks:
 /// `y4m` (one file or `-`), `y4m-rotate` (numbered files of at most `framesPerFile` frames in
 /// `directory`), `display` (KMS, with a camera source), `null` (discard; for measuring). `metrics` is optional (Prometheus text, for node
@@ -32,6 +33,9 @@ public struct DaemonConfig: Codable, Equatable, Sendable {
     public var format: String?
     public var fps: Int?
     public var downscale: Int?
+    /// `y4m`: when the stream ends, open the path again and go on (a FIFO: wait for its next
+    /// writer; a file: read it again) instead of exiting. The sink and the counters go on.
+    public var reopen: Bool?
   }
 
   public struct Sink: Codable, Equatable, Sendable {
@@ -61,6 +65,11 @@ public struct DaemonConfig: Codable, Equatable, Sendable {
     do { data = try Data(contentsOf: URL(fileURLWithPath: path)) } catch {
       throw PipelineError("\(path): cannot read the configuration: \(error.localizedDescription)")
     }
+    return try decode(data, path: path)
+  }
+
+  /// Parses and validates configuration JSON held in memory; `path` names it in errors.
+  public static func decode(_ data: Data, path: String) throws -> DaemonConfig {
     try checkSyntaxAndKeys(Array(data), path: path)
     let config: DaemonConfig
     do { config = try JSONDecoder().decode(DaemonConfig.self, from: data) } catch let DecodingError.keyNotFound(key, _)
@@ -78,7 +87,7 @@ public struct DaemonConfig: Codable, Equatable, Sendable {
   static let topKeys = [
     "model", "threads", "precision", "calibration", "window", "source", "sink", "metrics", "slowmo",
   ]
-  static let sourceKeys = ["type", "path", "device", "size", "format", "fps", "downscale"]
+  static let sourceKeys = ["type", "path", "device", "size", "format", "fps", "downscale", "reopen"]
   static let sinkKeys = ["type", "path", "directory", "framesPerFile", "card", "connector", "mode"]
 
   /// Strict JSON (RFC 8259: no trailing comma, no byte order mark, no duplicate key) with only
@@ -144,6 +153,9 @@ public struct DaemonConfig: Codable, Equatable, Sendable {
     switch source.type {
     case "y4m":
       guard source.path != nil else { throw PipelineError("\(path): source of type y4m needs \"path\"") }
+      if source.reopen == true && source.path == "-" {
+        throw PipelineError("\(path): source.reopen needs a file or FIFO path (standard input cannot be reopened)")
+      }
     case "camera":
       if let size = source.size, cameraSize(size) == nil {
         throw PipelineError("\(path): source size must be \"WxH\", got \"\(size)\"")
