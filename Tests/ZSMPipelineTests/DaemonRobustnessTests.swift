@@ -139,7 +139,7 @@ final class DaemonRobustnessTests: XCTestCase {
   /// Runs the daemon on a FIFO with "reopen": true and the metrics in m.prom; each clip is
   /// written by its own writer, and the next waits until the daemon has read it and closed the
   /// FIFO (source down); then SIGTERM while it waits for another writer.
-  func daemonWithReopen(clips: [Data]) throws -> (status: Int32, signaled: Bool, stderr: String) {
+  func daemonWithReopen(clips: [(data: Data, frames: Int)]) throws -> (status: Int32, signaled: Bool, stderr: String) {
     let fifo = path("in.fifo")
     XCTAssertEqual(mkfifo(fifo, 0o600), 0)
     let text = config(source: fifo, extra: #", "metrics": "m.prom""#)
@@ -148,14 +148,15 @@ final class DaemonRobustnessTests: XCTestCase {
       var frames = 0
       for clip in clips {
         let writer = FileHandle(forWritingAtPath: fifo)!  // blocks until the daemon opens it
-        writer.write(clip)
+        writer.write(clip.data)
         try? writer.close()
-        frames += clip.split(separator: UInt8(ascii: "\n")).filter { $0.starts(with: "FRAME".utf8) }.count
+        frames += clip.frames
         let deadline = Date().addingTimeInterval(30)
-        while Date() < deadline {
-          let text = (try? String(contentsOfFile: self.path("m.prom"), encoding: .utf8)) ?? ""
-          if text.contains("zsm_frames_in_total \(frames)\n") && text.contains("zsm_source_up 0\n") { break }
+        var text = ""
+        while !(text.contains("zsm_frames_in_total \(frames)\n") && text.contains("zsm_source_up 0\n")) {
+          guard Date() < deadline else { return XCTFail("no \(frames) frames in with the source down: \(text)") }
           usleep(50_000)
+          text = (try? String(contentsOfFile: self.path("m.prom"), encoding: .utf8)) ?? ""
         }
       }
       kill(process.processIdentifier, SIGTERM)
@@ -174,7 +175,7 @@ final class DaemonRobustnessTests: XCTestCase {
     // A source whose writer goes away and comes back; without "reopen" the daemon ends with
     // the first writer (exit 0 with only the first clip, which fails the count below).
     let data = try Data(contentsOf: URL(fileURLWithPath: clip))
-    let r = try daemonWithReopen(clips: [data, data])
+    let r = try daemonWithReopen(clips: [(data, 6), (data, 6)])
     XCTAssertEqual(r.status, 0, r.stderr)
     XCTAssertFalse(r.signaled)
     XCTAssertTrue(r.stderr.contains("source reopened"), r.stderr)
@@ -191,7 +192,7 @@ final class DaemonRobustnessTests: XCTestCase {
     let data = try Data(contentsOf: URL(fileURLWithPath: clip))
     let headerEnd = data.firstIndex(of: 0x0A)! + 1
     let oneFrame = data.prefix(headerEnd + 6 + 32 * 24 * 3 / 2)
-    let r = try daemonWithReopen(clips: [data, oneFrame, data])
+    let r = try daemonWithReopen(clips: [(data, 6), (oneFrame, 1), (data, 6)])
     XCTAssertEqual(r.status, 0, r.stderr)
     XCTAssertTrue(r.stderr.contains("dropped 1 frame"), r.stderr)
     XCTAssertEqual(try outputFrames(), 22, r.stderr)
