@@ -111,6 +111,22 @@ let vnniDependencies: [Target.Dependency] = vnni ? ["ZSMKernelsVNNI"] : []
 /// `#if ZSM_VNNI` marks code that uses ZSMKernelsVNNI.
 let vnniSettings: [SwiftSetting] = vnni ? [.define("ZSM_VNNI")] : []
 
+/// libFuzzer targets, one per parser of outside data (Tools/fuzz/README.md), only with
+/// ZSM_FUZZ=1: they have no main (libFuzzer's is linked by `--sanitize fuzzer`), so they are
+/// built on their own, e.g. ZSM_FUZZ=1 swift build -c release --sanitize fuzzer --sanitize address
+/// --scratch-path .build-fuzz --product fuzz-y4m (Tools/fuzz.sh does it).
+let fuzzTargets: [Target] =
+  environment["ZSM_FUZZ"] == "1"
+  ? [
+    ("fuzz-checkpoint", "Checkpoint", ["ZSMModel"]), ("fuzz-unpickler", "Unpickler", ["ZSMModel"]),
+    ("fuzz-y4m", "Y4M", ["ZSMVideo"]), ("fuzz-daemon-config", "DaemonConfig", ["ZSMPipeline"]),
+    ("fuzz-calibration", "Calibration", ["ZSMModel"]), ("fuzz-board", "Board", ["ZSMRuntime"]),
+  ].map { name, folder, dependencies in
+    .executableTarget(
+      name: name, dependencies: dependencies.map { .target(name: $0) }, path: "Tools/fuzz/\(folder)",
+      swiftSettings: kernelSettings + [.unsafeFlags(["-parse-as-library"])])
+  } : []
+
 let package = Package(
   name: "ZSMEdge",
   platforms: [.macOS(.v14)],
@@ -196,5 +212,5 @@ let package = Package(
       name: "ZSMModelTests", dependencies: ["ZSMModel", "CAllocCounter"], exclude: ["Data"],
       swiftSettings: kernelSettings + vnniSettings
     ),
-  ] + vnniTargets
+  ] + vnniTargets + fuzzTargets
 )
