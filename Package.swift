@@ -113,8 +113,8 @@ let vnniSettings: [SwiftSetting] = vnni ? [.define("ZSM_VNNI")] : []
 
 /// libFuzzer targets, one per parser of outside data (Tools/fuzz/README.md), only with
 /// ZSM_FUZZ=1: they have no main (libFuzzer's is linked by `--sanitize fuzzer`), so they are
-/// built on their own, e.g. ZSM_FUZZ=1 swift build -c release --sanitize fuzzer --sanitize address
-/// --scratch-path .build-fuzz --product fuzz-y4m (Tools/fuzz.sh does it).
+/// built on their own by Tools/fuzz.sh (ZSM_FUZZ=1 swift build -c release --sanitize fuzzer
+/// --sanitize address -Xswiftc -sanitize-coverage=... --scratch-path .build-fuzz --product fuzz-y4m).
 let fuzzTargets: [Target] =
   environment["ZSM_FUZZ"] == "1"
   ? [

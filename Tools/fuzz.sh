@@ -33,10 +33,22 @@ if [[ " ${targets[*]} " != *" $target "* ]]; then
   exit 2
 fi
 
+# Coverage is asked for explicitly: with --sanitize fuzzer alone, SwiftPM 6.3.1 builds have come
+# out with only the target file instrumented (57 counters instead of 8,000-24,000, e.g.
+# fuzz-board, and fuzz-unpickler after an incremental rebuild), which fuzzes blind. A binary
+# with fewer than 1,000 counters is refused.
 scratch=.build-fuzz
-ZSM_FUZZ=1 swift build -c release --sanitize fuzzer --sanitize address --scratch-path "$scratch" \
+ZSM_FUZZ=1 swift build -c release --sanitize fuzzer --sanitize address \
+  -Xswiftc -sanitize-coverage=edge,trace-cmp,inline-8bit-counters,pc-table --scratch-path "$scratch" \
   --product "fuzz-$target"
 binary=$scratch/release/fuzz-$target
+counters=$({ SWIFT_BACKTRACE=enable=no "$binary" -runs=0 2>&1 || true; } \
+  | sed -n 's/.*(\([0-9]*\) inline 8-bit counters).*/\1/p' | head -1 || true)
+if [ "${counters:-0}" -lt 1000 ]; then
+  echo "fuzz.sh: $binary has ${counters:-no} coverage counters (expected thousands): not instrumented;" \
+    "remove $scratch and run again" >&2
+  exit 1
+fi
 seeds=Tools/fuzz/corpus/$target
 work=.build-fuzz-runs/corpus/$target
 artifacts=.build-fuzz-runs/artifacts/$target
@@ -48,15 +60,6 @@ dict=Tools/fuzz/dict/$target.dict
 # Swift's crash reporter would catch the signal before ASan and libFuzzer do (and keep the
 # output pipe open in a child); libFuzzer reports and keeps the input itself.
 export SWIFT_BACKTRACE=enable=no
-# The parsers must be instrumented for coverage. Incremental rebuilds here (sources edited
-# between runs) have produced binaries with only the target file's counters (57 instead of
-# ~8,000-24,000), which fuzz blind; such a build is refused.
-counters=$("$binary" -runs=0 2>&1 | sed -n 's/.*(\([0-9]*\) inline 8-bit counters).*/\1/p' | head -1)
-if [ "${counters:-0}" -lt 1000 ]; then
-  echo "fuzz.sh: $binary has ${counters:-no} coverage counters (expected thousands): the build lost its" \
-    "instrumentation; remove $scratch and run again" >&2
-  exit 1
-fi
 echo "== fuzz-$target: ${seconds} s from $seeds ($(ls "$seeds" | wc -l) seeds, $counters coverage counters)"
 if [ "$seconds" -eq 0 ]; then
   "$binary" "${options[@]}" -runs=0 "$@" "$seeds"
