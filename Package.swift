@@ -196,6 +196,24 @@ let zsmTargets: [Target] = [
   ),
 ]
 
+/// libFuzzer targets, one per parser of outside data (Tools/fuzz/README.md), only with
+/// ZSM_FUZZ=1: they have no main (libFuzzer's is linked by `--sanitize fuzzer`), so they are
+/// built on their own by Tools/fuzz.sh (ZSM_FUZZ=1 swift build -c release --sanitize fuzzer
+/// --sanitize address -Xswiftc -sanitize-coverage=... --scratch-path .build-fuzz --product fuzz-y4m).
+/// (Typed steps, as zsmTargets: Swift 6.2 must type-check this manifest too.)
+let fuzzSpecs: [(name: String, folder: String, dependencies: [String])] = [
+  ("fuzz-checkpoint", "Checkpoint", ["ZSMModel"]), ("fuzz-unpickler", "Unpickler", ["ZSMModel"]),
+  ("fuzz-y4m", "Y4M", ["ZSMVideo"]), ("fuzz-daemon-config", "DaemonConfig", ["ZSMPipeline"]),
+  ("fuzz-calibration", "Calibration", ["ZSMModel"]), ("fuzz-board", "Board", ["ZSMRuntime"]),
+]
+func fuzzTarget(_ spec: (name: String, folder: String, dependencies: [String])) -> Target {
+  let dependencies: [Target.Dependency] = spec.dependencies.map { Target.Dependency.target(name: $0) }
+  let settings: [SwiftSetting] = kernelSettings + [.unsafeFlags(["-parse-as-library"])]
+  return .executableTarget(
+    name: spec.name, dependencies: dependencies, path: "Tools/fuzz/\(spec.folder)", swiftSettings: settings)
+}
+let fuzzTargets: [Target] = environment["ZSM_FUZZ"] == "1" ? fuzzSpecs.map(fuzzTarget) : []
+
 let package = Package(
   name: "ZSMEdge",
   platforms: [.macOS(.v14)],
@@ -207,5 +225,5 @@ let package = Package(
   dependencies: [
     .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0")
   ],
-  targets: zsmTargets + vnniTargets
+  targets: zsmTargets + vnniTargets + fuzzTargets
 )

@@ -36,6 +36,8 @@ public struct UpscaleSummary: Sendable {
   public let windows: Int
   public let seconds: Double
   public let networkSeconds: Double
+  /// Input frames read but given no output: a clip of one frame, with `dropsLoneFrame`.
+  public var framesDropped = 0
 }
 
 /// Upscales a Y4M stream window by window: decode to planar RGB, run the network on windows of
@@ -238,11 +240,13 @@ public final class ClipUpscaler {
 
   /// The general form: every encoded output frame goes to `write`; `shouldStop` is asked after
   /// each input frame, and when it says yes the clip ends there (the frames read so far still
-  /// get all their outputs, through a last window aligned to them; a single frame, which no
-  /// window can be made of, gets none).
+  /// get all their outputs, through a last window aligned to them), from the second frame on: a
+  /// clip needs two. A clip that ends after one frame is an error, unless a stop request ended
+  /// it or `dropsLoneFrame` is set (a daemon, whose clips a reload or a source that goes away
+  /// can cut anywhere): that frame then gets no outputs and is counted in `framesDropped`.
   public func run(
     reader: Y4MReader, outputFrameBytes: Int, encodeHeader: Y4MHeader, frames: Range<Int> = 0..<Int.max,
-    write: (UnsafeRawBufferPointer) throws -> Void, shouldStop: () -> Bool = { false },
+    write: (UnsafeRawBufferPointer) throws -> Void, shouldStop: () -> Bool = { false }, dropsLoneFrame: Bool = false,
     progress: (UpscaleProgress) -> Void = { _ in }
   ) throws -> UpscaleSummary {
     let start = monotonicSeconds()
@@ -341,7 +345,7 @@ public final class ClipUpscaler {
         try runWindow(first: nextStart, count: windowSize)
         nextStart += windowSize - 1
       }
-      if shouldStop() {
+      if shouldStop() && read >= 2 {
         stopped = true
         break
       }
@@ -351,6 +355,11 @@ public final class ClipUpscaler {
     // empty success.
     // (A stop request may have ended the last read rather than come after a frame: ask again.)
     if !stopped && shouldStop() { stopped = true }
+    if read == 1 && (dropsLoneFrame || stopped) && truncation == nil {
+      return UpscaleSummary(
+        framesRead: 1, framesWritten: 0, windows: 0, seconds: monotonicSeconds() - start, networkSeconds: 0,
+        framesDropped: 1)
+    }
     if read < 2 && frames.lowerBound == 0 && truncation == nil && !stopped {
       throw PipelineError("the input has \(read) frame(s); at least 2 are needed")
     }

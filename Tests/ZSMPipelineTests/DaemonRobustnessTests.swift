@@ -159,4 +159,76 @@ final class DaemonRobustnessTests: XCTestCase {
     // 3 frames before the reload give 5 outputs, the 3 after it 5 more: none truncated away.
     XCTAssertEqual((out.count - outHeader) / outFrame, 10, r.stderr)
   }
+
+  /// Runs the daemon on a FIFO with "reopen": true and the metrics in m.prom; each clip is
+  /// written by its own writer, and the next waits until the daemon has read it and closed the
+  /// FIFO (source down); then SIGTERM while it waits for another writer.
+  func daemonWithReopen(clips: [(data: Data, frames: Int)]) throws -> (status: Int32, signaled: Bool, stderr: String) {
+    let fifo = path("in.fifo")
+    XCTAssertEqual(mkfifo(fifo, 0o600), 0)
+    let text = config(source: fifo, extra: #", "metrics": "m.prom""#)
+      .replacingOccurrences(of: #""path": "\#(fifo)""#, with: #""path": "\#(fifo)", "reopen": true"#)
+    return try daemon(text, timeout: 60) { process in
+      var frames = 0
+      for clip in clips {
+        let writer = FileHandle(forWritingAtPath: fifo)!  // blocks until the daemon opens it
+        writer.write(clip.data)
+        try? writer.close()
+        frames += clip.frames
+        let deadline = Date().addingTimeInterval(30)
+        var text = ""
+        while !(text.contains("zsm_frames_in_total \(frames)\n") && text.contains("zsm_source_up 0\n")) {
+          guard Date() < deadline else { return XCTFail("no \(frames) frames in with the source down: \(text)") }
+          usleep(50_000)
+          text = (try? String(contentsOfFile: self.path("m.prom"), encoding: .utf8)) ?? ""
+        }
+      }
+      kill(process.processIdentifier, SIGTERM)
+    }
+  }
+
+  func outputFrames() throws -> Int {
+    let out = try Data(contentsOf: URL(fileURLWithPath: path("out.y4m")))
+    let outHeader = out.firstIndex(of: 0x0A)! + 1
+    let outFrame = 6 + 128 * 96 * 3 / 2
+    XCTAssertEqual((out.count - outHeader) % outFrame, 0)
+    return (out.count - outHeader) / outFrame
+  }
+
+  func testReopenWaitsForTheFIFOsNextWriter() throws {
+    // A source whose writer goes away and comes back; without "reopen" the daemon ends with
+    // the first writer (exit 0 with only the first clip, which fails the count below).
+    let data = try Data(contentsOf: URL(fileURLWithPath: clip))
+    let r = try daemonWithReopen(clips: [(data, 6), (data, 6)])
+    XCTAssertEqual(r.status, 0, r.stderr)
+    XCTAssertFalse(r.signaled)
+    XCTAssertTrue(r.stderr.contains("source reopened"), r.stderr)
+    // Two clips of 6 frames, 2 x 6 - 1 outputs each, in one sink.
+    XCTAssertEqual(try outputFrames(), 22, r.stderr)
+    let metrics = try String(contentsOfFile: path("m.prom"), encoding: .utf8)
+    XCTAssertTrue(metrics.contains("zsm_frames_out_total 22\n"), metrics)
+  }
+
+  func testAClipOfOneFrameIsCountedAsDroppedNotFatal() throws {
+    // A writer that sends one frame and goes away: that clip has no output (it needs two
+    // frames). The daemon counts the frame as dropped and goes on (it used to exit 1 with
+    // "at least 2 are needed", ending the service).
+    let data = try Data(contentsOf: URL(fileURLWithPath: clip))
+    let headerEnd = data.firstIndex(of: 0x0A)! + 1
+    let oneFrame = data.prefix(headerEnd + 6 + 32 * 24 * 3 / 2)
+    let r = try daemonWithReopen(clips: [(data, 6), (oneFrame, 1), (data, 6)])
+    XCTAssertEqual(r.status, 0, r.stderr)
+    XCTAssertTrue(r.stderr.contains("dropped 1 frame"), r.stderr)
+    XCTAssertEqual(try outputFrames(), 22, r.stderr)
+    let metrics = try String(contentsOfFile: path("m.prom"), encoding: .utf8)
+    for line in ["zsm_frames_in_total 13\n", "zsm_frames_out_total 22\n", "zsm_frames_dropped_total 1\n"] {
+      XCTAssertTrue(metrics.contains(line), "\(line) in \(metrics)")
+    }
+  }
+
+  func testReopenOfStandardInputIsRefused() throws {
+    try expectRefused(
+      config(source: "-").replacingOccurrences(of: #""path": "-""#, with: #""path": "-", "reopen": true"#),
+      "source.reopen needs a file or FIFO path")
+  }
 }

@@ -289,7 +289,7 @@ final class DaemonTests: XCTestCase {
       return XCTFail("the daemon did not stop after SIGTERM")
     }
     XCTAssertEqual(process.terminationStatus, 0, daemonLog)
-    XCTAssertTrue(daemonLog.contains("stopped after its first frame"), daemonLog)
+    XCTAssertTrue(daemonLog.contains("dropped 1 frame: a clip cut after one frame"), daemonLog)
   }
 
   func testSIGTERMFinishesTheWindowFlushesAndExitsZero() throws {

@@ -186,4 +186,22 @@ final class WorkerPoolTests: XCTestCase {
       seen.deallocate()
     }
   }
+
+  /// A pool whose last owner lets go is freed, which stops and joins its threads (a daemon
+  /// makes a new pool with every network it reloads). Its workers used to hold it strongly for
+  /// as long as they ran, so no pool with workers was ever freed.
+  func testAPoolThatGoesAwayIsFreed() {
+    for threads in [2, 3] {
+      weak var released: WorkerPool?
+      do {
+        let pool = WorkerPool(threads: threads)
+        let counts = UnsafeMutablePointer<Int>.allocate(capacity: 8)
+        counts.initialize(repeating: 0, count: 8)
+        pool.run(tasks: 8, CountTasks(counts: counts, threads: threads))
+        counts.deallocate()
+        released = pool
+      }
+      XCTAssertNil(released, "a pool of \(threads) threads outlived its last owner")
+    }
+  }
 }

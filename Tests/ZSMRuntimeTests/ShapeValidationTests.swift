@@ -24,7 +24,10 @@ final class ShapeValidationTests: XCTestCase {
   }
 
   func testConvReportsWhatWasExpectedAndGiven() {
-    let (conv, _) = makeConv(cin: 8, cout: 16)
+    let (conv, weights) = makeConv(cin: 8, cout: 16)
+    // The convolution points into `weights`, which must outlive its runs (AddressSanitizer saw
+    // the storage freed right after makeConv returned, and the runs read freed memory).
+    defer { withExtendedLifetime(weights) {} }
     let pool = WorkerPool(threads: 1)
     let good = TensorStorage(TensorDescriptor(height: 4, width: 5, channels: 8, halo: 1))
     let wrongChannels = TensorStorage(TensorDescriptor(height: 4, width: 5, channels: 7, halo: 1))
@@ -44,7 +47,10 @@ final class ShapeValidationTests: XCTestCase {
   }
 
   func testResidualAndSlices() throws {
-    let (conv, _) = makeConv(cin: 8, cout: 8, epilogue: .residual)
+    let (conv, weights) = makeConv(cin: 8, cout: 8, epilogue: .residual)
+    // The convolution points into `weights`, which must outlive its runs (AddressSanitizer saw
+    // the storage freed right after makeConv returned, and the runs read freed memory).
+    defer { withExtendedLifetime(weights) {} }
     let pool = WorkerPool(threads: 1)
     let input = TensorStorage(TensorDescriptor(height: 3, width: 3, channels: 8, halo: 1))
     let out = TensorStorage(TensorDescriptor(height: 3, width: 3, channels: 8))

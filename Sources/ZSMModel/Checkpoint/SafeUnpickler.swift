@@ -5,7 +5,7 @@
 /// ("refusing pickle global os.system"). It never runs code. Its allocations are bounded:
 /// strings and byte strings are checked against the remaining input before they are read,
 /// and the memo, the stack, container nesting and container work are capped by `Limits`.
-struct SafeUnpickler {
+package struct SafeUnpickler {
   /// Resource caps; the defaults are far above what a state_dict needs.
   struct Limits {
     var memoEntries = 1 << 20
@@ -36,6 +36,20 @@ struct SafeUnpickler {
     var unpickler = SafeUnpickler(reader: ByteReader(bytes, range: range), limits: limits)
     let value = try unpickler.run()
     return (value, unpickler.reader.position)
+  }
+
+  /// Reads the pickles in `bytes` one after another, as a legacy checkpoint holds them, until
+  /// the input ends; returns what each built (`PickleValue.kindName`). For the unpickler's fuzz
+  /// target (Tools/fuzz), which sees no other part of the checkpoint reader.
+  package static func kindsOfPickles(in bytes: [UInt8]) throws(CheckpointError) -> [String] {
+    var kinds: [String] = []
+    var start = 0
+    while start < bytes.count {
+      let (value, end) = try load(bytes, range: start..<bytes.count)
+      kinds.append(value.kindName)
+      start = end
+    }
+    return kinds
   }
 
   private init(reader: ByteReader, limits: Limits) {

@@ -72,35 +72,39 @@ public final class Daemon {
     let sourcePath = config.source.path ?? "-"
     try makeSourceFIFOIfNeeded(sourcePath)
     let sourceIsRegularFile = isRegularFile(sourcePath)
-    let reader: Y4MReader
     var waitingForWriter = false
-    do {
-      // A FIFO without a writer: SIGTERM ends the wait (exit 0, nothing was read). The source is
-      // open and only its producer is missing, so the service is ready (else systemd's start
-      // would time out, and Restart= restart it, for as long as no producer runs).
-      reader = try Y4MReader(
-        path: sourcePath,
-        stopWaiting: { [signals] in
-          if !waitingForWriter {
-            waitingForWriter = true
-            self.log("ready: waiting for a writer on \(sourcePath)")
-            self.notifier.notify("READY=1")
-            self.notifier.notify(text: "STATUS=waiting for a writer on \(sourcePath)")
-          }
-          self.pingWatchdog()
-          return signals.stopRequested
-        })
-    } catch {
-      if signals.stopRequested {
-        log("stopping on signal before the source had a writer")
-        notifier.notify("STOPPING=1")
-        return 0
+    // A FIFO without a writer: SIGTERM ends the wait (nil: exit 0, nothing more was read). The
+    // source is open and only its producer is missing, so the service is ready (else systemd's
+    // start would time out, and Restart= restart it, for as long as no producer runs).
+    func openSource() throws -> Y4MReader? {
+      let reader: Y4MReader
+      do {
+        reader = try Y4MReader(
+          path: sourcePath,
+          stopWaiting: { [signals] in
+            if !waitingForWriter {
+              waitingForWriter = true
+              self.log("ready: waiting for a writer on \(sourcePath)")
+              self.notifier.notify("READY=1")
+              self.notifier.notify(text: "STATUS=waiting for a writer on \(sourcePath)")
+            }
+            self.pingWatchdog()
+            return signals.stopRequested
+          })
+      } catch {
+        if signals.stopRequested { return nil }
+        throw PipelineError("\(error)")
       }
-      throw PipelineError("\(error)")
+      // SIGTERM/SIGHUP while the source is idle ends the wait (as an end of stream).
+      reader.stopWaiting = stopOrReload
+      metrics.sourceUp = true
+      return reader
     }
-    // SIGTERM/SIGHUP while the source is idle ends the wait (as an end of stream).
-    reader.stopWaiting = stopOrReload
-    metrics.sourceUp = true
+    guard var reader = try openSource() else {
+      log("stopping on signal before the source had a writer")
+      notifier.notify("STOPPING=1")
+      return 0
+    }
     var ready = false
     // The sink stays open across reloads that change neither it nor the output stream, so a
     // SIGHUP never truncates or restarts it; a changed one is reopened in append mode.
@@ -144,7 +148,7 @@ public final class Daemon {
         summary = try upscaler.run(
           reader: reader, outputFrameBytes: outHeader.frameByteCount, encodeHeader: outHeader,
           write: { try sink.write($0) },
-          shouldStop: stopOrReload,
+          shouldStop: stopOrReload, dropsLoneFrame: true,
           progress: { p in
             self.metrics.framesIn = base.framesIn + p.framesRead
             self.metrics.framesOut = base.framesOut + p.framesWritten
@@ -159,8 +163,9 @@ public final class Daemon {
       if let summary {
         metrics.framesIn = base.framesIn + summary.framesRead
         metrics.framesOut = base.framesOut + summary.framesWritten
-        if summary.framesRead == 1 {
-          log("the clip was stopped after its first frame: a window needs 2, so that frame has no outputs")
+        if summary.framesDropped > 0 {
+          metrics.framesDropped += summary.framesDropped
+          log("dropped \(summary.framesDropped) frame: a clip cut after one frame has no output (it needs two)")
         }
       }
       if signals.stopRequested {
@@ -172,6 +177,19 @@ public final class Daemon {
         continue
       }
       metrics.sourceUp = false
+      if config.source.reopen == true {
+        // "reopen": wait for the source's next writer (a FIFO) or read it again (a file). The
+        // old descriptor is closed first: a writer that came before it would join the old pipe.
+        reader.close()
+        writeMetrics()
+        guard let next = try openSource() else {
+          log("stopping on signal while the source was away")
+          break
+        }
+        reader = next
+        log("source reopened: \(reader.path)")
+        continue
+      }
       let counts = "\(metrics.framesIn) frames in, \(metrics.framesOut) out"
       if config.source.finite ?? sourceIsRegularFile {
         log("source ended: \(counts)")

@@ -14,10 +14,11 @@ import ZSMRuntime
 ///     }
 ///
 /// Sources: `y4m` (a file, a FIFO, or `-` for standard input; `"finite": true|false` says
-/// whether its end is a clean exit or a failure, default: finite when a regular file), `camera`
-/// (V4L2; frames pass through the live pipeline: newest-frames windows, output paced at the
-/// output rate). Relative paths are placed in systemd's `$STATE_DIRECTORY` (outputs) and
-/// `$RUNTIME_DIRECTORY` (the source) when set (`ServiceDirectories`). Sinks:
+/// whether its end is a clean exit or a failure, default: finite when a regular file; with
+/// `"reopen": true` a stream that ends is opened again instead: a FIFO's next writer is waited
+/// for), `camera` (V4L2; frames pass through the live pipeline: newest-frames windows, output
+/// paced at the output rate). Relative paths are placed in systemd's `$STATE_DIRECTORY`
+/// (outputs) and `$RUNTIME_DIRECTORY` (the source) when set (`ServiceDirectories`). Sinks:
 /// `y4m` (one file or `-`), `y4m-rotate` (numbered files of at most `framesPerFile` frames in
 /// `directory`), `display` (KMS, with a camera source), `null` (discard; for measuring). `metrics` is optional (Prometheus text, for node
 /// exporter's textfile collector, rewritten atomically after every window). `precision` is
@@ -40,6 +41,9 @@ public struct DaemonConfig: Codable, Equatable, Sendable {
     /// of a finite one is a clean exit 0. Default: finite when the path is a regular file, not
     /// for a FIFO, a device or standard input that is not a regular file.
     public var finite: Bool?
+    /// `y4m`: when the stream ends, open the path again and go on (a FIFO: wait for its next
+    /// writer; a file: read it again) instead of exiting. The sink and the counters go on.
+    public var reopen: Bool?
   }
 
   public struct Sink: Codable, Equatable, Sendable {
@@ -73,6 +77,13 @@ public struct DaemonConfig: Codable, Equatable, Sendable {
     do { data = try Data(contentsOf: URL(fileURLWithPath: path)) } catch {
       throw PipelineError("\(path): cannot read the configuration: \(error.localizedDescription)")
     }
+    return try decode(data, path: path, directories: directories)
+  }
+
+  /// Parses and validates configuration JSON held in memory; `path` names it in errors.
+  public static func decode(
+    _ data: Data, path: String, directories: ServiceDirectories = ServiceDirectories()
+  ) throws -> DaemonConfig {
     try checkSyntaxAndKeys(Array(data), path: path)
     var config: DaemonConfig
     do { config = try JSONDecoder().decode(DaemonConfig.self, from: data) } catch let DecodingError.keyNotFound(key, _)
@@ -91,7 +102,7 @@ public struct DaemonConfig: Codable, Equatable, Sendable {
   static let topKeys = [
     "model", "threads", "precision", "calibration", "window", "source", "sink", "metrics", "slowmo",
   ]
-  static let sourceKeys = ["type", "path", "device", "size", "format", "fps", "downscale", "finite"]
+  static let sourceKeys = ["type", "path", "device", "size", "format", "fps", "downscale", "finite", "reopen"]
   static let sinkKeys = ["type", "path", "directory", "framesPerFile", "card", "connector", "mode"]
 
   /// Strict JSON (RFC 8259: no trailing comma, no byte order mark, no duplicate key) with only
@@ -157,6 +168,9 @@ public struct DaemonConfig: Codable, Equatable, Sendable {
     switch source.type {
     case "y4m":
       guard source.path != nil else { throw PipelineError("\(path): source of type y4m needs \"path\"") }
+      if source.reopen == true && source.path == "-" {
+        throw PipelineError("\(path): source.reopen needs a file or FIFO path (standard input cannot be reopened)")
+      }
     case "camera":
       if let size = source.size, cameraSize(size) == nil {
         throw PipelineError("\(path): source size must be \"WxH\", got \"\(size)\"")

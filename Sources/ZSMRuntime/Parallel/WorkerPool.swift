@@ -50,13 +50,15 @@ public final class WorkerPool: @unchecked Sendable {
     pthread_cond_init(wakeCondition, nil)
     pthread_cond_init(doneCondition, nil)
     for worker in 1..<threadCount {
-      let context = Unmanaged.passRetained(WorkerContext(pool: self, worker: worker)).toOpaque()
+      let context = Unmanaged.passRetained(WorkerContext(pool: .passUnretained(self), worker: worker)).toOpaque()
       var thread = pthread_t()
       let rc = pthread_create(
         &thread, nil,
         { raw in
           let context = Unmanaged<WorkerContext>.fromOpaque(raw!).takeRetainedValue()
-          context.pool.workerLoop(context.worker)
+          // At +0: a strong reference held for the whole loop would keep the pool alive
+          // forever, so its deinit (which stops and joins this thread) would never run.
+          context.pool._withUnsafeGuaranteedRef { $0.workerLoop(context.worker) }
           return nil
         }, context)
       precondition(rc == 0, "pthread_create failed: \(rc)")
@@ -222,10 +224,12 @@ public final class WorkerPool: @unchecked Sendable {
 }
 
 private final class WorkerContext {
-  /// Unowned: the pool's deinit joins its threads before anything is freed.
-  unowned(unsafe) let pool: WorkerPool
+  /// Unretained: the pool's deinit joins its threads before anything is freed. (An
+  /// `unowned(unsafe)` reference was read as a strong one for the call to `workerLoop`, which
+  /// never returns before the deinit: every pool with workers leaked, threads and all.)
+  let pool: Unmanaged<WorkerPool>
   let worker: Int
-  init(pool: WorkerPool, worker: Int) {
+  init(pool: Unmanaged<WorkerPool>, worker: Int) {
     self.pool = pool
     self.worker = worker
   }

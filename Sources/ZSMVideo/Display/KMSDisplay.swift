@@ -51,7 +51,9 @@ public final class KMSDisplay {
   var saved: drm_mode_crtc?
   var closed = false
   let sys: Sys
-  let eventBuffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 1024, alignment: 8)
+  /// Allocated once the card is chosen: an init that throws before every stored property is
+  /// set never runs `deinit`, so a buffer allocated earlier leaked with every failed open.
+  let eventBuffer: UnsafeMutableRawBufferPointer
 
   /// Opens `cardPath` (or the first card with a connected connector), picks the connector
   /// (by name, e.g. "HDMI-A-1", or the first connected one), a CRTC and a mode, creates the
@@ -99,6 +101,7 @@ public final class KMSDisplay {
       throw lastError ?? DeviceError(path: "/dev/dri", call: .open, errno: .noSuchFile, hint: "no DRM card")
     }
     (card, connector, crtcID, mode) = chosen
+    eventBuffer = .allocate(byteCount: 1024, alignment: 8)
     do throws(DeviceError) {
       try becomeMaster()
       saved = try? card.crtc(crtcID)

@@ -7,6 +7,7 @@
 
 /// Starts counting from zero.
 void zsm_alloc_counter_start(void);
-/// Stops counting and returns the number of allocations since the last start.
+/// Stops counting and returns the number of allocations since the last start; -1 in a
+/// sanitizer build, which counts nothing (its malloc is the sanitizer's).
 int64_t zsm_alloc_counter_stop(void);
 #endif
