@@ -237,16 +237,22 @@ final class DaemonTests: XCTestCase {
     XCTAssertEqual(try outputFrames(in: out).reduce(0, +), 5, "2 x 3 - 1 frames")
   }
 
-  /// A FIFO source without a producer yet: the daemon is ready (READY=1, the watchdog fed) while
-  /// it waits, so systemd's start does not time out (and restart it) before a producer comes.
-  func testReadyWhileTheFIFOWaitsForAWriter() throws {
+  /// A daemon whose source is a new FIFO (no writer yet), with metrics, a sink and a
+  /// notification listener.
+  func launchOnNewFIFO() throws -> (fifo: String, listener: NotifyListener, process: Process) {
     let fifo = directory.appendingPathComponent("input.fifo").path
     XCTAssertEqual(mkfifo(fifo, 0o600), 0)
     let listener = try NotifyListener(path: directory.appendingPathComponent("notify").path)
     let config = try writeConfig(
       source: fifo, metrics: directory.appendingPathComponent("zsm.prom").path,
       out: directory.appendingPathComponent("out").path)
-    let process = try launch(config: config, notify: listener.path)
+    return (fifo, listener, try launch(config: config, notify: listener.path))
+  }
+
+  /// A FIFO source without a producer yet: the daemon is ready (READY=1, the watchdog fed) while
+  /// it waits, so systemd's start does not time out (and restart it) before a producer comes.
+  func testReadyWhileTheFIFOWaitsForAWriter() throws {
+    let (fifo, listener, process) = try launchOnNewFIFO()
     let messages = listener.receive(timeout: 30) { $0.hasPrefix("STATUS=waiting for a writer") }
     XCTAssertTrue(messages.contains("READY=1"), "no READY=1 without a writer: \(messages) \(daemonLog)")
     XCTAssertTrue(messages.contains("STATUS=waiting for a writer on \(fifo)"), "\(messages)")
@@ -262,13 +268,7 @@ final class DaemonTests: XCTestCase {
   /// SIGTERM after the first frame of a clip (no window can be made of one frame) is still a
   /// clean stop, exit 0 (it was "at least 2 are needed", exit 1, which systemd took for a failure).
   func testSIGTERMAfterOneFrameIsACleanStop() throws {
-    let fifo = directory.appendingPathComponent("input.fifo").path
-    XCTAssertEqual(mkfifo(fifo, 0o600), 0)
-    let listener = try NotifyListener(path: directory.appendingPathComponent("notify").path)
-    let config = try writeConfig(
-      source: fifo, metrics: directory.appendingPathComponent("zsm.prom").path,
-      out: directory.appendingPathComponent("out").path)
-    let process = try launch(config: config, notify: listener.path)
+    let (fifo, listener, process) = try launchOnNewFIFO()
     let writer = openWriter(fifo, while: process)
     guard writer >= 0 else {
       kill(process.processIdentifier, SIGKILL)
