@@ -53,6 +53,11 @@ public final class LivePipeline: @unchecked Sendable {
   private var nextSequence = 0
   private var statistics = LiveStatistics()
   private var stopping = false
+  /// The capture, presenter and reporter threads still running (under `lock`): `run` waits
+  /// for 0 before it returns. (Polling `Thread.isExecuting` would not do: it reads a plain
+  /// field, which orders nothing, so the caller could touch the camera while the capture
+  /// thread's last calls are still in flight, as ThreadSanitizer showed.)
+  private var threadsRunning = 0
 
   // Presenter: the outputs of the latest window, shown one by one.
   private let presenterLock = NSCondition()
@@ -110,9 +115,16 @@ public final class LivePipeline: @unchecked Sendable {
     outputLimit: Int?, shouldStop: () -> Bool, report: @escaping @Sendable (LiveStatistics) -> Void,
     afterWindow: (Double, LiveStatistics) -> Void = { _, _ in }
   ) throws -> LiveStatistics {
-    let capture = Thread { [unowned self] in self.captureLoop() }
-    let presenter = Thread { [unowned self] in self.presentLoop() }
+    let capture = Thread { [unowned self] in
+      defer { self.threadExited() }
+      self.captureLoop()
+    }
+    let presenter = Thread { [unowned self] in
+      defer { self.threadExited() }
+      self.presentLoop()
+    }
     let reporter = Thread { [unowned self] in
+      defer { self.threadExited() }
       while true {
         usleep(1_000_000)
         self.lock.lock()
@@ -123,6 +135,9 @@ public final class LivePipeline: @unchecked Sendable {
         report(s)
       }
     }
+    lock.lock()
+    threadsRunning = 3
+    lock.unlock()
     capture.start()
     presenter.start()
     reporter.start()
@@ -134,7 +149,9 @@ public final class LivePipeline: @unchecked Sendable {
       presenterLock.lock()
       presenterLock.broadcast()
       presenterLock.unlock()
-      while capture.isExecuting || presenter.isExecuting || reporter.isExecuting { usleep(1000) }
+      lock.lock()
+      while threadsRunning > 0 { lock.wait() }
+      lock.unlock()
     }
     let frame = 3 * width * height
     let input = UnsafeMutablePointer<Float>.allocate(capacity: windowSize * frame)
@@ -199,6 +216,13 @@ public final class LivePipeline: @unchecked Sendable {
     lock.lock()
     defer { lock.unlock() }
     return statistics
+  }
+
+  private func threadExited() {
+    lock.lock()
+    threadsRunning -= 1
+    lock.broadcast()
+    lock.unlock()
   }
 
   private func statisticsAdd(skipped: Int) {
