@@ -130,6 +130,11 @@ final class CalibrationTableTests: XCTestCase {
     assertRefused(edited("\"windows\": 3,", "\"windows\": 3, \"extra\": 1,"), .malformed, ["extra: unknown field"])
     assertRefused(edited("\"psnr_y\": [38.25", "\"psnr_y\": [null"), .malformed, ["psnr_y[0]: expected a number"])
     assertRefused(edited("\"psnr_y\": [", "\"psnr_y\": 1, \"y\": ["), .malformed, ["psnr_y: expected an array"])
+    // Found by the calibration fuzz target: -1e309 read as -infinity, which json() could not
+    // write back as the same table.
+    assertRefused(
+      edited("\"psnr_y\": [38.25", "\"psnr_y\": [-1e309240918083701"), .malformed,
+      ["out of range", "-1e309240918083701"])
     assertRefused(edited("\"entries\": [", "\"entries\": [3, "), .malformed, ["entries[0]: expected an object"])
     assertRefused(
       edited("\"model_sha256\": \"0123", "\"model_sha256\": \"0123X"), .malformed, ["model_sha256: expected 64"])

@@ -214,6 +214,11 @@ public struct MiniJSON {
     let text = String(decoding: bytes[start..<position], as: UTF8.self)
     if isInteger, let integer = Int(text) { return .integer(integer) }
     guard let number = Double(text) else { throw failure("a number") }
+    // JSON has no infinities: a number beyond Double's range would become one, and what is
+    // written back (by a calibration table, say) would not read as the same value.
+    guard number.isFinite else {
+      throw JSONParseError(message: "the number at byte \(start) is out of range (beyond ±1.8e308): \(text.prefix(40))")
+    }
     return .number(number)
   }
 
