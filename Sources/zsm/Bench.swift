@@ -6,7 +6,8 @@ import ZSMRuntime
 struct Bench: ParsableCommand {
   static let configuration = CommandConfiguration(
     abstract: "Benchmark the kernels on the network's real layer shapes.",
-    discussion: """
+    discussion: helpText(
+      """
       Measures the machine's fp32 FMA peak with a pure-FMA loop, then every kernel at 1 and N
       threads, interleaving the kernels round-robin and reporting the median of --reps runs in
       GFLOP/s and as a percentage of the peak measured in the same run. Before measuring it waits
@@ -21,7 +22,7 @@ struct Bench: ParsableCommand {
       A run takes minutes: on a terminal a progress line on stderr says what is being measured
       (--progress: also when stderr is a pipe or a log, one line per step); the results alone go
       to stdout.
-      """)
+      """))
 
   @Option(help: "Comma-separated thread counts.")
   var threads: String = "1,\(ProcessInfo.processInfo.activeProcessorCount)"

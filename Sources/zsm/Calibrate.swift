@@ -7,7 +7,8 @@ import ZSMRuntime
 struct Calibrate: ParsableCommand {
   static let configuration = CommandConfiguration(
     abstract: "Make the int8 calibration table of a model from a sample clip.",
-    discussion: """
+    discussion: helpText(
+      """
       Runs the fp32 network over the first --frames frames of a Y4M clip (windows of
       --window, as zsm upscale does), records the range of every tensor that int8 quantises
       (the inputs of the insensitive 3x3 convolutions: residual blocks, pyramid and fusion
@@ -25,7 +26,7 @@ struct Calibrate: ParsableCommand {
       refuses tables made for another model or format.
 
         zsm calibrate --model xiang2020zooming.pth --input sample.y4m --frames 16 --precision int8
-      """)
+      """))
 
   @Option(help: "Checkpoint (.pth); default: the shipped ZSM-Lite, Models/zsm-lite.pth.")
   var model: String?

@@ -7,7 +7,8 @@ struct DaemonCommand: ParsableCommand {
   static let configuration = CommandConfiguration(
     commandName: "daemon",
     abstract: "Run the pipeline headless, configured by a JSON file, for systemd.",
-    discussion: """
+    discussion: helpText(
+      """
       For a systemd service with Type=notify (see Deploy/zsm.service and
       Deploy/zsm-daemon.json): READY=1 once the model is loaded and the source is open (a
       FIFO waiting for its writer is open), STATUS= after every window, WATCHDOG=1 from the pipeline loop (set WatchdogSec longer
@@ -21,7 +22,8 @@ struct DaemonCommand: ParsableCommand {
       Configuration:
         { "threads": 4, "window": 4,
           "source": { "type": "y4m", "path": "input.fifo" },
-          "sink": { "type": "y4m-rotate", "directory": "out", "framesPerFile": 1000 },
+          "sink": { "type": "y4m-rotate", "directory": "out",
+                    "framesPerFile": 1000 },
           "metrics": "zsm.prom" }
       Without "model", the shipped ZSM-Lite. Relative paths: outputs and metrics in
       $STATE_DIRECTORY, the source in $RUNTIME_DIRECTORY (systemd's StateDirectory= and
@@ -34,7 +36,7 @@ struct DaemonCommand: ParsableCommand {
       frames at most 4096x4096. Unknown or duplicate keys are errors. A y4m sink file is
       appended to, never truncated (one with another stream header is moved to PATH.1); the
       metrics path must be a regular file of its own (not the sink, the source or a device).
-      """)
+      """))
 
   @Option(help: "Configuration file (JSON).")
   var config: String

@@ -7,7 +7,8 @@ import ZSMVideo
 struct Eval: ParsableCommand {
   static let configuration = CommandConfiguration(
     abstract: "PSNR and SSIM of a Y4M clip against a reference, on the Y channel.",
-    discussion: """
+    discussion: helpText(
+      """
       The protocol of the Zooming Slow-Mo paper (docs/architecture.md §10): frames
       are decoded to RGB, quantised to 8 bits, Y = 16 + 65.481 R + 128.553 G +
       24.966 B (BT.601, MATLAB's rgb2ycbcr) without border crop; PSNR with peak 255
@@ -23,7 +24,7 @@ struct Eval: ParsableCommand {
       the previous input or blended from both neighbours — and prints a table of
       means at input positions, at interpolated positions and overall, for the
       output and both baselines.
-      """)
+      """))
 
   @Option(help: "Reference (ground truth) Y4M file.")
   var reference: String

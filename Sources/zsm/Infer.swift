@@ -6,7 +6,8 @@ import ZSMRuntime
 struct Infer: ParsableCommand {
   static let configuration = CommandConfiguration(
     abstract: "Run the network on a tensor file: [1,N,3,H,W] in, [1,2N-1,3,4H,4W] out.",
-    discussion: """
+    discussion: helpText(
+      """
       Tensor mode drives the exact network with float32 tensors, so numpy users and tests can
       compare it with PyTorch. Files use the `.bin` format of Tests/Fixtures/README.md:
       magic `ZSMRAW01`, a JSON header, then float32 values in C order. The input holds N >= 2
@@ -18,7 +19,7 @@ struct Infer: ParsableCommand {
 
       Timing and memory go to standard error. --runs repeats the window to time it (the
       first run includes first-touch page faults of the arena; the median is reported).
-      """)
+      """))
 
   @Option(help: "Checkpoint (.pth, PyTorch zip or legacy container); default: the shipped ZSM-Lite.")
   var model: String?

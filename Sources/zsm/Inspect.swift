@@ -7,7 +7,8 @@ import ZSMRuntime
 struct Inspect: ParsableCommand {
   static let configuration = CommandConfiguration(
     abstract: "Describe a checkpoint: configuration, parameters, compute and memory for a window.",
-    discussion: """
+    discussion: helpText(
+      """
       Loads and strictly verifies the checkpoint (every expected tensor present with
       the right shape, nothing extra), infers its configuration, and plans a window
       of --frames input frames of --size to report MACs per output frame by stage
@@ -18,7 +19,7 @@ struct Inspect: ParsableCommand {
         zsm inspect --size 80x60                                  # the shipped ZSM-Lite
         zsm inspect --model xiang2020zooming.pth --size 180x144 --frames 4
         zsm inspect --model xiang2020zooming.pth --precision fp16   # the fp16 arena and weights
-      """)
+      """))
 
   @Option(help: "Checkpoint (.pth); default: the shipped ZSM-Lite, Models/zsm-lite.pth.")
   var model: String?

@@ -7,7 +7,8 @@ import ZSMVideo
 struct Live: ParsableCommand {
   static let configuration = CommandConfiguration(
     abstract: "Camera -> network -> display, live.",
-    discussion: """
+    discussion: helpText(
+      """
       Captures from a V4L2 camera, runs the network on windows of --window frames and shows
       the 4x, 2x-rate result on a KMS display (run it on a console, not under a desktop that
       holds the display). The network is far slower than real time on a CPU at camera sizes:
@@ -22,7 +23,7 @@ struct Live: ParsableCommand {
       reported as no signal and reopened; Ctrl-C or SIGTERM stops.
 
         zsm live --model M.pth --camera /dev/video0 --size 320x180 --downscale 4
-      """)
+      """))
 
   @Option(help: "Checkpoint (.pth); default: the shipped ZSM-Lite, Models/zsm-lite.pth.")
   var model: String?

@@ -7,7 +7,8 @@ import ZSMRuntime
 struct Profile: ParsableCommand {
   static let configuration = CommandConfiguration(
     abstract: "Profile this machine for a board file: peak, kernels, the network stage by stage, tuning.",
-    discussion: """
+    discussion: helpText(
+      """
       Measures the fp32 FMA peak, every kernel of `zsm bench` on the network's real layer shapes,
       and one window of the whole network stage by stage (A-D, and the deformable convolutions'
       sampling + multiply separately, which are part of B and C): ms, GFLOP/s, % of peak, share of
@@ -24,7 +25,7 @@ struct Profile: ParsableCommand {
 
       On a terminal a progress line on stderr says which step runs (--progress: also when stderr
       is a pipe or a log, one line per step); the report alone goes to stdout.
-      """)
+      """))
 
   @Option(help: "Board name (Boards/NAME.json).")
   var board: String?

@@ -9,7 +9,8 @@ import ZSMVideo
 struct Upscale: ParsableCommand {
   static let configuration = CommandConfiguration(
     abstract: "Upscale a clip 4x in space and 2x in time (Y4M natively, other video files through ffmpeg).",
-    discussion: """
+    discussion: helpText(
+      """
       Reads a Y4M stream (a file, or - for standard input), runs the network on
       windows of --window input frames that overlap by one frame, and writes a Y4M
       stream 4x the size with every input frame and every interpolated frame exactly
@@ -48,7 +49,7 @@ struct Upscale: ParsableCommand {
         parallel zsm upscale --model M.pth -i clip.y4m -o part-{#}.y4m \\
           --frames {}:'{=$_+=100=}' ::: 0 100 200 300
         cat part-{1..4}.y4m > upscaled.y4m
-      """)
+      """))
 
   @Option(help: "Checkpoint (.pth); default: the shipped ZSM-Lite, Models/zsm-lite.pth.")
   var model: String?

@@ -33,6 +33,33 @@ final class DocumentationTests: XCTestCase {
     }
   }
 
+  /// Every command's discussion reads as wrapped text at 80 columns (in a pipe): no example
+  /// line is wider, and no prose line ends where the next line's first word would still have
+  /// fitted (as when the source's own line breaks reached ArgumentParser, which then wrapped
+  /// the long lines again and left two-word lines between them).
+  func testHelpDiscussionsWrapAt80Columns() throws {
+    for command in [
+      "upscale", "live", "eval", "daemon", "infer", "inspect", "bench", "profile", "calibrate", "devices",
+    ] {
+      let r = try runProcess(zsm, [command, "--help"])
+      XCTAssertEqual(r.status, 0, r.stderr)
+      let lines = r.stdout.split(separator: "\n", omittingEmptySubsequences: false)
+      let end = lines.firstIndex { $0.hasPrefix("USAGE:") } ?? lines.endIndex
+      let discussion = lines[..<end]
+      for line in discussion {
+        XCTAssertLessThanOrEqual(line.count, 80, "zsm \(command) --help: a line over 80 columns: \(line)")
+      }
+      for (line, next) in zip(discussion, discussion.dropFirst())
+      where !line.isEmpty && !next.isEmpty && line.first != " " && next.first != " " {
+        let word = next.split(separator: " ").first ?? ""
+        // ArgumentParser fills at most 79 of the 80 columns.
+        XCTAssertGreaterThan(
+          line.count + 1 + word.count, 79,
+          "zsm \(command) --help: '\(word)' would have fitted on the line before:\n\(line)\n\(next)")
+      }
+    }
+  }
+
   /// Section numbers ("1", "5.1") of docs/architecture.md's headings.
   func architectureSections() throws -> Set<String> {
     let text = try String(contentsOf: root.appendingPathComponent("docs/architecture.md"), encoding: .utf8)
