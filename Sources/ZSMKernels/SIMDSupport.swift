@@ -67,7 +67,12 @@ func toFloat(_ v: SIMD16<Int32>) -> SIMD16<Float> {
 func vectorExp(_ x: SIMD16<Float>) -> SIMD16<Float> {
   var v = x.replacing(with: 88.0, where: x .> 88.0)
   v = v.replacing(with: -87.0, where: v .< -87.0)
-  let n = (v * 1.442_695_04).rounded(.toNearestOrEven)
+  // n = round(v / ln 2) by the 1.5 * 2^23 addition (as roundToInt32), which leaves the
+  // integer in the low mantissa bits too: `rounded(.toNearestOrEven)` compiled to four
+  // 128-bit vroundps here, and the whole function then ran on xmm quarters.
+  let magic = SIMD16<Float>(repeating: 12_582_912)
+  let shifted = v * 1.442_695_04 + magic
+  let n = shifted - magic
   var r = v.addingProduct(n, SIMD16<Float>(repeating: -0.693_359_375))
   r = r.addingProduct(n, SIMD16<Float>(repeating: 2.121_944_4e-4))
   var p = SIMD16<Float>(repeating: 1.987_569_15e-4)
@@ -79,11 +84,16 @@ func vectorExp(_ x: SIMD16<Float>) -> SIMD16<Float> {
   let r2 = r * r
   let y = (r + 1).addingProduct(p, r2)
   // 2^n: build the exponent bits directly.
-  let bits = (roundToInt32(n) &+ 127) &<< 23
+  let bits = (unsafeBitCast(shifted, to: SIMD16<Int32>.self) &- SIMD16<Int32>(repeating: 0x4B40_0000 - 127)) &<< 23
   return y * unsafeBitCast(bits, to: SIMD16<Float>.self)
 }
 
 /// Logistic sigmoid 1 / (1 + e^-x).
+///
+/// The optimiser keeps this (and `vectorTanh`) a function despite `@inline(__always)`; on x86
+/// its SIMD16 argument and result then travel in four xmm registers and LLVM computes the body
+/// on 128-bit quarters. A hot loop that needs it at full width calls `vectorExp` itself (as the
+/// deformable sampler does).
 @inline(__always)
 func vectorSigmoid(_ x: SIMD16<Float>) -> SIMD16<Float> {
   1 / (1 + vectorExp(-x))

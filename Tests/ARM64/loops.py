@@ -38,7 +38,7 @@ KERNELS = [
     ('deform GEMM (runTileRow)', r'^runTileRow\(', ['fmla.4s'], 'macs:96', [], False),
     ('deform gather (8 ch/group)', r'^deformConv3x3\(', ['fmla.4s'], 'stored', [], False),
     ('deform gather (16 ch/group)', r'^deformConv3x3\(', ['fmla.4s'], 'stored', [], False),
-    ('deform coordinates (16 taps)', r'^deformConv3x3\(', ['fmul.4s'], 'body:16', ['vectorSigmoid'], False),
+    ('deform coordinates (16 taps)', r'^SamplingGeometry\.fillCornerTable\(', ['fmul.4s'], 'body:16', [], False),
     ('upsample2x', r'^upsample2x\(', ['fmul.4s', 'fadd.4s'], 'stored', [], False),
     ('pixelShuffle2x', r'^pixelShuffle2x\(', ['st(q)'], 'stored', [], False),
     ('scaleAdd', r'^scaleAdd\(', ['fmul.4s', 'fadd.4s'], 'stored', [], False),
@@ -61,7 +61,6 @@ KERNELS = [
 HOT_LOOP_PREFERENCE = {
     'deform gather (8 ch/group)': lambda h, b: h['fmla.4s'] > 0 and b == 32,
     'deform gather (16 ch/group)': lambda h, b: h['fmla.4s'] > 0 and b == 64,
-    'deform coordinates (16 taps)': lambda h, b: 'call vectorSigmoid(_:)' in h,
     'pixelShuffle2x': lambda h, b: b >= 64,
     'sigmoid': lambda h, b: 'call vectorSigmoid(_:)' in h or h['fmla.4s'] > 0,
     'tanh': lambda h, b: 'call vectorTanh(_:)' in h or h['fmla.4s'] > 0,

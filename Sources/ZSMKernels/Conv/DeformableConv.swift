@@ -80,39 +80,30 @@ func deformConvRows<I: MapElement, O: MapElement>(
   let cin = input.channels
   let groupChannels = cin / groups
   let lanes = groups * 9
-  let lanesPadded = DeformableConv.paddedLanes(groups)
+  let blocks = DeformableConv.paddedLanes(groups) / 16
   let columns = scratch
-  let tables = UnsafeMutableRawPointer(scratch + tilePixels * 9 * cin)
-  // Per call: lane tables. Lane l = g*9 + k.
-  let tapRow = tables.assumingMemoryBound(to: Float.self)
-  let tapCol = tapRow + lanesPadded
-  let sourceChannel = UnsafeMutableRawPointer(tapCol + lanesPadded).assumingMemoryBound(to: Int32.self)
-  let columnOffset = sourceChannel + lanesPadded
-  // Per pixel: 4 corner weights and 4 corner offsets per lane.
-  let cornerWeight = UnsafeMutableRawPointer(columnOffset + lanesPadded).assumingMemoryBound(to: Float.self)
-  let cornerOffset = UnsafeMutableRawPointer(cornerWeight + 4 * lanesPadded).assumingMemoryBound(to: Int32.self)
-  let outputTile = UnsafeMutableRawPointer(cornerOffset + 4 * lanesPadded).assumingMemoryBound(to: Float.self)
+  // Lane l = g*9 + k sits in block l / 16, slot l % 16. Two block-major tables, so that one
+  // pointer and constant displacements reach every entry of a lane (a table per quantity
+  // needed a register each, and the gather loop spilled):
+  // - per call, 64 words a block: tap row, tap column (floats), the lane's first input
+  //   channel and its column offset `k * cin + g * groupChannels` (Int32);
+  // - per pixel, 128 words a block: the 4 corner weights (floats), then the 4 corner offsets
+  //   (Int32, the lane's first channel included).
+  let laneTable = UnsafeMutableRawPointer(scratch + tilePixels * 9 * cin)
+  let cornerTable = laneTable + 64 &* 4 &* blocks
+  let outputTile = (cornerTable + 128 &* 4 &* blocks).assumingMemoryBound(to: Float.self)
   let wide = weights.layout.paddedOutputChannels
-  for l in 0..<lanesPadded {
+  for l in 0..<(16 * blocks) {
     let k = l % 9
     let g = min(l / 9, groups - 1)
-    tapRow[l] = Float(k / 3)
-    tapCol[l] = Float(k % 3)
-    sourceChannel[l] = Int32(g * groupChannels)
-    columnOffset[l] = Int32(k * cin + g * groupChannels)
+    let entry = laneTable + 4 &* (64 &* (l / 16) &+ l % 16)
+    entry.storeBytes(of: Float(k / 3), as: Float.self)
+    entry.storeBytes(of: Float(k % 3), toByteOffset: 64, as: Float.self)
+    entry.storeBytes(of: Int32(g * groupChannels), toByteOffset: 128, as: Int32.self)
+    entry.storeBytes(of: Int32(k * cin + g * groupChannels), toByteOffset: 192, as: Int32.self)
   }
-  let height = input.height
-  let width = input.width
-  let rowStride32 = SIMD16<Int32>(repeating: Int32(truncatingIfNeeded: input.rowStride))
-  let pixelStride32 = SIMD16<Int32>(repeating: Int32(truncatingIfNeeded: input.pixelStride))
-  let maxY = SIMD16<Int32>(repeating: Int32(height - 1))
-  let maxX = SIMD16<Int32>(repeating: Int32(width - 1))
-  let zero32 = SIMD16<Int32>(repeating: 0)
-  let one32 = SIMD16<Int32>(repeating: 1)
-  let minus1 = SIMD16<Int32>(repeating: -1)
-  let lowY = SIMD16<Float>(repeating: -2)
-  let highY = SIMD16<Float>(repeating: Float(height + 1))
-  let highX = SIMD16<Float>(repeating: Float(width + 1))
+  let geometry = SamplingGeometry(
+    height: input.height, width: input.width, rowStride: input.rowStride, pixelStride: input.pixelStride)
 
   for oy in rows {
     let paramsRow = offsetsAndMask.base + oy &* offsetsAndMask.rowStride
@@ -123,80 +114,14 @@ func deformConvRows<I: MapElement, O: MapElement>(
         let ox = x0 &+ j
         let params = paramsRow + ox &* offsetsAndMask.pixelStride
         // 1. Coordinates, validity and corner weights, 16 (group, tap) lanes at a time.
-        var l0 = 0
-        while l0 < lanes {
-          var dy = SIMD16<Float>()
-          var dx = SIMD16<Float>()
-          var logit = SIMD16<Float>()
-          if l0 &+ 16 <= lanes {
-            let pairs = UnsafeRawPointer(params + 2 &* l0).loadUnaligned(as: SIMD32<Float>.self)
-            dy = pairs.evenHalf
-            dx = pairs.oddHalf
-            logit = loadVector(params + (2 &* lanes &+ l0))
-          } else {
-            for i in 0..<(lanes &- l0) {
-              dy[i] = params[2 &* (l0 &+ i)]
-              dx[i] = params[2 &* (l0 &+ i) &+ 1]
-              logit[i] = params[2 &* lanes &+ l0 &+ i]
-            }
-          }
-          // Typed steps: Swift 6.2's type checker picks the scalar loadVector in one expression.
-          var py: SIMD16<Float> = loadVector(tapRow + l0) + dy
-          py = py + Float(oy &- 1)
-          var px: SIMD16<Float> = loadVector(tapCol + l0) + dx
-          px = px + Float(ox &- 1)
-          // Far-away (and NaN) positions become -2: every corner is then outside.
-          py = py.replacing(with: lowY, where: .!(py .>= lowY))
-          py = py.replacing(with: highY, where: py .> highY)
-          px = px.replacing(with: lowY, where: .!(px .>= lowY))
-          px = px.replacing(with: highX, where: px .> highX)
-          let fy = py.rounded(.down)
-          let fx = px.rounded(.down)
-          let ly = py - fy
-          let lx = px - fx
-          let hy = 1 - ly
-          let hx = 1 - lx
-          let mask = vectorSigmoid(logit)
-          let y0 = roundToInt32(fy)
-          let x0i = roundToInt32(fx)
-          let y1 = y0 &+ one32
-          let x1 = x0i &+ one32
-          let vy0 = (y0 .>= zero32) .& (y0 .<= maxY)
-          let vy1 = (y0 .>= minus1) .& (y0 .< maxY)
-          let vx0 = (x0i .>= zero32) .& (x0i .<= maxX)
-          let vx1 = (x0i .>= minus1) .& (x0i .< maxX)
-          let zero = SIMD16<Float>()
-          let mhy = mask * hy
-          let mly = mask * ly
-          let w00 = (mhy * hx).replacing(with: zero, where: .!(vy0 .& vx0))
-          let w01 = (mhy * lx).replacing(with: zero, where: .!(vy0 .& vx1))
-          let w10 = (mly * hx).replacing(with: zero, where: .!(vy1 .& vx0))
-          let w11 = (mly * lx).replacing(with: zero, where: .!(vy1 .& vx1))
-          let cy0 = y0.replacing(with: zero32, where: y0 .< zero32).replacing(with: maxY, where: y0 .> maxY)
-          let cy1 = y1.replacing(with: zero32, where: y1 .< zero32).replacing(with: maxY, where: y1 .> maxY)
-          let cx0 = x0i.replacing(with: zero32, where: x0i .< zero32).replacing(with: maxX, where: x0i .> maxX)
-          let cx1 = x1.replacing(with: zero32, where: x1 .< zero32).replacing(with: maxX, where: x1 .> maxX)
-          let r0 = cy0 &* rowStride32
-          let r1 = cy1 &* rowStride32
-          let c0 = cx0 &* pixelStride32
-          let c1 = cx1 &* pixelStride32
-          storeVector(w00, cornerWeight + l0)
-          storeVector(w01, cornerWeight + (lanesPadded &+ l0))
-          storeVector(w10, cornerWeight + (2 &* lanesPadded &+ l0))
-          storeVector(w11, cornerWeight + (3 &* lanesPadded &+ l0))
-          let offsets = UnsafeMutableRawPointer(cornerOffset)
-          offsets.storeBytes(of: r0 &+ c0, toByteOffset: 4 &* l0, as: SIMD16<Int32>.self)
-          offsets.storeBytes(of: r0 &+ c1, toByteOffset: 4 &* (lanesPadded &+ l0), as: SIMD16<Int32>.self)
-          offsets.storeBytes(of: r1 &+ c0, toByteOffset: 4 &* (2 &* lanesPadded &+ l0), as: SIMD16<Int32>.self)
-          offsets.storeBytes(of: r1 &+ c1, toByteOffset: 4 &* (3 &* lanesPadded &+ l0), as: SIMD16<Int32>.self)
-          l0 &+= 16
-        }
+        geometry.fillCornerTable(
+          blocks: blocks, lanes: lanes, params: params, oy: oy, ox: ox, laneTable: UnsafeRawPointer(laneTable),
+          cornerTable: cornerTable)
         // 2. Gather: column[tap][c] = sum over corners of weight * input[corner][c].
-        let column = columns + j &* 9 &* cin
         gatherColumns(
-          input: UnsafePointer(input.base), column: column, lanes: lanes, lanesPadded: lanesPadded,
-          groupChannels: groupChannels, sourceChannel: sourceChannel, columnOffset: columnOffset,
-          cornerWeight: cornerWeight, cornerOffset: cornerOffset)
+          input: UnsafePointer(input.base), column: columns + j &* 9 &* cin, lanes: lanes,
+          groupChannels: groupChannels, laneTable: UnsafeRawPointer(laneTable),
+          cornerTable: UnsafeRawPointer(cornerTable))
       }
       // 3. Multiply the tile's columns with the packed weights.
       if O.self == Float.self {
@@ -219,51 +144,183 @@ func deformConvRows<I: MapElement, O: MapElement>(
   }
 }
 
+/// The sampling positions of one output pixel's deformable taps, as the gather needs them.
+struct SamplingGeometry {
+  let height: Int
+  let width: Int
+  let rowStride: Int
+  let pixelStride: Int
+
+  /// Fills the corner table of the output pixel (`oy`, `ox`) whose offsets and mask logits
+  /// start at `params`, 16 lanes (a block) at a time: each lane's 4 corner weights (mask x
+  /// bilinear, 0 for a corner outside the map) and 4 corner offsets.
+  /// Not inlined into the (large, generic) row loop: apart, its constants stay in registers
+  /// across the blocks.
+  @inline(never)
+  func fillCornerTable(
+    blocks: Int, lanes: Int, params: UnsafePointer<Float>, oy: Int, ox: Int, laneTable: UnsafeRawPointer,
+    cornerTable: UnsafeMutableRawPointer
+  ) {
+    for block in 0..<blocks {
+      fillCornerBlock(
+        block: block, lanes: lanes, params: params, oy: oy, ox: ox, laneTable: laneTable, cornerTable: cornerTable)
+    }
+  }
+
+  @inline(__always)
+  func fillCornerBlock(
+    block: Int, lanes: Int, params: UnsafePointer<Float>, oy: Int, ox: Int, laneTable: UnsafeRawPointer,
+    cornerTable: UnsafeMutableRawPointer
+  ) {
+    let rowStride32 = SIMD16<Int32>(repeating: Int32(truncatingIfNeeded: rowStride))
+    let pixelStride32 = SIMD16<Int32>(repeating: Int32(truncatingIfNeeded: pixelStride))
+    let maxYu = SIMD16<UInt32>(repeating: UInt32(height - 1))
+    let maxXu = SIMD16<UInt32>(repeating: UInt32(width - 1))
+    let zero32 = SIMD16<Int32>(repeating: 0)
+    let one32 = SIMD16<Int32>(repeating: 1)
+    let lowY = SIMD16<Float>(repeating: -2)
+    let highY = SIMD16<Float>(repeating: Float(height + 1))
+    let highX = SIMD16<Float>(repeating: Float(width + 1))
+    let l0 = 16 &* block
+    let lane = laneTable + 256 &* block
+    let corner = cornerTable + 512 &* block
+    var dy = SIMD16<Float>()
+    var dx = SIMD16<Float>()
+    var logit = SIMD16<Float>()
+    if l0 &+ 16 <= lanes {
+      (dy, dx) = deinterleave(loadVector(params + 2 &* l0), loadVector(params + (2 &* l0 &+ 16)))
+      logit = loadVector(params + (2 &* lanes &+ l0))
+    } else {
+      for i in 0..<(lanes &- l0) {
+        dy[i] = params[2 &* (l0 &+ i)]
+        dx[i] = params[2 &* (l0 &+ i) &+ 1]
+        logit[i] = params[2 &* lanes &+ l0 &+ i]
+      }
+    }
+    // Typed steps: Swift 6.2's type checker picks the scalar loadVector in one expression.
+    let tapRow: SIMD16<Float> = lane.loadUnaligned(as: SIMD16<Float>.self)
+    let tapCol: SIMD16<Float> = lane.loadUnaligned(fromByteOffset: 64, as: SIMD16<Float>.self)
+    let firstChannel: SIMD16<Int32> = lane.loadUnaligned(fromByteOffset: 128, as: SIMD16<Int32>.self)
+    var py: SIMD16<Float> = tapRow + dy
+    py = py + Float(oy &- 1)
+    var px: SIMD16<Float> = tapCol + dx
+    px = px + Float(ox &- 1)
+    // Far-away (and NaN) positions become -2: every corner is then outside.
+    py = py.replacing(with: lowY, where: .!(py .>= lowY))
+    py = py.replacing(with: highY, where: py .> highY)
+    px = px.replacing(with: lowY, where: .!(px .>= lowY))
+    px = px.replacing(with: highX, where: px .> highX)
+    let fy = py.rounded(.down)
+    let fx = px.rounded(.down)
+    let ly = py - fy
+    let lx = px - fx
+    let hy = 1 - ly
+    let hx = 1 - lx
+    // The sigmoid, spelt out: vectorSigmoid stays a call (see there).
+    let mask = 1 / (1 + vectorExp(-logit))
+    let y0 = roundToInt32(fy)
+    let x0i = roundToInt32(fx)
+    let y1 = y0 &+ one32
+    let x1 = x0i &+ one32
+    // A corner index is inside when 0 <= i <= max: one unsigned compare (negatives wrap).
+    let vy0 = unsafeBitCast(y0, to: SIMD16<UInt32>.self) .<= maxYu
+    let vy1 = unsafeBitCast(y1, to: SIMD16<UInt32>.self) .<= maxYu
+    let vx0 = unsafeBitCast(x0i, to: SIMD16<UInt32>.self) .<= maxXu
+    let vx1 = unsafeBitCast(x1, to: SIMD16<UInt32>.self) .<= maxXu
+    // An outside corner gets weight 0 (its bilinear factor is zeroed) and reads at index 0,
+    // which is inside: 4 blends on the factors, 4 on the indices.
+    let zero = SIMD16<Float>()
+    let hyIn = hy.replacing(with: zero, where: .!vy0)
+    let lyIn = ly.replacing(with: zero, where: .!vy1)
+    let hxIn = hx.replacing(with: zero, where: .!vx0)
+    let lxIn = lx.replacing(with: zero, where: .!vx1)
+    let mhy = mask * hyIn
+    let mly = mask * lyIn
+    let w00 = mhy * hxIn
+    let w01 = mhy * lxIn
+    let w10 = mly * hxIn
+    let w11 = mly * lxIn
+    let cy0 = y0.replacing(with: zero32, where: .!vy0)
+    let cy1 = y1.replacing(with: zero32, where: .!vy1)
+    let cx0 = x0i.replacing(with: zero32, where: .!vx0)
+    let cx1 = x1.replacing(with: zero32, where: .!vx1)
+    let r0 = cy0 &* rowStride32 &+ firstChannel
+    let r1 = cy1 &* rowStride32 &+ firstChannel
+    let c0 = cx0 &* pixelStride32
+    let c1 = cx1 &* pixelStride32
+    corner.storeBytes(of: w00, as: SIMD16<Float>.self)
+    corner.storeBytes(of: w01, toByteOffset: 64, as: SIMD16<Float>.self)
+    corner.storeBytes(of: w10, toByteOffset: 128, as: SIMD16<Float>.self)
+    corner.storeBytes(of: w11, toByteOffset: 192, as: SIMD16<Float>.self)
+    corner.storeBytes(of: r0 &+ c0, toByteOffset: 256, as: SIMD16<Int32>.self)
+    corner.storeBytes(of: r0 &+ c1, toByteOffset: 320, as: SIMD16<Int32>.self)
+    corner.storeBytes(of: r1 &+ c0, toByteOffset: 384, as: SIMD16<Int32>.self)
+    corner.storeBytes(of: r1 &+ c1, toByteOffset: 448, as: SIMD16<Int32>.self)
+  }
+}
+
+/// The even and the odd elements of `a` then `b` (one vpermt2ps each; SIMD32's evenHalf and
+/// oddHalf are calls).
+@inline(__always)
+func deinterleave(_ a: SIMD16<Float>, _ b: SIMD16<Float>) -> (even: SIMD16<Float>, odd: SIMD16<Float>) {
+  let even = SIMD16<Float>(
+    a[0], a[2], a[4], a[6], a[8], a[10], a[12], a[14], b[0], b[2], b[4], b[6], b[8], b[10], b[12], b[14])
+  let odd = SIMD16<Float>(
+    a[1], a[3], a[5], a[7], a[9], a[11], a[13], a[15], b[1], b[3], b[5], b[7], b[9], b[11], b[13], b[15])
+  return (even, odd)
+}
+
+/// `column[k * cin + c] = sum over the 4 corners of weight * input[corner + c]` for every lane
+/// (see the tables in `deformConvRows`), one lane at a time: its 5 words are at constant
+/// displacements from one pointer, so the loop needs 4 registers of addresses.
 @inline(__always)
 private func gatherColumns<I: MapElement>(
-  input: UnsafePointer<I>, column: UnsafeMutablePointer<Float>, lanes: Int, lanesPadded: Int,
-  groupChannels: Int, sourceChannel: UnsafeMutablePointer<Int32>, columnOffset: UnsafeMutablePointer<Int32>,
-  cornerWeight: UnsafeMutablePointer<Float>, cornerOffset: UnsafeMutablePointer<Int32>
+  input: UnsafePointer<I>, column: UnsafeMutablePointer<Float>, lanes: Int, groupChannels: Int,
+  laneTable: UnsafeRawPointer, cornerTable: UnsafeRawPointer
 ) {
-  let w1 = cornerWeight + lanesPadded
-  let w2 = cornerWeight + 2 &* lanesPadded
-  let w3 = cornerWeight + 3 &* lanesPadded
-  let o1 = cornerOffset + lanesPadded
-  let o2 = cornerOffset + 2 &* lanesPadded
-  let o3 = cornerOffset + 3 &* lanesPadded
+  @inline(__always)
+  func weight(_ corner: UnsafeRawPointer, _ i: Int) -> Float { corner.load(fromByteOffset: 64 &* i, as: Float.self) }
+  @inline(__always)
+  func source(_ corner: UnsafeRawPointer, _ i: Int) -> UnsafePointer<I> {
+    input + Int(corner.load(fromByteOffset: 256 &+ 64 &* i, as: Int32.self))
+  }
+  @inline(__always)
+  func destination(_ lane: Int) -> UnsafeMutablePointer<Float> {
+    column + Int(laneTable.load(fromByteOffset: 4 &* (64 &* (lane >> 4) &+ (lane & 15)) &+ 192, as: Int32.self))
+  }
+  @inline(__always)
+  func corners(_ lane: Int) -> UnsafeRawPointer { cornerTable + 4 &* (128 &* (lane >> 4) &+ (lane & 15)) }
   switch groupChannels {
   case 8:
     for l in 0..<lanes {
-      let src = input + Int(sourceChannel[l])
-      var v = I.load8(src + Int(cornerOffset[l])) * cornerWeight[l]
-      v = v.addingProduct(I.load8(src + Int(o1[l])), w1[l])
-      v = v.addingProduct(I.load8(src + Int(o2[l])), w2[l])
-      v = v.addingProduct(I.load8(src + Int(o3[l])), w3[l])
-      storeVector8(v, column + Int(columnOffset[l]))
+      let c = corners(l)
+      var v = I.load8(source(c, 0)) * weight(c, 0)
+      v = v.addingProduct(I.load8(source(c, 1)), weight(c, 1))
+      v = v.addingProduct(I.load8(source(c, 2)), weight(c, 2))
+      v = v.addingProduct(I.load8(source(c, 3)), weight(c, 3))
+      storeVector8(v, destination(l))
     }
   case 16:
     for l in 0..<lanes {
-      let src = input + Int(sourceChannel[l])
-      var v = I.load16(src + Int(cornerOffset[l])) * cornerWeight[l]
-      v = v.addingProduct(I.load16(src + Int(o1[l])), w1[l])
-      v = v.addingProduct(I.load16(src + Int(o2[l])), w2[l])
-      v = v.addingProduct(I.load16(src + Int(o3[l])), w3[l])
-      storeVector(v, column + Int(columnOffset[l]))
+      let c = corners(l)
+      var v = I.load16(source(c, 0)) * weight(c, 0)
+      v = v.addingProduct(I.load16(source(c, 1)), weight(c, 1))
+      v = v.addingProduct(I.load16(source(c, 2)), weight(c, 2))
+      v = v.addingProduct(I.load16(source(c, 3)), weight(c, 3))
+      storeVector(v, destination(l))
     }
   default:
     for l in 0..<lanes {
-      let src = input + Int(sourceChannel[l])
-      let p0 = src + Int(cornerOffset[l])
-      let p1 = src + Int(o1[l])
-      let p2 = src + Int(o2[l])
-      let p3 = src + Int(o3[l])
-      let dst = column + Int(columnOffset[l])
-      for c in 0..<groupChannels {
-        var s = I.load1(p0 + c) * cornerWeight[l]
-        s = s.addingProduct(I.load1(p1 + c), w1[l])
-        s = s.addingProduct(I.load1(p2 + c), w2[l])
-        s = s.addingProduct(I.load1(p3 + c), w3[l])
-        dst[c] = s
+      let c = corners(l)
+      let (p0, p1, p2, p3) = (source(c, 0), source(c, 1), source(c, 2), source(c, 3))
+      let (w0, w1, w2, w3) = (weight(c, 0), weight(c, 1), weight(c, 2), weight(c, 3))
+      let dst = destination(l)
+      for ch in 0..<groupChannels {
+        var s = I.load1(p0 + ch) * w0
+        s = s.addingProduct(I.load1(p1 + ch), w1)
+        s = s.addingProduct(I.load1(p2 + ch), w2)
+        s = s.addingProduct(I.load1(p3 + ch), w3)
+        dst[ch] = s
       }
     }
   }
