@@ -131,18 +131,19 @@ func targetHasAVX2() -> Bool {
 /// AVX-512 VNNI, else `vpmaddwd` where it has AVX2; none for other x86 builds (generic).
 let vnni = targetIsX86() && targetHasVNNI()
 let int8X86 = targetIsX86() && (vnni || targetHasAVX2())
+/// (Typed steps: Swift 6.2 must type-check this manifest too.)
+let vnniDefine: [SwiftSetting] = vnni ? [.define("ZSM_VNNI")] : []
+let int8KernelSettings: [SwiftSetting] = kernelSettings + [.unsafeFlags(["-enable-builtin-module"])] + vnniDefine
 let int8Targets: [Target] =
   int8X86
   ? [
     /// int8 3x3 convolution (`import Builtin` for `vpdpbusd` / `vpmaddwd`).
-    .target(
-      name: "ZSMKernelsInt8", dependencies: ["ZSMKernels"],
-      swiftSettings: kernelSettings + [.unsafeFlags(["-enable-builtin-module"])] + (vnni ? [.define("ZSM_VNNI")] : []))
+    .target(name: "ZSMKernelsInt8", dependencies: ["ZSMKernels"], swiftSettings: int8KernelSettings)
   ] : []
 let int8Dependencies: [Target.Dependency] = int8X86 ? ["ZSMKernelsInt8"] : []
 /// `#if ZSM_INT8` marks code that uses ZSMKernelsInt8; `#if ZSM_VNNI` what is VNNI's only.
 let int8Defines: [SwiftSetting] = int8X86 ? [.define("ZSM_INT8")] : []
-let int8Settings: [SwiftSetting] = int8Defines + (vnni ? [.define("ZSM_VNNI")] : [])
+let int8Settings: [SwiftSetting] = int8Defines + vnniDefine
 
 /// Every target but the int8 one. (One typed array: Swift 6.2 cannot type-check the array
 /// literal added to int8Targets inside Package(...) in reasonable time.)
