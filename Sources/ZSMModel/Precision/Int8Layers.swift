@@ -51,8 +51,9 @@ public enum Int8Policy {
     #if ZSM_INT8
       return nil
     #elseif arch(x86_64)
-      return "this build has no int8 kernels: they need at least AVX2 (this is a build without CPU flags; build"
-        + " with ZSM_BOARD=x86_64-avx2, ZSM_MARCH=x86-64-v3 or the default -target-cpu native)"
+      return "this build has no int8 kernels: they need a target CPU with AVX2 or later, and this build's flags"
+        + " name none that Package.swift knows (generic, pre-Haswell or an unlisted CPU); build with"
+        + " ZSM_BOARD=x86_64-avx2, ZSM_MARCH=x86-64-v3 or the default -target-cpu native"
     #else
       return "this build has no int8 kernels: the ARM sdot kernels are not wired into the network yet"
     #endif
@@ -153,7 +154,8 @@ public final class ActivationRecorder {
     var byteCount: Int {
       weights.reduce(0) { sum, w in
         guard let w else { return sum }
-        return sum + 9 * w.inputChannels * w.paddedOutputChannels + 12 * w.paddedOutputChannels
+        let sizes = Int8ConvWeights.storage(inputChannels: w.inputChannels, outputChannels: w.outputChannels)
+        return sum + sizes.weightBytes + 12 * sizes.perChannel
       }
     }
   }
