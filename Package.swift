@@ -68,8 +68,8 @@ func clangCPUFlags() -> [String] {
 
 let kernelSettings: [SwiftSetting] = [.unsafeFlags(cpuFlags())]
 
-/// Whether the CPU the build targets has AVX-512 VNNI: the int8 kernels use `vpdpbusd`,
-/// which LLVM cannot compile for other CPUs, so their target exists only then.
+/// Whether the CPU the build targets has AVX-512 VNNI: the int8 kernels then use `vpdpbusd`,
+/// which LLVM cannot compile for other CPUs (Swift has no per-function target attributes).
 func targetHasVNNI() -> Bool {
   let (cpu, march) = cpuSelection()
   let vnniCPUs: Set = [
@@ -105,21 +105,48 @@ func buildInfoSettings() -> [CSetting] {
   return settings
 }
 
-let vnni = targetHasVNNI()
-let vnniTargets: [Target] =
-  vnni
-  ? [
-    /// int8 kernels with AVX-512 VNNI (`import Builtin` for `vpdpbusd`).
-    .target(
-      name: "ZSMKernelsVNNI", dependencies: ["ZSMKernels"],
-      swiftSettings: kernelSettings + [.unsafeFlags(["-enable-builtin-module"])])
-  ] : []
-let vnniDependencies: [Target.Dependency] = vnni ? ["ZSMKernelsVNNI"] : []
-/// `#if ZSM_VNNI` marks code that uses ZSMKernelsVNNI.
-let vnniSettings: [SwiftSetting] = vnni ? [.define("ZSM_VNNI")] : []
+/// Whether the CPU the build targets has AVX2 (the minimum of the x86 int8 kernels): a named
+/// CPU or -march of Haswell / Zen 1 or later, x86-64-v3/v4, or this machine's cpuinfo.
+func targetHasAVX2() -> Bool {
+  let (cpu, march) = cpuSelection()
+  let avx2Names: Set = [
+    "x86-64-v3", "x86-64-v4", "haswell", "broadwell", "skylake", "skylake-avx512", "cannonlake", "alderlake",
+    "raptorlake", "meteorlake", "arrowlake", "lunarlake", "gracemont", "znver1", "znver2", "znver3", "znver4",
+    "znver5", "icelake-server", "icelake-client", "tigerlake", "sapphirerapids", "cascadelake", "cooperlake",
+    "rocketlake", "graniterapids", "emeraldrapids",
+  ]
+  if let march { return avx2Names.contains(march) }
+  if cpu == "native" {
+    #if arch(x86_64)
+      let info = (try? String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8)) ?? ""
+      return info.contains(" avx2")
+    #else
+      return false
+    #endif
+  }
+  return avx2Names.contains(cpu)
+}
 
-/// Every target but the VNNI one. (One typed array: Swift 6.2 cannot type-check the array
-/// literal added to vnniTargets inside Package(...) in reasonable time.)
+/// The int8 kernels of the build (ZSMKernelsInt8): `vpdpbusd` where the target CPU has
+/// AVX-512 VNNI, else `vpmaddwd` where it has AVX2; none for other x86 builds (generic).
+let vnni = targetIsX86() && targetHasVNNI()
+let int8X86 = targetIsX86() && (vnni || targetHasAVX2())
+/// (Typed steps: Swift 6.2 must type-check this manifest too.)
+let vnniDefine: [SwiftSetting] = vnni ? [.define("ZSM_VNNI")] : []
+let int8KernelSettings: [SwiftSetting] = kernelSettings + [.unsafeFlags(["-enable-builtin-module"])] + vnniDefine
+let int8Targets: [Target] =
+  int8X86
+  ? [
+    /// int8 3x3 convolution (`import Builtin` for `vpdpbusd` / `vpmaddwd`).
+    .target(name: "ZSMKernelsInt8", dependencies: ["ZSMKernels"], swiftSettings: int8KernelSettings)
+  ] : []
+let int8Dependencies: [Target.Dependency] = int8X86 ? ["ZSMKernelsInt8"] : []
+/// `#if ZSM_INT8` marks code that uses ZSMKernelsInt8; `#if ZSM_VNNI` what is VNNI's only.
+let int8Defines: [SwiftSetting] = int8X86 ? [.define("ZSM_INT8")] : []
+let int8Settings: [SwiftSetting] = int8Defines + vnniDefine
+
+/// Every target but the int8 one. (One typed array: Swift 6.2 cannot type-check the array
+/// literal added to int8Targets inside Package(...) in reasonable time.)
 let zsmTargets: [Target] = [
   // MARK: - Runtime (no third-party dependencies)
 
@@ -140,7 +167,7 @@ let zsmTargets: [Target] = [
   /// tensor files, the network configuration, the Zooming Slow-Mo graph and its temporal
   /// windows. Imports Glibc, not Foundation.
   .target(
-    name: "ZSMModel", dependencies: ["ZSMRuntime"] + vnniDependencies, swiftSettings: kernelSettings + vnniSettings),
+    name: "ZSMModel", dependencies: ["ZSMRuntime"] + int8Dependencies, swiftSettings: kernelSettings + int8Settings),
 
   // MARK: - Video in and out
 
@@ -153,7 +180,7 @@ let zsmTargets: [Target] = [
 
   /// Source -> network -> sink: clips window by window.
   .target(
-    name: "ZSMPipeline", dependencies: ["ZSMModel", "ZSMVideo"], swiftSettings: kernelSettings + vnniSettings),
+    name: "ZSMPipeline", dependencies: ["ZSMModel", "ZSMVideo"], swiftSettings: kernelSettings + int8Settings),
 
   // MARK: - Command line
 
@@ -165,8 +192,8 @@ let zsmTargets: [Target] = [
       "ZSMVideo",
       "ZSMPipeline",
       .product(name: "ArgumentParser", package: "swift-argument-parser"),
-    ] + vnniDependencies,
-    swiftSettings: kernelSettings + vnniSettings
+    ] + int8Dependencies,
+    swiftSettings: kernelSettings + int8Settings
   ),
 
   /// The VM integration test program (Tests/VM/run.sh boots it next to vivid and vkms).
@@ -178,12 +205,12 @@ let zsmTargets: [Target] = [
   /// Counts calls to malloc & co. so tests can prove "no heap allocation per frame".
   .target(name: "CAllocCounter", path: "Tests/Support/CAllocCounter"),
   .testTarget(
-    name: "ZSMKernelsTests", dependencies: ["ZSMKernels"] + vnniDependencies,
-    swiftSettings: kernelSettings + vnniSettings),
+    name: "ZSMKernelsTests", dependencies: ["ZSMKernels"] + int8Dependencies,
+    swiftSettings: kernelSettings + int8Settings),
   .testTarget(name: "ZSMVideoTests", dependencies: ["ZSMVideo", "ZSMKernels"], swiftSettings: kernelSettings),
   .testTarget(
     name: "ZSMPipelineTests", dependencies: ["ZSMPipeline", "ZSMModel", "ZSMVideo", "zsm", "CAllocCounter"],
-    swiftSettings: kernelSettings + vnniSettings
+    swiftSettings: kernelSettings + int8Settings
   ),
   .testTarget(
     name: "ZSMRuntimeTests",
@@ -192,7 +219,7 @@ let zsmTargets: [Target] = [
   ),
   .testTarget(
     name: "ZSMModelTests", dependencies: ["ZSMModel", "CAllocCounter"], exclude: ["Data"],
-    swiftSettings: kernelSettings + vnniSettings
+    swiftSettings: kernelSettings + int8Settings
   ),
 ]
 
@@ -225,5 +252,5 @@ let package = Package(
   dependencies: [
     .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0")
   ],
-  targets: zsmTargets + vnniTargets + fuzzTargets
+  targets: zsmTargets + int8Targets + fuzzTargets
 )

@@ -5,7 +5,7 @@
 // Tests/ARM64/run.sh's v8.2 build. It is not a SwiftPM target of its own: `dotLane` in
 // Sources/ZSMKernels/Conv/ARMReducedPrecision.swift must inline it, which a module boundary would
 // prevent, and without ZSM_DOTPROD the kernels use a 16-bit fallback that computes the same
-// integers. (Like ZSMKernelsVNNI on x86: LLVM cannot select the instruction for other CPUs, and
+// integers. (Like ZSMKernelsInt8 on x86: LLVM cannot select the instruction for other CPUs, and
 // Swift has no per-function target attributes.)
 #if arch(arm64) && ZSM_DOTPROD
   import Builtin

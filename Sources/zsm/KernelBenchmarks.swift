@@ -1,8 +1,8 @@
 import ZSMKernels
 import ZSMRuntime
 
-#if ZSM_VNNI
-  import ZSMKernelsVNNI
+#if ZSM_INT8
+  import ZSMKernelsInt8
 #endif
 
 /// One benchmark: a kernel on one of the network's real layer shapes, with its buffers.
@@ -115,25 +115,27 @@ enum KernelBenchmarks {
     ) { pool in pool.forEachRowRange(rows: height, job) }
   }
 
-  /// The int8 variants where the build has them (AVX-512 VNNI).
+  /// The int8 variants where the build has them (AVX-512 VNNI or AVX2).
   static func int8Benchmarks() -> [KernelBenchmark] {
-    #if ZSM_VNNI
+    #if ZSM_INT8
       return [conv3x3Int8(cin: 64, cout: 64, width: 180, height: 144)]
     #else
       return []
     #endif
   }
 
-  #if ZSM_VNNI
-    /// The same 3x3 conv with u8 activations and s8 weights (VNNI), fp32 output with LeakyReLU.
+  #if ZSM_INT8
+    /// The same 3x3 conv with u8 activations and s8 weights (the build's int8 backend), fp32
+    /// output with LeakyReLU.
     static func conv3x3Int8(cin: Int, cout: Int, width: Int, height: Int) -> KernelBenchmark {
       var rng = SplitMix(seed: 2)
       let source = (0..<(cout * cin * 9)).map { _ in rng.uniform() * 0.05 }
       let biasValues = (0..<cout).map { _ in rng.uniform() * 0.1 }
-      let weights = UnsafeMutablePointer<Int8>.allocate(capacity: 9 * cin * cout)
-      let correction = UnsafeMutablePointer<Int32>.allocate(capacity: cout)
-      let scale = UnsafeMutablePointer<Float>.allocate(capacity: cout)
-      let bias = UnsafeMutablePointer<Float>.allocate(capacity: cout)
+      let sizes = Int8ConvWeights.storage(inputChannels: cin, outputChannels: cout)
+      let weights = UnsafeMutablePointer<Int8>.allocate(capacity: sizes.weightBytes)
+      let correction = UnsafeMutablePointer<Int32>.allocate(capacity: sizes.perChannel)
+      let scale = UnsafeMutablePointer<Float>.allocate(capacity: sizes.perChannel)
+      let bias = UnsafeMutablePointer<Float>.allocate(capacity: sizes.perChannel)
       let packed = source.withUnsafeBufferPointer { w in
         biasValues.withUnsafeBufferPointer { b in
           Int8ConvWeights.pack(
@@ -142,14 +144,14 @@ enum KernelBenchmarks {
         }
       }
       let inRow = (width + 2) * cin
-      let input = UnsafeMutablePointer<UInt8>.allocate(capacity: (height + 2) * inRow)
+      let input = UnsafeMutablePointer<Int8Activation>.allocate(capacity: (height + 2) * inRow)
       input.initialize(repeating: 128, count: (height + 2) * inRow)
       for y in 0..<height {
-        for i in 0..<(width * cin) { input[(y + 1) * inRow + cin + i] = UInt8(truncatingIfNeeded: rng.next()) }
+        for i in 0..<(width * cin) { input[(y + 1) * inRow + cin + i] = Int8Activation(rng.next() & 255) }
       }
       let output = TensorStorage(TensorDescriptor(height: height, width: width, channels: cout))
       let job = Int8ConvRows(
-        input: FeatureMapU8(
+        input: Int8ActivationMap(
           base: input + inRow + cin, height: height, width: width, channels: cin, pixelStride: cin, rowStride: inRow),
         weights: packed, output: output.view.map)
       return KernelBenchmark(
@@ -211,10 +213,10 @@ struct F16ConvRows: RowJob {
   }
 }
 
-#if ZSM_VNNI
+#if ZSM_INT8
   /// Rows of an int8 3x3 conv with LeakyReLU.
   struct Int8ConvRows: RowJob {
-    let input: FeatureMapU8
+    let input: Int8ActivationMap
     let weights: Int8ConvWeights
     let output: FeatureMap
 

@@ -1,22 +1,28 @@
 import XCTest
 import ZSMKernels
 
-#if ZSM_VNNI
-  import ZSMKernelsVNNI
+#if ZSM_INT8
+  import ZSMKernelsInt8
 #endif
 
-/// int8 (VNNI) 3x3 convolution against the Double reference of the *dequantised* inputs
-/// and weights: the integer products are exact, so the bound is 1e-5 of the summation
-/// magnitude (the fp32 dequantisation and bias).
+/// int8 3x3 convolution (the build's backend: AVX-512 VNNI `vpdpbusd` or AVX2 `vpmaddwd`)
+/// against the Double reference of the *dequantised* inputs and weights: the integer products
+/// and sums are exact in both, so the bound is 1e-5 of the summation magnitude (the fp32
+/// dequantisation and bias). A saturating 16-bit step (as `vpmaddubsw`'s would be on codes of
+/// 255 against weights of 127) would be off by thousands of codes: `testExtremeCodesAreExact`.
 final class ConvolutionInt8Tests: XCTestCase {
-  #if ZSM_VNNI
-    func check(cin: Int, cout: Int, height: Int, width: Int, stride: Int, epilogue: Epilogue, seed: UInt64) {
+  #if ZSM_INT8
+    /// `codes` and `weightValues`, when given, replace the random activation codes and weights.
+    func check(
+      cin: Int, cout: Int, height: Int, width: Int, stride: Int, epilogue: Epilogue, seed: UInt64,
+      codes: [UInt8]? = nil, weightValues: [Float]? = nil
+    ) {
       var rng = TestRandom(seed: seed)
       let activationScale: Float = 1.0 / 127
       let raw = rng.array(cin * height * width)
-      let q = raw.map { UInt8(max(0, min(255, ($0 / activationScale).rounded() + 128))) }
+      let q = codes ?? raw.map { UInt8(max(0, min(255, ($0 / activationScale).rounded() + 128))) }
       let input = q.map { (Float($0) - 128) * activationScale }
-      let weights = rng.array(cout * cin * 9, -0.3, 0.3)
+      let weights = weightValues ?? rng.array(cout * cin * 9, -0.3, 0.3)
       let bias = rng.array(cout, -0.5, 0.5)
       // The weights the kernel really uses: per-output-channel symmetric int8.
       var dequantised = weights
@@ -29,19 +35,22 @@ final class ConvolutionInt8Tests: XCTestCase {
         }
       }
       let inRow = (width + 2) * cin
-      var inStorage = [UInt8](repeating: 128, count: (height + 2) * inRow)
+      var inStorage = [Int8Activation](repeating: 128, count: (height + 2) * inRow)
       for c in 0..<cin {
         for y in 0..<height {
-          for x in 0..<width { inStorage[(y + 1) * inRow + (x + 1) * cin + c] = q[(c * height + y) * width + x] }
+          for x in 0..<width {
+            inStorage[(y + 1) * inRow + (x + 1) * cin + c] = Int8Activation(q[(c * height + y) * width + x])
+          }
         }
       }
       let oh = (height + stride - 1) / stride
       let ow = (width + stride - 1) / stride
       let out = TestMap(height: oh, width: ow, channels: cout, halo: 0)
-      var packedWeights = [Int8](repeating: 0, count: 9 * cin * cout)
-      var correction = [Int32](repeating: 0, count: cout)
-      var outputScale = [Float](repeating: 0, count: cout)
-      var packedBias = [Float](repeating: 0, count: cout)
+      let sizes = Int8ConvWeights.storage(inputChannels: cin, outputChannels: cout)
+      var packedWeights = [Int8](repeating: 0, count: sizes.weightBytes)
+      var correction = [Int32](repeating: 0, count: sizes.perChannel)
+      var outputScale = [Float](repeating: 0, count: sizes.perChannel)
+      var packedBias = [Float](repeating: 0, count: sizes.perChannel)
       inStorage.withUnsafeMutableBufferPointer { inp in
         packedWeights.withUnsafeMutableBufferPointer { pw in
           correction.withUnsafeMutableBufferPointer { pc in
@@ -55,7 +64,7 @@ final class ConvolutionInt8Tests: XCTestCase {
                       outputScale: ps.baseAddress!, bias: pb.baseAddress!)
                   }
                 }
-                let map = FeatureMapU8(
+                let map = Int8ActivationMap(
                   base: inp.baseAddress! + inRow + cin, height: height, width: width, channels: cin, pixelStride: cin,
                   rowStride: inRow)
                 for rows in [0..<(oh / 2), (oh / 2)..<oh] {
@@ -165,15 +174,46 @@ final class ConvolutionInt8Tests: XCTestCase {
       check(cin: 16, cout: 128, height: 4, width: 13, stride: 1, epilogue: .none, seed: 2)
       check(cin: 8, cout: 64, height: 7, width: 11, stride: 2, epilogue: .relu, seed: 3)
     }
+
+    /// Codes of 255 (and 0) against weights that all quantise to +127 or -127: the sums a
+    /// 16-bit pair step saturates (2 x 255 x 127 = 64770 > 32767) must come out exact.
+    func testExtremeCodesAreExact() {
+      let (cin, cout, height, width) = (64, 64, 4, 7)
+      // All weights of an output channel of equal magnitude: every one quantises to +-127.
+      var weights = [Float](repeating: 0, count: cout * cin * 9)
+      for o in 0..<cout {
+        for i in 0..<(cin * 9) {
+          let sign: Float =
+            switch o % 4 {
+            case 0: 1
+            case 1: -1
+            case 2: i % 2 == 0 ? 1 : -1
+            default: (i / 9) % 3 == 0 ? -1 : 1
+            }
+          weights[o * cin * 9 + i] = 0.25 * sign
+        }
+      }
+      let allHigh = [UInt8](repeating: 255, count: cin * height * width)
+      let mixed = (0..<(cin * height * width)).map { i -> UInt8 in i % 5 == 0 ? 0 : 255 }
+      for (seed, codes) in [(UInt64(8), allHigh), (9, mixed)] {
+        for epilogue in [Epilogue.none, .leakyRelu] {
+          check(
+            cin: cin, cout: cout, height: height, width: width, stride: 1, epilogue: epilogue, seed: seed,
+            codes: codes, weightValues: weights)
+        }
+      }
+    }
   #else
-    /// Builds for CPUs without AVX-512 VNNI have no int8 kernels (ZSMKernelsVNNI is not part of
-    /// them: LLVM cannot compile `vpdpbusd` for such a CPU); `Int8RefusalTests` checks that
-    /// they refuse int8 with a clear error.
+    /// Builds without CPU flags (generic x86-64, and aarch64 until the ARM kernels are wired) have
+    /// no int8 kernels (ZSMKernelsInt8 needs at least AVX2); `Int8RefusalTests` checks that they
+    /// refuse int8 with a clear error.
     static let skipReason =
-      "skipped: this build has no int8 kernels (ZSMKernelsVNNI is built only for AVX-512 VNNI CPUs)"
+      "skipped: this build has no int8 kernels (ZSMKernelsInt8 is built for x86 CPUs with AVX2 or AVX-512 VNNI)"
 
     func testStagedMatchesTheDequantisedReference() throws { throw XCTSkip(Self.skipReason) }
 
     func testMatchesTheDequantisedReference() throws { throw XCTSkip(Self.skipReason) }
+
+    func testExtremeCodesAreExact() throws { throw XCTSkip(Self.skipReason) }
   #endif
 }

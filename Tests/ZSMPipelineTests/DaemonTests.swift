@@ -178,7 +178,7 @@ final class DaemonTests: XCTestCase {
   /// start-up with the command that makes one (in a build without int8 kernels, with the reason
   /// they are missing); an unknown value is refused by name.
   func testPrecisionKey() throws {
-    // What this build says to int8: no table yet, or no int8 kernels at all (no AVX-512 VNNI).
+    // What this build says to int8: no table yet, or no int8 kernels at all (a generic build).
     let int8Refusal = Int8Policy.unavailableReason ?? "zsm calibrate"
     let clip = directory.appendingPathComponent("clip.y4m").path
     try clipBytes(frames: 5).0.write(to: URL(fileURLWithPath: clip))

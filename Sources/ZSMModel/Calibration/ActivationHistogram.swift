@@ -169,7 +169,7 @@ public struct QuantizationParameters: Equatable, Sendable {
   }
 
   /// Parameters with the zero point fixed at 128 and `scale = max(|low|, |high|) / 127`, the
-  /// layout the current VNNI kernels (`Int8Conv3x3`) take: codes 1...255 cover
+  /// layout the x86 int8 kernels (`Int8Conv3x3`, VNNI or AVX2) take: codes 1...255 cover
   /// -absmax...absmax, 0 is code 128.
   public static func symmetricUInt8(low: Float, high: Float) -> QuantizationParameters {
     let magnitude = Double(Swift.max(abs(low), abs(high)))

@@ -1,8 +1,8 @@
 import ZSMKernels
 import ZSMRuntime
 
-#if ZSM_VNNI
-  import ZSMKernelsVNNI
+#if ZSM_INT8
+  import ZSMKernelsInt8
 #endif
 
 #if canImport(Glibc)
@@ -47,7 +47,7 @@ final class GraphContext {
   private var staging: UnsafeMutablePointer<Float>?
   /// While set, the inputs of the int8 candidates are recorded (calibration, fp32 networks).
   var recorder: ActivationRecorder?
-  #if ZSM_VNNI
+  #if ZSM_INT8
     /// The int8 layers (`--precision int8`), by slot.
     var int8: Int8Layers?
   #endif
@@ -232,7 +232,7 @@ extension GraphContext {
 
   /// Records the staging rows `layer` needs when an operand is not fp32.
   func planConv(_ layer: Conv2D, input: PlannedTensor, output: PlannedTensor) {
-    #if ZSM_VNNI
+    #if ZSM_INT8
       if let w = int8Weights(layer) {
         let i = view(input)
         let bytes = int8StagingBytes(
@@ -245,7 +245,7 @@ extension GraphContext {
     stagingFloatsPerWorker = max(stagingFloatsPerWorker, layer.stagingFloatsPerWorker(inputWidth: view(input).width))
   }
 
-  #if ZSM_VNNI
+  #if ZSM_INT8
     /// The int8 weights `layer` runs with, if it runs in int8.
     func int8Weights(_ layer: Conv2D) -> Int8ConvWeights? {
       guard layer.int8Slot >= 0, let int8 else { return nil }
@@ -264,7 +264,7 @@ extension GraphContext {
         let inputRows = rows.map { ($0.lowerBound * layer.stride)..<min(m.height, $0.upperBound * layer.stride) }
         recorder.record(slot: layer.int8Slot, m, rows: inputRows ?? 0..<m.height)
       }
-      #if ZSM_VNNI
+      #if ZSM_INT8
         if let w = int8Weights(layer), let staging {
           precondition(input.element == .float32 && output.element == .float32, "int8 layers read and write fp32")
           pool.forEachRowRange(

@@ -120,7 +120,7 @@ public final class ZSMNetwork {
           "int8 needs a calibration table for this model; make one with: zsm calibrate --model MODEL.pth"
             + " --input CLIP.y4m --precision int8")
       }
-      #if ZSM_VNNI
+      #if ZSM_INT8
         context.int8 = try Int8Layers(candidates: int8Candidates, table: calibration)
       #endif
     }
@@ -197,7 +197,7 @@ public final class ZSMNetwork {
   public var arenaBytes: Int { context.arenaBytes }
   /// Bytes of the packed weights.
   public var weightBytes: Int {
-    #if ZSM_VNNI
+    #if ZSM_INT8
       return weightStorage.byteCount + (context.int8?.byteCount ?? 0)
     #else
       return weightStorage.byteCount

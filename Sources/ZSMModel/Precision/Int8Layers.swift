@@ -1,8 +1,8 @@
 import ZSMKernels
 import ZSMRuntime
 
-#if ZSM_VNNI
-  import ZSMKernelsVNNI
+#if ZSM_INT8
+  import ZSMKernelsInt8
 #endif
 
 /// Which convolutions run in int8 (`--precision int8`), and why the others do not.
@@ -48,11 +48,23 @@ public enum Int8Policy {
 
   /// Whether this build has int8 kernels, or why not.
   public static var unavailableReason: String? {
-    #if ZSM_VNNI
+    #if ZSM_INT8
       return nil
+    #elseif arch(x86_64)
+      return "this build has no int8 kernels: they need a target CPU with AVX2 or later, and this build's flags"
+        + " name none that Package.swift knows (generic, pre-Haswell or an unlisted CPU); build with"
+        + " ZSM_BOARD=x86_64-avx2, ZSM_MARCH=x86-64-v3 or the default -target-cpu native"
     #else
-      return "this build has no int8 kernels: they need AVX-512 VNNI (build with ZSM_TARGET_CPU naming such a"
-        + " CPU, e.g. icelake-server, sapphirerapids, znver4); ARM sdot kernels are not wired into the network yet"
+      return "this build has no int8 kernels: the ARM sdot kernels are not wired into the network yet"
+    #endif
+  }
+
+  /// The int8 kernel this build runs (`zsm --version`), nil without one.
+  public static var backend: String? {
+    #if ZSM_INT8
+      return int8BackendName
+    #else
+      return nil
     #endif
   }
 }
@@ -99,7 +111,7 @@ public final class ActivationRecorder {
   }
 }
 
-#if ZSM_VNNI
+#if ZSM_INT8
   /// The quantised weights of the int8 layers, by slot (nil: the slot stays fp32), and the
   /// memory behind them.
   final class Int8Layers {
@@ -142,7 +154,8 @@ public final class ActivationRecorder {
     var byteCount: Int {
       weights.reduce(0) { sum, w in
         guard let w else { return sum }
-        return sum + 9 * w.inputChannels * w.paddedOutputChannels + 12 * w.paddedOutputChannels
+        let sizes = Int8ConvWeights.storage(inputChannels: w.inputChannels, outputChannels: w.outputChannels)
+        return sum + sizes.weightBytes + 12 * sizes.perChannel
       }
     }
   }

@@ -13,7 +13,7 @@ func versionText() -> String {
     commit: \(CPUFeatures.buildCommit ?? "unknown (set ZSM_GIT_COMMIT when building to record it)")
     build flags: \(CPUFeatures.buildFlags)
     built for: \(CPUFeatures.arch) \(list(CPUFeatures.compiledFor))
-    int8 kernels: \(Int8Policy.unavailableReason.map { "no (\($0))" } ?? "yes (AVX-512 VNNI)")
+    int8 kernels: \(Int8Policy.unavailableReason.map { "no (\($0))" } ?? "yes (\(Int8Policy.backend ?? ""))")
     this CPU: \(CPUFeatures.arch) \(list(CPUFeatures.detected))\(missing.isEmpty ? "" : " (lacks \(missing.joined(separator: " ")))")
     """
 }

@@ -1,42 +1,33 @@
-// int8 3x3 convolution with AVX-512 VNNI (`vpdpbusd`: 4 u8 x s8 products per 32-bit lane).
-// This target exists only in builds for CPUs with avx512vnni (see Package.swift): LLVM cannot
-// compile the instruction for others, and Swift has no per-function target attributes.
+// int8 3x3 convolution on x86: u8 activation codes (asymmetric, calibrated) x s8 weights
+// (symmetric per output channel), exact 32-bit sums, dequantised fp32 output with a fused
+// epilogue. The driver, the packing and the staging are shared; the micro-kernels are one
+// backend's, chosen by the build's target CPU (Package.swift): VNNI.swift (`vpdpbusd`, AVX-512
+// VNNI) or AVX2.swift (`vpmaddwd`), each with its generated Gen/*MicroKernels.swift. A backend
+// defines `Int8Accumulator`, `Int8Activation` (the staged code's storage), `Int8Weight` (the
+// packed weight's storage), `int8BlockChannels`, `int8KernelPixels`, `dotAccumulate`,
+// `loadInt32s`, `Int8Epilogue.store` and `int8BackendName`. A 32-bit word holds
+// `int8ChannelsPerWord` input channels of either.
 #if arch(x86_64)
-  import Builtin
   import ZSMKernels
 
-  @inline(__always)
-  func dotAccumulate(_ acc: SIMD16<Int32>, _ a: SIMD16<Int32>, _ b: SIMD16<Int32>) -> SIMD16<Int32> {
-    var o = SIMD16<Int32>()
-    o._storage._value = Builtin.int_x86_avx512_vpdpbusd_512(acc._storage._value, a._storage._value, b._storage._value)
-    return o
-  }
+  /// Input channels per 32-bit word of staged activations (and per lane of packed weights).
+  let int8ChannelsPerWord = 4 / MemoryLayout<Int8Activation>.size
 
-  @inline(__always)
-  func loadInt32s(_ p: UnsafePointer<Int32>) -> SIMD16<Int32> {
-    UnsafeRawPointer(p).loadUnaligned(as: SIMD16<Int32>.self)
-  }
-
-  /// Int32 -> Float in one instruction (the generic initialiser is a library call).
-  @inline(__always)
-  func convertToFloat(_ v: SIMD16<Int32>) -> SIMD16<Float> {
-    var f = SIMD16<Float>()
-    f._storage._value = Builtin.sitofp_Vec16xInt32_Vec16xFPIEEE32(v._storage._value)
-    return f
-  }
-
-  /// A channels-last map of 8-bit activations `q = round(x / scale) + zeroPoint`, with
-  /// `channels` and `pixelStride` multiples of 4 and a one-pixel halo holding the zero point.
-  public typealias FeatureMapU8 = FeatureMapOf<UInt8>
+  /// A channels-last map of activation codes `q = round(x / scale) + zeroPoint` (0...255, stored
+  /// as `Int8Activation`), with `channels` and `pixelStride` multiples of 4 and a one-pixel
+  /// halo holding the zero point.
+  public typealias Int8ActivationMap = FeatureMapOf<Int8Activation>
 
   /// Packed int8 weights of one 3x3 layer: per-output-channel symmetric scales
-  /// (`w = q * scale`, q in -127...127), packed `[block of 64][tap][cin / 4][64][4]` (output
-  /// channels padded to whole blocks with zero weights), with the zero-point correction
-  /// `-zeroPoint * sum(q)` per output channel and the requantisation factor
+  /// (`w = q * scale`, q in -127...127), packed `[block][tap][cin / k][block channels][k]` with
+  /// `k = int8ChannelsPerWord` (output channels padded to whole 64-channel blocks with zero
+  /// weights), stored as `Int8Weight` (`weightBytes` of `storage`), with the zero-point
+  /// correction `-zeroPoint * sum(q)` per output channel and the requantisation factor
   /// `activationScale * weightScale` per output channel.
   public struct Int8ConvWeights {
     public let inputChannels: Int
     public let outputChannels: Int
+    /// The packed weights' bytes (`Int8Weight` elements).
     public let weights: UnsafePointer<Int8>
     public let correction: UnsafePointer<Int32>
     public let outputScale: UnsafePointer<Float>
@@ -52,12 +43,13 @@
 
     /// Bytes of weights and entries of the per-channel arrays `pack` fills.
     public static func storage(inputChannels: Int, outputChannels: Int) -> (weightBytes: Int, perChannel: Int) {
-      (9 * inputChannels * padded(outputChannels), padded(outputChannels))
+      (9 * inputChannels * padded(outputChannels) * MemoryLayout<Int8Weight>.size, padded(outputChannels))
     }
 
     /// Quantises PyTorch `[out][in][3][3]` weights for inputs quantised with `activationScale`
     /// and `zeroPoint`. Packed output channel `o` is PyTorch channel `outputOrder(o)` (the
-    /// pixel-shuffle order of the upconvs). `inputChannels` must be a multiple of 4.
+    /// pixel-shuffle order of the upconvs). `inputChannels` must be a multiple of 4; `weights`
+    /// holds `storage(...).weightBytes` bytes.
     public static func pack(
       weights source: UnsafePointer<Float>, bias sourceBias: UnsafePointer<Float>, inputChannels cin: Int,
       outputChannels cout: Int, activationScale: Float, zeroPoint: Int32 = 128,
@@ -67,15 +59,21 @@
     ) -> Int8ConvWeights {
       precondition(cin % 4 == 0, "int8 conv: input channels must be a multiple of 4")
       let padded = padded(cout)
+      let k = int8ChannelsPerWord
+      let width = int8BlockChannels
+      let raw = UnsafeMutableRawPointer(weights)
+      func put(_ q: Int32, o: Int, tap: Int, c: Int) {
+        let index = (((o / width * 9 + tap) * (cin / k) + c / k) * width + o % width) * k + c % k
+        raw.storeBytes(
+          of: Int8Weight(q), toByteOffset: index * MemoryLayout<Int8Weight>.size, as: Int8Weight.self)
+      }
       for o in 0..<padded {
-        let block = o / 64
-        let lane = o % 64
         guard o < cout else {
           outputScale[o] = 0
           bias[o] = 0
           correction[o] = 0
           for tap in 0..<9 {
-            for c in 0..<cin { weights[(((block * 9 + tap) * (cin / 4) + c / 4) * 64 + lane) * 4 + c % 4] = 0 }
+            for c in 0..<cin { put(0, o: o, tap: tap, c: c) }
           }
           continue
         }
@@ -90,8 +88,7 @@
           for c in 0..<cin {
             let q = Int32(max(-127, min(127, (source[c * 9 + tap] / scale).rounded())))
             sum += q
-            let index = (((block * 9 + tap) * (cin / 4) + c / 4) * 64 + lane) * 4 + c % 4
-            weights[index] = Int8(q)
+            put(q, o: o, tap: tap, c: c)
           }
         }
         correction[o] = -zeroPoint * sum
@@ -117,62 +114,48 @@
     }
   }
 
-  /// Dequantise, add the bias, apply the activation (or add the fp32 residual), store fp32
-  /// (one 64-channel block of one tile).
+  /// What the micro-kernel's stores need of one block of one tile: the per-channel
+  /// requantisation factors and biases, the epilogue, the residual (the backend's `store`).
   struct Int8Epilogue {
     let scale: UnsafePointer<Float>
     let bias: UnsafePointer<Float>
     let kind: Epilogue
     let residual: UnsafePointer<Float>
     let residualPStride: Int
-
-    @inline(__always)
-    func store(_ acc: SIMD16<Int32>, pixel: Int, vector: Int, out: UnsafeMutablePointer<Float>, outPStride: Int) {
-      let s = UnsafeRawPointer(scale + 16 &* vector).loadUnaligned(as: SIMD16<Float>.self)
-      let b = UnsafeRawPointer(bias + 16 &* vector).loadUnaligned(as: SIMD16<Float>.self)
-      var v = b.addingProduct(convertToFloat(acc), s)
-      switch kind {
-      case .relu: v = v.replacing(with: 0, where: v .< 0)
-      case .leakyRelu: v = v.replacing(with: v * leakySlope, where: v .< 0)
-      case .residual:
-        v += UnsafeRawPointer(residual + (pixel &* residualPStride &+ 16 &* vector)).loadUnaligned(
-          as: SIMD16<Float>.self)
-      case .none: break
-      }
-      UnsafeMutableRawPointer(out + (pixel &* outPStride &+ 16 &* vector)).storeBytes(of: v, as: SIMD16<Float>.self)
-    }
   }
 
   /// int8 3x3 convolution, pad 1, stride 1 or 2, output rows `rows`, fp32 output with a fused
-  /// epilogue. The input carries its halo of zero points. Every 64-channel block is stored
+  /// epilogue. The input carries its halo of zero points. Every padded output channel is stored
   /// whole: `output.pixelStride` must leave room for `paddedOutputChannels`. `residual` (for
   /// `.residual`) is read at the same pixel and channel and may alias `output`.
   public func conv3x3Int8(
-    input: FeatureMapU8, weights: Int8ConvWeights, output: FeatureMap, stride: Int, epilogue: Epilogue,
+    input: Int8ActivationMap, weights: Int8ConvWeights, output: FeatureMap, stride: Int, epilogue: Epilogue,
     residual: FeatureMap? = nil, rows: Range<Int>
   ) {
-    let groups = weights.inputChannels / 4
+    let groups = weights.inputChannels / int8ChannelsPerWord
     let words = UnsafeRawPointer(input.base).assumingMemoryBound(to: UInt32.self)
-    let pixelWords = input.pixelStride / 4
-    let rowWords = input.rowStride / 4
-    let blockWeights = 9 * groups * 64 * 4
+    let pixelWords = input.pixelStride / int8ChannelsPerWord
+    let rowWords = input.rowStride / int8ChannelsPerWord
+    let blockWords = 9 * groups * int8BlockChannels
+    let packed = UnsafeRawPointer(weights.weights).assumingMemoryBound(to: Int32.self)
     let res = residual ?? output
     for oy in rows {
       let a = words + ((oy &* stride &- 1) &* rowWords &- pixelWords)
       let outRow = output.base + oy &* output.rowStride
       let resRow = res.base + oy &* res.rowStride
-      for block in 0..<(weights.paddedOutputChannels / 64) {
-        let b = UnsafeRawPointer(weights.weights + block &* blockWeights).assumingMemoryBound(to: Int32.self)
-        let correction = weights.correction + 64 &* block
-        let out = outRow + 64 &* block
+      for block in 0..<(weights.paddedOutputChannels / int8BlockChannels) {
+        let b = packed + block &* blockWords
+        let correction = weights.correction + int8BlockChannels &* block
+        let out = outRow + int8BlockChannels &* block
         var x = 0
         while x < output.width {
           let count = min(int8KernelPixels, output.width &- x)
           let tileA = a + x &* stride &* pixelWords
           let tileOut = out + x &* output.pixelStride
           let epi = Int8Epilogue(
-            scale: weights.outputScale + 64 &* block, bias: weights.bias + 64 &* block, kind: epilogue,
-            residual: UnsafePointer(resRow + (64 &* block &+ x &* res.pixelStride)), residualPStride: res.pixelStride)
+            scale: weights.outputScale + int8BlockChannels &* block, bias: weights.bias + int8BlockChannels &* block,
+            kind: epilogue, residual: UnsafePointer(resRow + (int8BlockChannels &* block &+ x &* res.pixelStride)),
+            residualPStride: res.pixelStride)
           if count == int8KernelPixels {
             int8Kernel_p6(
               tileA, stride &* pixelWords, pixelWords, rowWords, groups, b, correction, tileOut, output.pixelStride, epi
@@ -190,14 +173,14 @@
 
   /// Bytes of per-thread scratch `conv3x3Int8Staged` needs.
   public func int8StagingBytes(weights: Int8ConvWeights, inputWidth: Int, outputWidth: Int) -> Int {
-    let rowBytes = (inputWidth + 2) * weights.inputChannels
+    let rowBytes = (inputWidth + 2) * weights.inputChannels * MemoryLayout<Int8Activation>.size
     return (3 * rowBytes + 63) / 64 * 64 + 2 * outputWidth * weights.paddedOutputChannels * 4
   }
 
   /// int8 convolution of an fp32 map: for every output row the three input rows it reads are
   /// quantised (`q = clamp(round(x / scale) + zeroPoint, 0, 255)`, the layer's calibrated
-  /// activation parameters) into a small u8 buffer with its halo of zero points, the VNNI
-  /// kernel runs on it, and the fp32 result is written in place (or through a padded row when
+  /// activation parameters) into a small buffer of codes with its halo of zero points, the
+  /// backend's kernel runs on it, and the fp32 result is written in place (or through a padded row when
   /// the output's channels are not whole 64-channel blocks). `scratch` holds
   /// `int8StagingBytes(...)` bytes for the calling thread.
   public func conv3x3Int8Staged(
@@ -206,18 +189,19 @@
   ) {
     let cin = weights.inputChannels
     let stagedPixels = input.width &+ 2
-    let rowBytes = stagedPixels &* cin
-    let staged = scratch.assumingMemoryBound(to: UInt8.self)
+    let rowElements = stagedPixels &* cin
+    let rowBytes = rowElements &* MemoryLayout<Int8Activation>.size
+    let staged = scratch.assumingMemoryBound(to: Int8Activation.self)
     let wide = weights.paddedOutputChannels
     let outRow = (scratch + (3 &* rowBytes &+ 63) / 64 * 64).assumingMemoryBound(to: Float.self)
     let residualRow = outRow + output.width &* wide
     let direct = output.pixelStride >= wide && (residual == nil || residual!.pixelStride >= wide)
-    let zero = UInt8(truncatingIfNeeded: weights.zeroPoint)
+    let zero = Int8Activation(truncatingIfNeeded: weights.zeroPoint)
     // Halo columns of the three staged rows.
     for r in 0..<3 {
       for c in 0..<cin {
-        staged[r &* rowBytes &+ c] = zero
-        staged[r &* rowBytes &+ (stagedPixels &- 1) &* cin &+ c] = zero
+        staged[r &* rowElements &+ c] = zero
+        staged[r &* rowElements &+ (stagedPixels &- 1) &* cin &+ c] = zero
       }
     }
     let inverse = weights.inverseInputScale
@@ -225,7 +209,7 @@
     for oy in rows {
       for r in 0..<3 {
         let y = oy &* stride &- 1 &+ r
-        let destination = staged + (r &* rowBytes &+ cin)
+        let destination = staged + (r &* rowElements &+ cin)
         if y < 0 || y >= input.height {
           destination.update(repeating: zero, count: input.width &* cin)
         } else {
@@ -235,9 +219,9 @@
         }
       }
       // The buffer as a map whose row `oy*stride - 1` is staged row 0.
-      let map = FeatureMapU8(
-        base: staged + (cin &- (oy &* stride &- 1) &* rowBytes), height: input.height, width: input.width,
-        channels: cin, pixelStride: cin, rowStride: rowBytes)
+      let map = Int8ActivationMap(
+        base: staged + (cin &- (oy &* stride &- 1) &* rowElements), height: input.height, width: input.width,
+        channels: cin, pixelStride: cin, rowStride: rowElements)
       if direct {
         conv3x3Int8(
           input: map, weights: weights, output: output, stride: stride, epilogue: epilogue, residual: residual,
@@ -269,11 +253,12 @@
     }
   }
 
-  /// `count` floats to u8 codes, 16 at a time (round half to even via the 1.5 * 2^23 trick,
+  /// `count` floats to u8 codes (stored as `Int8Activation`), 16 at a time (round half to even via the 1.5 * 2^23 trick,
   /// clamped to 0...255 before rounding).
   @inline(__always)
   func quantize(
-    _ source: UnsafePointer<Float>, _ destination: UnsafeMutablePointer<UInt8>, _ count: Int, _ inverse: Float,
+    _ source: UnsafePointer<Float>, _ destination: UnsafeMutablePointer<Int8Activation>, _ count: Int,
+    _ inverse: Float,
     _ zeroPoint: Float
   ) {
     var c = 0
@@ -283,15 +268,15 @@
       v = v.replacing(with: 0, where: .!(v .> 0))
       v = v.replacing(with: 255, where: v .> 255)
       let bits = unsafeBitCast(v + magic, to: SIMD16<UInt32>.self)
-      var q = SIMD16<UInt8>()
-      for k in 0..<16 { q[k] = UInt8(truncatingIfNeeded: bits[k]) }
-      UnsafeMutableRawPointer(destination + c).storeBytes(of: q, as: SIMD16<UInt8>.self)
+      var q = SIMD16<Int8Activation>()
+      for k in 0..<16 { q[k] = Int8Activation(truncatingIfNeeded: bits[k]) }
+      UnsafeMutableRawPointer(destination + c).storeBytes(of: q, as: SIMD16<Int8Activation>.self)
       c &+= 16
     }
     while c < count {
       var v = source[c] * inverse + zeroPoint
       v = v > 0 ? (v < 255 ? v : 255) : 0
-      destination[c] = UInt8(truncatingIfNeeded: (v + 12_582_912).bitPattern)
+      destination[c] = Int8Activation(truncatingIfNeeded: (v + 12_582_912).bitPattern)
       c &+= 1
     }
   }
