@@ -104,6 +104,10 @@ final class FP16ArithmeticTests: XCTestCase {
   /// The shipped ZSM-Lite (trained weights, on a fixture's input) and the ZSM-Lite-shaped
   /// fixture (random weights) in fp16 arithmetic against fp32: >= 50 dB (see the class comment).
   /// Also printed: fp16 storage, and each group alone in arithmetic (which layers cost the most).
+  /// Measured as a Cortex-A76 (2026-12-07): shipped ZSM-Lite 85.83 dB (storage 90.52),
+  /// lite_24x16_n3 60.75 dB (storage 68.36; alone: offset_convs 62.88, fea_convs 65.10,
+  /// pyramid 65.82, lstm_gates 67.26, residual_blocks 68.21): every group keeps the bound with
+  /// margin, so all of them run in fp16 arithmetic.
   /// The other fixtures (tail width 64: slow under qemu) are PrecisionTests' fp16 test, which
   /// runs the arithmetic too on such a CPU, with the same bound.
   func testFP16ArithmeticAgainstFP32() throws {
@@ -133,7 +137,9 @@ final class FP16ArithmeticTests: XCTestCase {
       let layers = network.fp16ArithmeticLayers.count
       var line = "fp16 arithmetic \(name): \(dB(db)) dB vs fp32 (fp16 storage \(dB(decibels(storage, reference))) dB;"
       line += " \(layers) layers in arithmetic)"
-      for group in FP16ArithmeticPolicy.groups.sorted() {
+      // Each group alone, on the random-weight fixture only (the shipped model's output is
+      // dominated by its bicubic skip: every group alone is within 5 dB of storage there).
+      for group in FP16ArithmeticPolicy.groups.sorted() where name == "lite_24x16_n3" {
         let alone = try output(window, .fp16, groups: [group]).output
         line += "; \(group) alone \(dB(decibels(alone, reference)))"
       }
