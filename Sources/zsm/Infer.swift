@@ -90,6 +90,13 @@ struct Infer: ParsableCommand {
       "model: \(network.config) (loaded in \(fmt(loaded - t0, 2)) s), \(threads) thread(s), precision \(network.precision)"
     )
     note("window: \(n) frames of \(w)x\(h) -> \(t) frames of \(4 * w)x\(4 * h)")
+    if network.precision == .fp16 {
+      let layers = network.fp16ArithmeticLayers.count
+      note(
+        network.runsFP16Arithmetic
+          ? "fp16: \(layers) 3x3 convolutions in fp16 arithmetic, the others in fp16 storage"
+          : "fp16: storage (fp32 arithmetic): this build or CPU has no ARMv8.2 fp16 arithmetic")
+    }
     note(
       "arena \(fmt(Double(network.arenaBytes) / 1e6, 1)) MB, packed weights "
         + "\(fmt(Double(network.weightBytes) / 1e6, 1)) MB, peak RSS \(fmt(Double(peakResidentBytes()) / 1e6, 1)) MB")

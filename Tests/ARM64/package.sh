@@ -106,11 +106,19 @@ if cross_build rpi5 "$V82" build-rpi5.log --build-tests; then
   echo "fmla v.4s in microKernel_p6x16: $n; calls to fmaf in zsm: $calls"
   [ "$n" -ge 24 ] || fail "the 6x16 micro-kernel has $n fmla v.4s (expected >= 24: 6 pixels x 4 vectors)"
   [ "$calls" -eq 0 ] || fail "zsm calls fmaf $calls times (a scalarised FMA loop)"
+  # --precision fp16 runs conv3x3F16Arith on this build (CPUFeatures.fp16Arithmetic): its tiles
+  # must be vector fp16 FMAs (8 pixels x 2 vectors x 8 lanes = 128 per tile), none scalarised.
+  awk '/^[0-9a-f]+ <\$s10ZSMKernels15conv3x3F16Arith/{f=1} f && /^$/{exit} f' "$OUT/zsm.dis" > "$OUT/conv3x3F16Arith.dis"
+  h=$(grep -cE $'\tfmla\tv[0-9]+\\.8h' "$OUT/conv3x3F16Arith.dis")
+  hs=$(grep -cE $'\tfmadd\th[0-9]+' "$OUT/conv3x3F16Arith.dis")
+  echo "fmla v.8h in the network's fp16-arithmetic conv3x3F16Arith: $h; scalar fp16 fmadd: $hs"
+  [ "$h" -ge 128 ] && [ "$hs" -eq 0 ] || fail "conv3x3F16Arith in zsm: $h fmla v.8h (expected >= 128), $hs fmadd h"
 
   step "golden, precision and kernel tests (XCTest) as a Cortex-A76"
   mapfile -t tests < <(classes "$V82" cortex-a76 ZSMKernelsTests)
   tests+=(ZSMModelTests.GoldenTests ZSMModelTests.PrecisionTests ZSMModelTests.PrecisionArenaTests
-    ZSMModelTests.Int8PrecisionTests ZSMModelTests.Int8RefusalTests ZSMModelTests.BoardPrecisionTests)
+    ZSMModelTests.Int8PrecisionTests ZSMModelTests.Int8RefusalTests ZSMModelTests.BoardPrecisionTests
+    ZSMModelTests.FP16ArithmeticTests)
   echo "${#tests[@]} classes: ${tests[*]}"
   [ "${#tests[@]}" -gt 10 ] || fail "too few kernel test classes found in the bundle"
   xctest "$V82" cortex-a76 "${tests[@]}"

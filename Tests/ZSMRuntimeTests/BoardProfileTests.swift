@@ -25,7 +25,7 @@ final class BoardProfileTests: XCTestCase {
       // Every figure is either measured with provenance, derived with a note, or a null placeholder.
       for f in board.figures {
         switch f.provenance.status {
-        case .measured: XCTAssertNotNil(f.provenance.command, "\(name) \(f.name)")
+        case .measured, .emulated: XCTAssertNotNil(f.provenance.command, "\(name) \(f.name)")
         case .derived: XCTAssertNotNil(f.provenance.note, "\(name) \(f.name)")
         case .placeholder: XCTAssertNil(f.value, "\(name) \(f.name)")
         case .defaults: XCTFail("figures cannot be 'defaults'")

@@ -45,6 +45,12 @@ final class GraphContext {
   /// need of any planned convolution, for every thread.
   private var stagingFloatsPerWorker = 0
   private var staging: UnsafeMutablePointer<Float>?
+  /// Run the convolutions allowed fp16 arithmetic (`Conv2D.halfArithmeticWeights`) in it when
+  /// their operands are fp16 (`--precision fp16` on a CPU with `CPUFeatures.fp16Arithmetic`).
+  var fp16Arithmetic = false
+  /// The convolutions of the planned window whose operands let them run in fp16 arithmetic
+  /// (recorded while planning, whatever the CPU).
+  private(set) var fp16ArithmeticLayers: Set<String> = []
   /// While set, the inputs of the int8 candidates are recorded (calibration, fp32 networks).
   var recorder: ActivationRecorder?
   #if ZSM_INT8
@@ -94,6 +100,7 @@ final class GraphContext {
     storage.removeAll()
     stagingFloatsPerWorker = 0
     staging = nil
+    fp16ArithmeticLayers = []
     macs = [Int](repeating: 0, count: NetworkStage.allCases.count)
     deformMACs = 0
     plan = nil
@@ -230,8 +237,18 @@ extension GraphContext {
     advance()
   }
 
+  /// Whether `layer` runs in fp16 arithmetic on a CPU that has it: allowed, and reading and
+  /// writing fp16 maps.
+  static func fp16ArithmeticApplies(_ layer: Conv2D, input: MapElementType, output: MapElementType) -> Bool {
+    layer.halfArithmeticWeights != nil && input == .float16 && output == .float16
+  }
+
   /// Records the staging rows `layer` needs when an operand is not fp32.
   func planConv(_ layer: Conv2D, input: PlannedTensor, output: PlannedTensor) {
+    if Self.fp16ArithmeticApplies(layer, input: descriptors[input.id].element, output: descriptors[output.id].element) {
+      fp16ArithmeticLayers.insert(layer.name)
+      if fp16Arithmetic { return }  // no staging rows
+    }
     #if ZSM_INT8
       if let w = int8Weights(layer) {
         let i = view(input)
@@ -277,6 +294,13 @@ extension GraphContext {
         }
       #endif
     }
+    #if arch(arm64)
+      if fp16Arithmetic && Self.fp16ArithmeticApplies(layer, input: input.element, output: output.element) {
+        layer.runFP16Arithmetic(
+          input: input.float16, output: output.float16, residual: residual?.float16, pool: pool, rows: rows)
+        return
+      }
+    #endif
     layer.halfWeights?.widen(pool: pool)
     if input.element == .float32 && output.element == .float32 {
       layer.runUnchecked(

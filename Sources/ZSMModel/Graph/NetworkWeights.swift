@@ -16,8 +16,12 @@ struct WeightPacker {
   /// The convolutions that may run in int8, in slot order (see `Int8Policy`).
   let int8Candidates = Int8Candidates()
 
-  init(parameters: [String: [Float]], halfWeights: Bool) {
+  /// fp16: the layer groups allowed fp16 arithmetic (see `FP16ArithmeticPolicy`).
+  let fp16ArithmeticGroups: Set<String>
+
+  init(parameters: [String: [Float]], halfWeights: Bool, fp16ArithmeticGroups: Set<String> = []) {
     self.parameters = parameters
+    self.fp16ArithmeticGroups = halfWeights ? fp16ArithmeticGroups : []
     // Every parameter of this network belongs to a convolution: size the storage from them.
     // (Packed size depends only on outputs x values per output, not on how those split into
     // input channels and taps.)
@@ -58,6 +62,7 @@ struct WeightPacker {
     var layer = Conv2D(
       name: name, kernelSize: kernel, stride: stride, epilogue: epilogue, weights: packed.weights,
       halfWeights: packed.half)
+    if fp16ArithmeticGroups.contains(Int8Policy.group(of: name)) { layer = layer.allowingFP16Arithmetic() }
     if Int8Policy.mayQuantize(layer) {
       layer.int8Slot = int8Candidates.layers.count
       int8Candidates.layers.append(

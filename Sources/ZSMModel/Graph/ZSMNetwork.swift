@@ -66,9 +66,11 @@ public final class ZSMNetwork {
   /// Packs the weights. `parameters` maps checkpoint names to float32 values (PyTorch layout);
   /// every parameter the configuration needs must be there with the right size.
   /// `precision` `.int8` needs `calibration`, a table made by `zsm calibrate` for this model.
+  /// `fp16ArithmeticGroups`: with `.fp16`, the layer groups that run in fp16 arithmetic where
+  /// the CPU has it (`FP16ArithmeticPolicy`; tests pass others to measure them, [] for storage).
   public init(
     config: ZSMConfig, parameters: [String: [Float]], threads: Int, precision: Precision = .fp32,
-    calibration: CalibrationTable? = nil
+    calibration: CalibrationTable? = nil, fp16ArithmeticGroups: Set<String> = FP16ArithmeticPolicy.groups
   ) throws(ModelError) {
     self.config = config
     self.threads = max(1, threads)
@@ -79,7 +81,8 @@ public final class ZSMNetwork {
     guard c > 0, g > 0, c % g == 0 else {
       throw ModelError("nf \(c) must be a positive multiple of groups \(g)")
     }
-    let p = WeightPacker(parameters: parameters, halfWeights: precision == .fp16)
+    let p = WeightPacker(
+      parameters: parameters, halfWeights: precision == .fp16, fp16ArithmeticGroups: fp16ArithmeticGroups)
     weightStorage = p.storage
     convFirst = try p.conv("conv_first", cin: 3, cout: c, epilogue: .leakyRelu)
     var blocks: [ResidualBlock] = []
@@ -113,6 +116,7 @@ public final class ZSMNetwork {
     context = GraphContext(pool: WorkerPool(threads: self.threads))
     let int8Candidates = p.int8Candidates.layers
     int8TensorNames = int8Candidates.map { Int8Policy.tensorName(ofInputTo: $0.layer.name) }
+    context.fp16Arithmetic = precision == .fp16 && FP16ArithmeticPolicy.available
     if precision == .int8 {
       if let reason = Int8Policy.unavailableReason { throw ModelError(reason) }
       guard let calibration else {
@@ -125,6 +129,12 @@ public final class ZSMNetwork {
       #endif
     }
   }
+
+  /// The convolutions of the prepared window that run in fp16 arithmetic on a CPU that has it
+  /// (sorted names; empty unless `.fp16`).
+  public var fp16ArithmeticLayers: [String] { context.fp16ArithmeticLayers.sorted() }
+  /// Whether they do here (`.fp16` on a CPU with `CPUFeatures.fp16Arithmetic`); else fp16 storage.
+  public var runsFP16Arithmetic: Bool { context.fp16Arithmetic && !context.fp16ArithmeticLayers.isEmpty }
 
   /// Calibration-table names of the tensors that run in int8 with `--precision int8`.
   public let int8TensorNames: [String]
@@ -504,11 +514,12 @@ extension ZSMNetwork {
   /// The network of a loaded, strictly verified checkpoint (see `StateDict.loadZSM`).
   public convenience init(
     stateDict: StateDict, config: ZSMConfig, threads: Int, precision: Precision = .fp32,
-    calibration: CalibrationTable? = nil
+    calibration: CalibrationTable? = nil, fp16ArithmeticGroups: Set<String> = FP16ArithmeticPolicy.groups
   ) throws(ModelError) {
     var parameters: [String: [Float]] = [:]
     for tensor in stateDict.tensors { parameters[tensor.name] = tensor.data }
     try self.init(
-      config: config, parameters: parameters, threads: threads, precision: precision, calibration: calibration)
+      config: config, parameters: parameters, threads: threads, precision: precision, calibration: calibration,
+      fp16ArithmeticGroups: fp16ArithmeticGroups)
   }
 }

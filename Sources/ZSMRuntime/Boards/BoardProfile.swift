@@ -13,8 +13,8 @@ public struct BoardError: Error, CustomStringConvertible {
 
 /// One board's profile, `Boards/<name>.json` (schema: Boards/README.md): its cores, ISA
 /// features, caches, the compiler flags that build for it, threads and affinity, the runtime's
-/// tunables, and figures, each marked measured (with machine, date and command), derived
-/// (with its derivation) or placeholder (no value).
+/// tunables, and figures, each marked measured (with machine, date and command), emulated
+/// (counted under qemu, with the same), derived (with its derivation) or placeholder (no value).
 public struct BoardProfile: Equatable, Sendable {
   /// The `schema` value this reader understands.
   public static let schema = "zsm-board/1"
@@ -59,6 +59,10 @@ public struct BoardProfile: Equatable, Sendable {
     case derived
     /// Not known yet: the value is null.
     case placeholder
+    /// Counted under an emulator (qemu-user running a cross build as the board's CPU model):
+    /// executed instructions, exact for the instruction set, but not a timing on the board.
+    /// `machine` (the emulator and CPU model), `date` and `command` are required, as for measured.
+    case emulated
     /// Tunables only: the runtime's built-in defaults, not tuned for this board.
     case defaults
   }
@@ -342,19 +346,22 @@ extension JSONFields where Failure == BoardError {
       makeError: { BoardError("\(source): \($0)") })
   }
 
-  /// `status` plus `machine`, `date`, `command` (required when measured) and `note`.
+  /// `status` plus `machine`, `date`, `command` (required when measured or emulated) and `note`.
+  /// `allowDefaults`: a tuning's provenance ("defaults" allowed; "emulated" is not: an emulator
+  /// says nothing about speed).
   mutating func provenance(allowDefaults: Bool) throws(BoardError) -> BoardProfile.Provenance {
     let text = try string("status")
-    guard let status = BoardProfile.Status(rawValue: text), allowDefaults || status != .defaults else {
-      let allowed = BoardProfile.Status.allCases.filter { allowDefaults || $0 != .defaults }.map(\.rawValue)
+    func allowed(_ s: BoardProfile.Status) -> Bool { allowDefaults ? s != .emulated : s != .defaults }
+    guard let status = BoardProfile.Status(rawValue: text), allowed(status) else {
+      let allowed = BoardProfile.Status.allCases.filter(allowed).map(\.rawValue)
       throw error("status", "expected one of \(allowed.joined(separator: ", ")), got '\(text)'")
     }
     let p = BoardProfile.Provenance(
       status: status, machine: try optionalString("machine"), date: try optionalString("date"),
       command: try optionalString("command"), note: try optionalString("note"))
-    if status == .measured {
+    if status == .measured || status == .emulated {
       for (key, v) in [("machine", p.machine), ("date", p.date), ("command", p.command)] where v == nil {
-        throw error(key, "a measured value must say on what machine, when (date) and by which command")
+        throw error(key, "a \(text) value must say on what machine, when (date) and by which command")
       }
     }
     if status == .derived, p.note == nil { throw error("note", "a derived value must say how it was derived") }

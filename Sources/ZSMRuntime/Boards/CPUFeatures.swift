@@ -66,6 +66,24 @@ public enum CPUFeatures {
     return commit.isEmpty ? nil : commit
   }
 
+  /// Whether the fp16-arithmetic convolution (`conv3x3F16Arith`, `fmla v.8h`) runs fast here:
+  /// aarch64 code compiled with ARMv8.2 FP16 arithmetic (a board whose `build.march` has
+  /// `+fp16`, or a `-target-cpu` that implies it: "fphp" and "asimdhp" in `compiledFor`) on a CPU
+  /// whose AT_HWCAP reports both. Without the flags LLVM scalarises every fp16 FMA (correct,
+  /// about 15x slower), so such builds keep fp16 storage. A binary compiled for the features
+  /// never runs on a CPU without them (the start-up check refuses it), so the second half
+  /// matters only for builds whose start-up check could not read the CPU. False on x86-64.
+  public static let fp16Arithmetic: Bool = {
+    #if arch(arm64)
+      let needed = ["fphp", "asimdhp"]
+      let compiled = Set(compiledFor)
+      let running = Set(detected)
+      return needed.allSatisfy { compiled.contains($0) && running.contains($0) }
+    #else
+      return false
+    #endif
+  }()
+
   /// Features of the running CPU, or nil when they cannot be read (then nothing is refused).
   public static func available() -> Set<String>? {
     #if arch(x86_64)

@@ -13,6 +13,9 @@ public struct Conv2D: @unchecked Sendable {
   /// The layer's index among those that may run in int8 (-1: always fp32/fp16); set by the
   /// network that owns it, which keeps the int8 weights and calibration per index.
   public var int8Slot = -1
+  /// The fp16 weights as `conv3x3F16Arith` reads them, when this 3x3 layer may run in fp16
+  /// arithmetic (see `allowingFP16Arithmetic`); nil otherwise.
+  public private(set) var halfArithmeticWeights: PackedConvWeightsF16?
 
   public init(
     name: String, kernelSize: Int, stride: Int = 1, epilogue: Epilogue, weights: PackedConvWeights,
@@ -27,6 +30,17 @@ public struct Conv2D: @unchecked Sendable {
     self.stride = stride
     self.epilogue = epilogue
     self.weights = weights
+  }
+
+  /// This layer, allowed to run in fp16 arithmetic (`runFP16Arithmetic`) when its input and
+  /// output are fp16 maps: a 3x3 layer with fp16 weights gets `halfArithmeticWeights` (the
+  /// same fp16 packing `halfWeights` widens, read directly); any other layer is returned as is.
+  public func allowingFP16Arithmetic() -> Conv2D {
+    guard kernelSize == 3, let halfWeights else { return self }
+    var layer = self
+    layer.halfArithmeticWeights = PackedConvWeightsF16(
+      layout: weights.layout, weights: UnsafePointer(halfWeights.source), bias: weights.bias)
+    return layer
   }
 
   public var inputChannels: Int { weights.layout.inputChannels }
@@ -104,6 +118,41 @@ extension Conv2D {
         scratchPerWorker: stagingFloatsPerWorker(inputWidth: input.width)))
   }
 }
+
+#if arch(arm64)
+  extension Conv2D {
+    /// Computes between fp16 maps in fp16 arithmetic (`conv3x3F16Arith`: each kernel row's
+    /// products summed by fp16 FMAs, the rows added in fp32). Needs `halfArithmeticWeights`;
+    /// fast only where `CPUFeatures.fp16Arithmetic` (ARMv8.2 FP16 compiled in and present).
+    public func runFP16Arithmetic(
+      input: FeatureMapF16, output: FeatureMapF16, residual: FeatureMapF16?, pool: WorkerPool,
+      rows: Range<Int>? = nil
+    ) {
+      guard let weights = halfArithmeticWeights else {
+        preconditionFailure("conv \(name): not allowed fp16 arithmetic (no fp16 weights)")
+      }
+      pool.forEachRowRange(
+        rows: rows ?? 0..<output.height,
+        F16ArithmeticConvRows(
+          weights: weights, input: input, output: output, residual: residual, stride: stride, epilogue: epilogue))
+    }
+  }
+
+  struct F16ArithmeticConvRows: RowJob {
+    let weights: PackedConvWeightsF16
+    let input: FeatureMapF16
+    let output: FeatureMapF16
+    let residual: FeatureMapF16?
+    let stride: Int
+    let epilogue: Epilogue
+
+    func run(rows: Range<Int>, worker: Int) {
+      conv3x3F16Arith(
+        input: input, weights: weights, output: output, stride: stride, epilogue: epilogue, residual: residual,
+        rows: rows)
+    }
+  }
+#endif
 
 struct StagedConvRows: RowJob {
   let conv: Conv2D

@@ -7,7 +7,8 @@ extension Precision: ExpressibleByArgument {}
 struct PrecisionOptions: ParsableArguments {
   @Option(
     help: ArgumentHelp(
-      "Numeric precision: fp32, fp16 (half the memory; fp32 arithmetic) or int8 (needs a calibration table).",
+      "Numeric precision: fp32, fp16 (half the memory; fp16 arithmetic in most 3x3 convs on ARMv8.2 FP16 CPUs,"
+        + " fp32 arithmetic elsewhere) or int8 (needs a calibration table).",
       valueName: "fp32|fp16|int8"))
   var precision: Precision = .fp32
 

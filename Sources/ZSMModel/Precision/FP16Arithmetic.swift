@@ -1,0 +1,27 @@
+import ZSMRuntime
+
+/// Which convolutions run in fp16 arithmetic with `--precision fp16` on CPUs that have it
+/// (ARMv8.2 FP16: Cortex-A55/A76/A78, so the Pi 5, the RK3588 and the Jetson Orin; see
+/// `CPUFeatures.fp16Arithmetic`), and why the others keep fp16 storage.
+///
+/// A layer runs `conv3x3F16Arith` (fp16 FMAs per kernel row, the three row sums added in fp32,
+/// bias and activation from fp32) when its group is in `groups`, it is 3x3, and both its input
+/// and its output are fp16 maps. That leaves in fp16 storage (fp32 arithmetic on widened rows),
+/// whatever `groups` says:
+/// - `conv_first`: it reads the fp32 input frame;
+/// - `conv_offset_mask`: it writes the fp32 offsets and mask (the sampling positions);
+/// - the deformable convolutions (their own gather kernel), the 1x1 fusions;
+/// - `upconv1`, `upconv2`, `HRconv` and `conv_last`: they write (and the last two read) the
+///   4x tail's fp32 row bands.
+/// What remains, and runs in fp16 arithmetic: the residual blocks (feature extraction and
+/// reconstruction trunk), the pyramid convs (also the state aligners'), the offset feature
+/// convs `L*_offset_conv*`, the `L*_fea_conv` merges and the ConvLSTM gate conv. On the
+/// fixtures all of them together keep the network at 50 dB PSNR or more against fp32
+/// (FP16ArithmeticTests).
+public enum FP16ArithmeticPolicy {
+  /// The board files' layer groups (`Int8Policy.group(of:)`) allowed fp16 arithmetic.
+  public static let groups: Set<String> = ["residual_blocks", "pyramid", "offset_convs", "fea_convs", "lstm_gates"]
+
+  /// Whether this build on this CPU runs the allowed layers in fp16 arithmetic.
+  public static var available: Bool { CPUFeatures.fp16Arithmetic }
+}
