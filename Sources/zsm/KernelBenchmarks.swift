@@ -32,7 +32,52 @@ enum KernelBenchmarks {
       conv3x3(cin: 64, cout: 216, width: 180, height: 144),
       conv1x1(cin: 128, cout: 64, width: 180, height: 144),
       deform3x3(channels: 64, groups: 8, width: 180, height: 144),
+    ] + winogradBenchmarks()
+  }
+
+  /// Stride-1 3x3 layers of the released (nf 64) and shipped compact (nf 16) networks, each
+  /// direct and by Winograd F(4,3) (`-winograd`: FLOPs counted as the direct convolution's, so
+  /// its GFLOP/s is the effective rate and its ratio to the direct line the speed-up).
+  static func winogradBenchmarks() -> [KernelBenchmark] {
+    // `direct`: whether the direct line is added here (the others are in `all()` already).
+    let shapes: [(cin: Int, cout: Int, width: Int, height: Int, direct: Bool)] = [
+      (64, 64, 180, 144, false), (64, 64, 80, 60, true), (64, 64, 40, 30, true), (64, 64, 20, 15, true),
+      (128, 64, 180, 144, false), (64, 216, 180, 144, false), (64, 256, 180, 144, false), (64, 216, 80, 60, true),
+      (16, 16, 80, 60, true), (32, 64, 80, 60, true), (16, 54, 80, 60, true),
     ]
+    var cases: [KernelBenchmark] = []
+    for s in shapes {
+      if s.direct { cases.append(conv3x3(cin: s.cin, cout: s.cout, width: s.width, height: s.height)) }
+      cases.append(conv3x3Winograd(cin: s.cin, cout: s.cout, width: s.width, height: s.height))
+    }
+    return cases
+  }
+
+  static func conv3x3Winograd(cin: Int, cout: Int, width: Int, height: Int) -> KernelBenchmark {
+    let input = randomTensor(TensorDescriptor(height: height, width: width, channels: cin, halo: 1), seed: 1)
+    let output = TensorStorage(TensorDescriptor(height: height, width: width, channels: cout))
+    var rng = SplitMix(seed: 2)
+    let scale = Float(1 / Double(cin * 9).squareRoot())
+    let w = (0..<(cout * cin * 9)).map { _ in rng.uniform() * scale }
+    let layout = WinogradLayout(inputChannels: cin, outputChannels: cout)
+    let bias = UnsafeMutablePointer<Float>.allocate(capacity: layout.paddedOutputChannels)
+    bias.initialize(repeating: 0.01, count: layout.paddedOutputChannels)
+    var conv = Conv2D(
+      name: "bench", kernelSize: 3, epilogue: .leakyRelu,
+      weights: PackedConvWeights(
+        layout: ConvWeightLayout(inputChannels: cin, outputChannels: cout, taps: 9), weights: bias, bias: bias))
+    conv.winograd = w.withUnsafeBufferPointer {
+      WinogradConvWeights(layout: layout, weights: $0.baseAddress!, bias: bias)
+    }
+    let perWorker = conv.winogradFloatsPerWorker(outputWidth: width)
+    let scratch = UnsafeMutablePointer<Float>.allocate(capacity: 64 * perWorker)
+    return KernelBenchmark(
+      name: "conv3x3-\(cin)-\(cout)-\(width)x\(height)-winograd", flops: 2 * Double(cin * cout * 9 * width * height)
+    ) { pool in
+      conv.runWinograd(
+        input: AnyFeatureMap(input.view.map), output: AnyFeatureMap(output.view.map), residual: nil, pool: pool,
+        scratch: scratch, scratchPerWorker: perWorker)
+    }
   }
 
   /// Random layer weights (PyTorch layout) packed into their own storage.

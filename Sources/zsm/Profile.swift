@@ -180,6 +180,7 @@ struct Profile: ParsableCommand {
       progress.finish()  // loading may say which model it takes
       network = try loadNetwork(path: try resolvedModel(model), threads: t, precision: precision)
     } else {
+      precision.applyWinograd()
       network = try randomNetwork(config: .released, threads: t, precision: precision.precision)
     }
     do { try network.prepare(frames: frames, height: h, width: w) } catch { throw CLIError(error.description) }

@@ -230,7 +230,8 @@ extension GraphContext {
     advance()
   }
 
-  /// Records the staging rows `layer` needs when an operand is not fp32.
+  /// Records the per-thread scratch `layer` needs: the Winograd path's, or staging rows when
+  /// an operand is not fp32.
   func planConv(_ layer: Conv2D, input: PlannedTensor, output: PlannedTensor) {
     #if ZSM_VNNI
       if let w = int8Weights(layer) {
@@ -241,6 +242,11 @@ extension GraphContext {
         return
       }
     #endif
+    let o = view(output)
+    if layer.prefersWinograd(outputWidth: o.width) {
+      stagingFloatsPerWorker = max(stagingFloatsPerWorker, layer.winogradFloatsPerWorker(outputWidth: o.width))
+      return
+    }
     guard !isFloat32(input) || !isFloat32(output) else { return }
     stagingFloatsPerWorker = max(stagingFloatsPerWorker, layer.stagingFloatsPerWorker(inputWidth: view(input).width))
   }
@@ -253,8 +259,9 @@ extension GraphContext {
     }
   #endif
 
-  /// Runs a convolution (rows `rows`, all by default): the fp32 kernels in place when every
-  /// operand is fp32, else through fp32 staging rows.
+  /// Runs a convolution (rows `rows`, all by default): by Winograd where the layer prefers it
+  /// for this shape, else the fp32 kernels in place when every operand is fp32, else through
+  /// fp32 staging rows.
   func runConv(
     _ layer: Conv2D, input: AnyFeatureMap, output: AnyFeatureMap, residual: AnyFeatureMap?, rows: Range<Int>? = nil
   ) {
@@ -276,6 +283,12 @@ extension GraphContext {
           return
         }
       #endif
+    }
+    if layer.prefersWinograd(outputWidth: output.width), let staging {
+      layer.runWinograd(
+        input: input, output: output, residual: residual, pool: pool, rows: rows, scratch: staging,
+        scratchPerWorker: stagingFloatsPerWorker)
+      return
     }
     layer.halfWeights?.widen(pool: pool)
     if input.element == .float32 && output.element == .float32 {

@@ -46,7 +46,7 @@ struct WeightPacker {
   /// A convolution `name` (`name.weight` [cout, cin, k, k], `name.bias` [cout]).
   func conv(
     _ name: String, cin: Int, cout: Int, kernel: Int = 3, stride: Int = 1, epilogue: Epilogue,
-    outputOrder: ((Int) -> Int)? = nil
+    outputOrder: ((Int) -> Int)? = nil, winograd: Bool = true
   ) throws(ModelError) -> Conv2D {
     let w = try values(name + ".weight", count: cout * cin * kernel * kernel)
     let b = try values(name + ".bias", count: cout)
@@ -58,6 +58,14 @@ struct WeightPacker {
     var layer = Conv2D(
       name: name, kernelSize: kernel, stride: stride, epilogue: epilogue, weights: packed.weights,
       halfWeights: packed.half)
+    if winograd && WinogradPolicy.eligible(kernelSize: kernel, stride: stride, inputChannels: cin, outputChannels: cout)
+    {
+      let layout = WinogradLayout(inputChannels: cin, outputChannels: cout)
+      layer.winograd = w.withUnsafeBufferPointer { source in
+        WinogradConvWeights(
+          layout: layout, weights: source.baseAddress!, bias: packed.weights.bias, outputOrder: outputOrder ?? { $0 })
+      }
+    }
     if Int8Policy.mayQuantize(layer) {
       layer.int8Slot = int8Candidates.layers.count
       int8Candidates.layers.append(
@@ -70,7 +78,7 @@ struct WeightPacker {
   func deformable(_ name: String, channels: Int, groups: Int, epilogue: Epilogue) throws(ModelError) -> DeformableLayer
   {
     let offsets = try conv(name + ".conv_offset_mask", cin: channels, cout: 27 * groups, epilogue: .none)
-    let main = try conv(name, cin: channels, cout: channels, epilogue: epilogue)
+    let main = try conv(name, cin: channels, cout: channels, epilogue: epilogue, winograd: false)
     return DeformableLayer(
       offsets: offsets,
       deform: DeformableConv2D(

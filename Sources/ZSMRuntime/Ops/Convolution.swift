@@ -13,6 +13,9 @@ public struct Conv2D: @unchecked Sendable {
   /// The layer's index among those that may run in int8 (-1: always fp32/fp16); set by the
   /// network that owns it, which keeps the int8 weights and calibration per index.
   public var int8Slot = -1
+  /// Winograd F(4,3) weights, for stride-1 3x3 layers that may run by Winograd (see
+  /// `WinogradPolicy`, `prefersWinograd`).
+  public var winograd: WinogradConvWeights?
 
   public init(
     name: String, kernelSize: Int, stride: Int = 1, epilogue: Epilogue, weights: PackedConvWeights,
