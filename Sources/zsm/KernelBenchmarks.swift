@@ -32,7 +32,7 @@ enum KernelBenchmarks {
       conv3x3(cin: 64, cout: 216, width: 180, height: 144),
       conv1x1(cin: 128, cout: 64, width: 180, height: 144),
       deform3x3(channels: 64, groups: 8, width: 180, height: 144),
-    ] + winogradBenchmarks()
+    ]
   }
 
   /// Stride-1 3x3 layers of the released (nf 64) and shipped compact (nf 16) networks, each

@@ -16,8 +16,12 @@ struct WeightPacker {
   /// The convolutions that may run in int8, in slot order (see `Int8Policy`).
   let int8Candidates = Int8Candidates()
 
-  init(parameters: [String: [Float]], halfWeights: Bool) {
+  /// Whether the network runs in int8 (its int8 candidates get no Winograd weights).
+  let int8: Bool
+
+  init(parameters: [String: [Float]], halfWeights: Bool, int8: Bool = false) {
     self.parameters = parameters
+    self.int8 = int8
     // Every parameter of this network belongs to a convolution: size the storage from them.
     // (Packed size depends only on outputs x values per output, not on how those split into
     // input channels and taps.)
@@ -58,12 +62,15 @@ struct WeightPacker {
     var layer = Conv2D(
       name: name, kernelSize: kernel, stride: stride, epilogue: epilogue, weights: packed.weights,
       halfWeights: packed.half)
-    if winograd && WinogradPolicy.eligible(kernelSize: kernel, stride: stride, inputChannels: cin, outputChannels: cout)
+    // In int8 networks the layers that may be quantised run int8 (no Winograd weights).
+    let int8Layer = int8 && Int8Policy.mayQuantize(layer)
+    if winograd && !int8Layer
+      && WinogradPolicy.eligible(kernelSize: kernel, stride: stride, inputChannels: cin, outputChannels: cout)
     {
       let layout = WinogradLayout(inputChannels: cin, outputChannels: cout)
       layer.winograd = w.withUnsafeBufferPointer { source in
-        WinogradConvWeights(
-          layout: layout, weights: source.baseAddress!, bias: packed.weights.bias, outputOrder: outputOrder ?? { $0 })
+        storage.winograd(
+          layout, weights: source.baseAddress!, bias: packed.weights.bias, outputOrder: outputOrder ?? { $0 })
       }
     }
     if Int8Policy.mayQuantize(layer) {

@@ -56,9 +56,24 @@ public final class WeightStorage: @unchecked Sendable {
     widened?.deallocate()
   }
 
-  /// Bytes held (packed weights, biases and, in fp16, the widening buffer).
+  /// Bytes held (packed weights, biases and, in fp16, the widening buffer), Winograd weights
+  /// made through `winograd(_:weights:bias:outputOrder:)` included.
   public var byteCount: Int {
-    halfWeights ? capacity * 2 + biasCapacity * 4 + widenedCount * 4 : capacity * 4
+    (halfWeights ? capacity * 2 + biasCapacity * 4 + widenedCount * 4 : capacity * 4) + winogradBytes
+  }
+
+  /// Bytes of the Winograd weights made through this storage.
+  public private(set) var winogradBytes = 0
+
+  /// A layer's Winograd F(4,3) weights (fp32, their own allocation, owned by the result),
+  /// counted in `byteCount`. `bias` is the layer's packed bias (`pack`'s result).
+  public func winograd(
+    _ layout: WinogradLayout, weights: UnsafePointer<Float>, bias: UnsafePointer<Float>,
+    outputOrder: (Int) -> Int = { $0 }
+  ) -> WinogradConvWeights {
+    let w = WinogradConvWeights(layout: layout, weights: weights, bias: bias, outputOrder: outputOrder)
+    winogradBytes += w.byteCount
+    return w
   }
 
   /// Floats of a layout's bias in an fp16 storage's bias block.
