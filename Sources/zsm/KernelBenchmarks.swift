@@ -53,27 +53,22 @@ enum KernelBenchmarks {
     return cases
   }
 
+  /// By Winograd, the weight transform included (the network makes it before every run).
   static func conv3x3Winograd(cin: Int, cout: Int, width: Int, height: Int) -> KernelBenchmark {
     let input = randomTensor(TensorDescriptor(height: height, width: width, channels: cin, halo: 1), seed: 1)
     let output = TensorStorage(TensorDescriptor(height: height, width: width, channels: cout))
-    var rng = SplitMix(seed: 2)
-    let scale = Float(1 / Double(cin * 9).squareRoot())
-    let w = (0..<(cout * cin * 9)).map { _ in rng.uniform() * scale }
     let layout = WinogradLayout(inputChannels: cin, outputChannels: cout)
-    let bias = UnsafeMutablePointer<Float>.allocate(capacity: layout.paddedOutputChannels)
-    bias.initialize(repeating: 0.01, count: layout.paddedOutputChannels)
+    let buffer = WinogradBuffer(floats: layout.packedWeightCount, outputChannels: layout.paddedOutputChannels)
     var conv = Conv2D(
       name: "bench", kernelSize: 3, epilogue: .leakyRelu,
-      weights: PackedConvWeights(
-        layout: ConvWeightLayout(inputChannels: cin, outputChannels: cout, taps: 9), weights: bias, bias: bias))
-    conv.winograd = w.withUnsafeBufferPointer {
-      WinogradConvWeights(layout: layout, weights: $0.baseAddress!, bias: bias)
-    }
+      weights: randomWeights(cin: cin, cout: cout, taps: 9, seed: 2))
+    conv.winograd = WinogradConvWeights(layout: layout, buffer: buffer, bias: conv.weights.bias)
     let perWorker = conv.winogradFloatsPerWorker(outputWidth: width)
     let scratch = UnsafeMutablePointer<Float>.allocate(capacity: 64 * perWorker)
     return KernelBenchmark(
       name: "conv3x3-\(cin)-\(cout)-\(width)x\(height)-winograd", flops: 2 * Double(cin * cout * 9 * width * height)
     ) { pool in
+      buffer.invalidate()
       conv.runWinograd(
         input: AnyFeatureMap(input.view.map), output: AnyFeatureMap(output.view.map), residual: nil, pool: pool,
         scratch: scratch, scratchPerWorker: perWorker)

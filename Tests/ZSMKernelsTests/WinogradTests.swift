@@ -225,6 +225,39 @@ final class WinogradTests: XCTestCase {
     XCTAssertLessThanOrEqual(worst, 1, "fp16 maps: error \(worst) of the bound")
   }
 
+  /// The runtime's fp32 transform of the packed 3x3 weights against the Double one of `pack`:
+  /// within 4 fp32 ulps of the largest transformed weight.
+  func testTransformOfPackedWeights() {
+    for (cin, cout) in [(16, 16), (32, 72), (64, 216), (48, 3)] {
+      var rng = TestRandom(seed: UInt64(90 + cin))
+      let weights = rng.array(cout * cin * 9, -0.3, 0.3)
+      let bias = rng.array(cout)
+      let direct = TestWeights(oihw: weights, bias: bias, cout: cout, cin: cin, taps: 9)
+      let layout = WinogradLayout(inputChannels: cin, outputChannels: cout)
+      var want = [Float](repeating: 0, count: layout.packedWeightCount)
+      var got = [Float](repeating: .nan, count: layout.packedWeightCount)
+      var zeros = [Float](repeating: 1, count: layout.paddedOutputChannels)
+      weights.withUnsafeBufferPointer { w in
+        want.withUnsafeMutableBufferPointer { p in
+          zeros.withUnsafeMutableBufferPointer { z in
+            layout.pack(weights: w.baseAddress!, into: p.baseAddress!, zeros: z.baseAddress!)
+          }
+        }
+      }
+      XCTAssertTrue(zeros.allSatisfy { $0 == 0 })
+      got.withUnsafeMutableBufferPointer { g in
+        // In two channel ranges, as a pool splits them.
+        for channels in [0..<(cin / 3), (cin / 3)..<cin] {
+          winogradTransformWeights(direct.packed, layout: layout, into: g.baseAddress!, channels: channels)
+        }
+      }
+      let largest = want.map(abs).max() ?? 0
+      var worst: Float = 0
+      for i in want.indices { worst = max(worst, abs(got[i] - want[i])) }
+      XCTAssertLessThanOrEqual(worst, 4 * largest.ulp, "\(cin)->\(cout): transform differs by \(worst)")
+    }
+  }
+
   /// The measured error on the network's main shape (printed; the bound is asserted).
   func testErrorFigure() {
     let err = check(Case(cin: 64, cout: 64, height: 12, width: 16, epilogue: .none), seed: 80)

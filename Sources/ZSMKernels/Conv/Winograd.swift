@@ -130,6 +130,74 @@ public struct WinogradLayout: Sendable, Equatable {
   }
 }
 
+/// Transforms a layer's packed 3x3 weights (`ConvWeightLayout`, 9 taps, fp32) into the
+/// packed Winograd weights of `WinogradLayout.pack` (`U = G g G^T` in fp32, 16 output
+/// channels at a time), for input channels `channels` (a sub-range: a pool splits them).
+/// The direct and the Winograd layouts cut the output channels into the same blocks, so
+/// block `o0`'s `[tap][ic][nr]` weights become its `[ic][nr]` weights at each position ξ.
+public func winogradTransformWeights(
+  _ direct: PackedConvWeights, layout: WinogradLayout, into u: UnsafeMutablePointer<Float>, channels: Range<Int>
+) {
+  let d = direct.layout
+  let cin = d.inputChannels
+  let gemmCount = layout.gemmLayout.packedWeightCount
+  var o0 = 0
+  while o0 < d.paddedOutputChannels {
+    let nr = d.blockWidth(at: o0)
+    let source = direct.weights + o0 &* 9 &* cin
+    let destination = u + o0 &* cin
+    let tapStride = cin &* nr
+    for ic in channels {
+      var j = 0
+      while j < nr {
+        let g = source + (ic &* nr &+ j)
+        let out = destination + (ic &* nr &+ j)
+        // Kernel rows ky (taps 3 ky + kx) as vectors.
+        let g00 = loadVector(g)
+        let g01 = loadVector(g + tapStride)
+        let g02 = loadVector(g + 2 &* tapStride)
+        let g10 = loadVector(g + 3 &* tapStride)
+        let g11 = loadVector(g + 4 &* tapStride)
+        let g12 = loadVector(g + 5 &* tapStride)
+        let g20 = loadVector(g + 6 &* tapStride)
+        let g21 = loadVector(g + 7 &* tapStride)
+        let g22 = loadVector(g + 8 &* tapStride)
+        // Row r of t = G g (along ky), then u[r][s] = Σ_kx t[r][kx] G[s][kx] (along kx).
+        for r in 0..<6 {
+          winogradKernelTransform(
+            winogradKernelRow(r, g00, g10, g20), winogradKernelRow(r, g01, g11, g21),
+            winogradKernelRow(r, g02, g12, g22), out + 6 &* r &* gemmCount, gemmCount)
+        }
+        j &+= 16
+      }
+    }
+    o0 &+= nr
+  }
+}
+
+/// Row `r` of `G` applied to (a, b, e).
+@inline(__always)
+private func winogradKernelRow(_ r: Int, _ a: SIMD16<Float>, _ b: SIMD16<Float>, _ e: SIMD16<Float>)
+  -> SIMD16<Float>
+{
+  switch r {
+  case 0: return a * 0.25
+  case 1: return (a + b + e) * (-1.0 / 6)
+  case 2: return (a - b + e) * (-1.0 / 6)
+  case 3: return a * (1.0 / 24) + b * (1.0 / 12) + e * (1.0 / 6)
+  case 4: return a * (1.0 / 24) - b * (1.0 / 12) + e * (1.0 / 6)
+  default: return e
+  }
+}
+
+/// The six rows of `G` applied to (a, b, e), stored at `out + k * step`.
+@inline(__always)
+private func winogradKernelTransform(
+  _ a: SIMD16<Float>, _ b: SIMD16<Float>, _ e: SIMD16<Float>, _ out: UnsafeMutablePointer<Float>, _ step: Int
+) {
+  for s in 0..<6 { storeVector(winogradKernelRow(s, a, b, e), out + s &* step) }
+}
+
 /// Read-only view of a layer's transformed weights (see `WinogradLayout.pack`).
 public struct WinogradWeights {
   public let layout: WinogradLayout

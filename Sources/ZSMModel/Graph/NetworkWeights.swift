@@ -28,6 +28,10 @@ struct WeightPacker {
     var total = 0
     var largest = 0
     var biases = 0
+    // The Winograd buffer's size: the largest layer that could be eligible (any 3x3 layer,
+    // counted generously: a 1x1 layer whose inputs are a multiple of 9 counts too).
+    var winogradFloats = 0
+    var winogradChannels = 0
     for (name, values) in parameters where name.hasSuffix(".weight") {
       let biasName = String(name.dropLast(".weight".count)) + ".bias"
       guard let bias = parameters[biasName], !bias.isEmpty, values.count % bias.count == 0 else { continue }
@@ -35,8 +39,19 @@ struct WeightPacker {
       total += WeightStorage.floatCount(for: layout)
       largest = max(largest, layout.packedWeightCount)
       biases += WeightStorage.biasFloatCount(for: layout)
+      let perOutput = values.count / bias.count
+      if perOutput % 9 == 0
+        && WinogradPolicy.eligible(
+          kernelSize: 3, stride: 1, inputChannels: perOutput / 9, outputChannels: bias.count)
+      {
+        let w = WinogradLayout(inputChannels: perOutput / 9, outputChannels: bias.count)
+        winogradFloats = max(winogradFloats, w.packedWeightCount)
+        winogradChannels = max(winogradChannels, w.paddedOutputChannels)
+      }
     }
-    storage = WeightStorage(floatCount: total, halfWeights: halfWeights, largestLayer: largest, biasFloats: biases)
+    storage = WeightStorage(
+      floatCount: total, halfWeights: halfWeights, largestLayer: largest, biasFloats: biases,
+      winograd: winogradFloats > 0 ? (winogradFloats, winogradChannels) : nil)
   }
 
   func values(_ name: String, count: Int) throws(ModelError) -> [Float] {
@@ -68,10 +83,7 @@ struct WeightPacker {
       && WinogradPolicy.eligible(kernelSize: kernel, stride: stride, inputChannels: cin, outputChannels: cout)
     {
       let layout = WinogradLayout(inputChannels: cin, outputChannels: cout)
-      layer.winograd = w.withUnsafeBufferPointer { source in
-        storage.winograd(
-          layout, weights: source.baseAddress!, bias: packed.weights.bias, outputOrder: outputOrder ?? { $0 })
-      }
+      layer.winograd = storage.winograd(layout, bias: packed.weights.bias)
     }
     if Int8Policy.mayQuantize(layer) {
       layer.int8Slot = int8Candidates.layers.count

@@ -1,30 +1,83 @@
 import ZSMKernels
 
-/// A stride-1 3x3 layer's Winograd F(4,3) weights (see `WinogradLayout`), transformed once at
-/// load from the PyTorch weights, in fp32 whatever the network's storage precision. The layer
-/// keeps its direct weights too: each run picks one path by shape (`Conv2D.prefersWinograd`).
-public final class WinogradConvWeights: @unchecked Sendable {
-  public let weights: WinogradWeights
-  private let storage: UnsafeMutablePointer<Float>
+/// Where Winograd layers' transformed weights live while they run: one buffer, the size of the
+/// largest such layer, that each layer fills from its packed 3x3 weights right before it runs
+/// (`WinogradConvWeights.prepare`), as fp16 networks widen their weights. Kept transformed
+/// weights of every layer would take 4x the 3x3 weights (36 values per channel pair instead of
+/// 9: 164 MB more for the released network); the transform costs a few percent of a layer at
+/// the widths Winograd is used for (`WinogradPolicy.minimumWidth`).
+public final class WinogradBuffer: @unchecked Sendable {
+  let weights: UnsafeMutablePointer<Float>
+  let zeros: UnsafeMutablePointer<Float>
+  let capacity: Int
+  let zeroCount: Int
+  /// The layer whose weights the buffer holds (nil: none, or not known).
+  var current: ObjectIdentifier?
 
-  /// Transforms PyTorch `[out][in][3][3]` weights; `bias` is the layer's packed bias
-  /// (`paddedOutputChannels` floats, which must outlive this object). `outputOrder` as
-  /// `ConvWeightLayout.pack`.
-  public init(
-    layout: WinogradLayout, weights source: UnsafePointer<Float>, bias: UnsafePointer<Float>,
-    outputOrder: (Int) -> Int = { $0 }
-  ) {
-    let count = layout.packedWeightCount + layout.paddedOutputChannels
-    storage = .allocate(capacity: count)
-    let zeros = storage + layout.packedWeightCount
-    layout.pack(weights: source, into: storage, zeros: zeros, outputOrder: outputOrder)
-    weights = WinogradWeights(layout: layout, weights: storage, bias: bias, zeros: zeros)
+  /// - Parameters:
+  ///   - floats: the largest `WinogradLayout.packedWeightCount` among the layers.
+  ///   - outputChannels: the largest `paddedOutputChannels` among them.
+  public init(floats: Int, outputChannels: Int) {
+    capacity = max(floats, 16)
+    zeroCount = max(outputChannels, 16)
+    weights = .allocate(capacity: capacity)
+    weights.initialize(repeating: 0, count: capacity)
+    zeros = .allocate(capacity: zeroCount)
+    zeros.initialize(repeating: 0, count: zeroCount)
   }
 
-  deinit { storage.deallocate() }
+  deinit {
+    weights.deallocate()
+    zeros.deallocate()
+  }
 
-  /// Bytes held.
-  public var byteCount: Int { (weights.layout.packedWeightCount + weights.layout.paddedOutputChannels) * 4 }
+  public var byteCount: Int { (capacity + zeroCount) * 4 }
+
+  /// Forgets which layer the buffer holds (the next `prepare` transforms again: benchmarks).
+  public func invalidate() { current = nil }
+}
+
+/// A stride-1 3x3 layer's Winograd F(4,3) side: its layout, bias and the shared buffer its
+/// transformed weights are made in (see `WinogradBuffer`).
+public final class WinogradConvWeights: @unchecked Sendable {
+  public let layout: WinogradLayout
+  public let buffer: WinogradBuffer
+  /// The layer's packed bias (`paddedOutputChannels` floats).
+  let bias: UnsafePointer<Float>
+
+  public init(layout: WinogradLayout, buffer: WinogradBuffer, bias: UnsafePointer<Float>) {
+    precondition(layout.packedWeightCount <= buffer.capacity, "WinogradBuffer too small")
+    precondition(layout.paddedOutputChannels <= buffer.zeroCount, "WinogradBuffer: too few zeros")
+    self.layout = layout
+    self.buffer = buffer
+    self.bias = bias
+  }
+
+  /// Makes the transformed weights in the buffer from the layer's packed 3x3 weights (widening
+  /// fp16 weights first), split over the pool's threads by input channel, unless the buffer
+  /// holds them already.
+  public func prepare(direct: PackedConvWeights, half: HalfWeights?, pool: WorkerPool) -> WinogradWeights {
+    let weights = WinogradWeights(layout: layout, weights: buffer.weights, bias: bias, zeros: buffer.zeros)
+    let me = ObjectIdentifier(self)
+    if buffer.current != me {
+      half?.widen(pool: pool)
+      pool.forEachRowRange(
+        rows: layout.inputChannels,
+        WinogradWeightRows(direct: direct, layout: layout, destination: buffer.weights))
+      buffer.current = me
+    }
+    return weights
+  }
+}
+
+struct WinogradWeightRows: RowJob {
+  let direct: PackedConvWeights
+  let layout: WinogradLayout
+  let destination: UnsafeMutablePointer<Float>
+
+  func run(rows: Range<Int>, worker: Int) {
+    winogradTransformWeights(direct, layout: layout, into: destination, channels: rows)
+  }
 }
 
 /// When the network runs its stride-1 3x3 convolutions by Winograd F(4,3).
@@ -40,9 +93,10 @@ public enum WinogradPolicy {
   /// The fewest input and output channels for which Winograd is used (below, the transforms
   /// cost more than the multiplies they save; measured with `zsm bench`).
   nonisolated(unsafe) public static var minimumChannels = 32
-  /// The narrowest output (pixels) for which Winograd is used: a map narrower than two tiles
-  /// wastes most of its edge tiles.
-  nonisolated(unsafe) public static var minimumWidth = 8
+  /// The narrowest output (pixels) for which Winograd is used: on narrower maps the weight
+  /// transform made at each run and the edge tiles cost more than the multiplies saved
+  /// (measured with `zsm bench`).
+  nonisolated(unsafe) public static var minimumWidth = 32
 }
 
 extension Conv2D {
@@ -56,23 +110,25 @@ extension Conv2D {
   /// Floats of per-thread scratch the Winograd path needs for an output `outputWidth` wide (0
   /// without Winograd weights).
   public func winogradFloatsPerWorker(outputWidth: Int) -> Int {
-    winograd?.weights.layout.scratchCount(width: outputWidth) ?? 0
+    winograd?.layout.scratchCount(width: outputWidth) ?? 0
   }
 
   /// Computes output rows `rows` (all by default) by Winograd, between maps of either
-  /// precision, one band of 4 output rows per task. `scratch` holds `scratchPerWorker` (at
+  /// precision, one band of 4 output rows per task, after making the transformed weights
+  /// (`WinogradConvWeights.prepare`). `scratch` holds `scratchPerWorker` (at
   /// least `winogradFloatsPerWorker`) floats for each of the pool's threads.
   public func runWinograd(
     input: AnyFeatureMap, output: AnyFeatureMap, residual: AnyFeatureMap?, pool: WorkerPool, rows: Range<Int>? = nil,
     scratch: UnsafeMutablePointer<Float>, scratchPerWorker: Int
   ) {
     guard let winograd else { preconditionFailure("conv \(name): no Winograd weights") }
+    let transformed = winograd.prepare(direct: weights, half: halfWeights, pool: pool)
     let range = rows ?? 0..<output.height
     let bands = winogradTileRows(range)
     pool.run(
       tasks: bands.count,
       WinogradBands(
-        weights: winograd.weights, epilogue: epilogue, input: input, output: output, residual: residual,
+        weights: transformed, epilogue: epilogue, input: input, output: output, residual: residual,
         rows: range, firstBand: bands.lowerBound, scratch: scratch, scratchPerWorker: scratchPerWorker))
   }
 }
