@@ -119,6 +119,7 @@ struct Infer: ParsableCommand {
 /// Loads, verifies and packs a checkpoint in the chosen precision; errors name the file and
 /// the problem (and, for int8 without a table, the command that makes one).
 func loadNetwork(path: String, threads: Int, precision: PrecisionOptions = PrecisionOptions()) throws -> ZSMNetwork {
+  precision.applyWinograd()
   do {
     return try loadZSMNetwork(
       model: path, threads: threads, precision: precision.precision, calibration: precision.calibration)

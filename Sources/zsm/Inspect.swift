@@ -57,6 +57,7 @@ struct Inspect: ParsableCommand {
     do { (stateDict, config) = try StateDict.loadZSM(path: model) } catch { throw CLIError(error.description) }
     let network: ZSMNetwork
     let arena: Int
+    precision.applyWinograd()
     do {
       network =
         precision.precision == .fp32

@@ -35,6 +35,46 @@ enum KernelBenchmarks {
     ]
   }
 
+  /// Stride-1 3x3 layers of the released (nf 64) and shipped compact (nf 16) networks, each
+  /// direct and by Winograd F(4,3) (`-winograd`: FLOPs counted as the direct convolution's, so
+  /// its GFLOP/s is the effective rate and its ratio to the direct line the speed-up).
+  static func winogradBenchmarks() -> [KernelBenchmark] {
+    // `direct`: whether the direct line is added here (the others are in `all()` already).
+    let shapes: [(cin: Int, cout: Int, width: Int, height: Int, direct: Bool)] = [
+      (64, 64, 180, 144, false), (64, 64, 80, 60, true), (64, 64, 40, 30, true), (64, 64, 20, 15, true),
+      (128, 64, 180, 144, false), (64, 216, 180, 144, false), (64, 256, 180, 144, false), (64, 216, 80, 60, true),
+      (16, 16, 80, 60, true), (32, 64, 80, 60, true), (16, 54, 80, 60, true),
+    ]
+    var cases: [KernelBenchmark] = []
+    for s in shapes {
+      if s.direct { cases.append(conv3x3(cin: s.cin, cout: s.cout, width: s.width, height: s.height)) }
+      cases.append(conv3x3Winograd(cin: s.cin, cout: s.cout, width: s.width, height: s.height))
+    }
+    return cases
+  }
+
+  /// By Winograd, the weight transform included (the network makes it before every run).
+  static func conv3x3Winograd(cin: Int, cout: Int, width: Int, height: Int) -> KernelBenchmark {
+    let input = randomTensor(TensorDescriptor(height: height, width: width, channels: cin, halo: 1), seed: 1)
+    let output = TensorStorage(TensorDescriptor(height: height, width: width, channels: cout))
+    let layout = WinogradLayout(inputChannels: cin, outputChannels: cout)
+    let buffer = WinogradBuffer(floats: layout.packedWeightCount, outputChannels: layout.paddedOutputChannels)
+    var conv = Conv2D(
+      name: "bench", kernelSize: 3, epilogue: .leakyRelu,
+      weights: randomWeights(cin: cin, cout: cout, taps: 9, seed: 2))
+    conv.winograd = WinogradConvWeights(layout: layout, buffer: buffer, bias: conv.weights.bias)
+    let perWorker = conv.winogradFloatsPerWorker(outputWidth: width)
+    let scratch = UnsafeMutablePointer<Float>.allocate(capacity: 64 * perWorker)
+    return KernelBenchmark(
+      name: "conv3x3-\(cin)-\(cout)-\(width)x\(height)-winograd", flops: 2 * Double(cin * cout * 9 * width * height)
+    ) { pool in
+      buffer.invalidate()
+      conv.runWinograd(
+        input: AnyFeatureMap(input.view.map), output: AnyFeatureMap(output.view.map), residual: nil, pool: pool,
+        scratch: scratch, scratchPerWorker: perWorker)
+    }
+  }
+
   /// Random layer weights (PyTorch layout) packed into their own storage.
   static func randomWeights(cin: Int, cout: Int, taps: Int, seed: UInt64) -> PackedConvWeights {
     var rng = SplitMix(seed: seed)

@@ -56,6 +56,11 @@ struct Profile: ParsableCommand {
   @Flag(help: "Skip the tuning search.")
   var noTune = false
 
+  @Flag(
+    help:
+      "Only time the whole network with every convolution direct and with Winograd, interleaved (--reps rounds).")
+  var compareWinograd = false
+
   @Flag(help: "Print one JSON document instead of tables.")
   var json = false
 
@@ -71,6 +76,7 @@ struct Profile: ParsableCommand {
     guard parsedSize != nil else { throw ValidationError("--size must be WxH with positive integers, got '\(size)'") }
     if let threads, !(1...256).contains(threads) { throw ValidationError("--threads must be 1...256") }
     if write && board == nil { throw ValidationError("--write needs --board") }
+    if write && compareWinograd { throw ValidationError("--compare-winograd writes nothing; drop --write") }
   }
 
   var parsedSize: (width: Int, height: Int)? {
@@ -120,6 +126,12 @@ struct Profile: ParsableCommand {
     if t > 1 { step("FMA peak, \(t) threads") }
     report.peak = t == 1 ? report.peak1 : measurePeak(pool: pool)
     progressLine.note("peak: \(fmt(report.peak1 / 1e9, 1)) GFLOP/s 1T, \(fmt(report.peak / 1e9, 1)) GFLOP/s \(t)T")
+    if compareWinograd {
+      let text = try compareWinograd(threads: t, width: w, height: h, step: step)
+      progressLine.finish()
+      print(text)
+      return
+    }
 
     // Kernels on the network's layer shapes.
     let cases = KernelBenchmarks.all()
@@ -181,6 +193,7 @@ struct Profile: ParsableCommand {
       progress.finish()  // loading may say which model it takes
       network = try loadNetwork(path: try resolvedModel(model), threads: t, precision: precision)
     } else {
+      precision.applyWinograd()
       network = try randomNetwork(config: .released, threads: t, precision: precision.precision)
     }
     do { try network.prepare(frames: frames, height: h, width: w) } catch { throw CLIError(error.description) }

@@ -1,6 +1,7 @@
 import Foundation
 import XCTest
 import ZSMModel
+import ZSMRuntime
 
 /// The whole network against the PyTorch reference fixtures (Tests/Fixtures, copied from
 /// shared/fixtures), stage by stage. Tolerance: max abs error 1e-4 per stage (issue 3). A
@@ -83,6 +84,18 @@ final class GoldenTests: XCTestCase {
     let err = maxAbsError(output, want.data)
     XCTAssertLessThanOrEqual(err, 1e-4, "\(fixture) output: max abs error \(err)")
     print("golden \(fixture) threads \(threads) output: max abs error \(err)")
+  }
+
+  /// Every stride-1 3x3 layer with whole vectors of input channels by Winograd F(4,3) (the
+  /// default policy leaves this nf 16 fixture's narrow layers direct), at every map size,
+  /// fixture sizes not multiples of the tile included: same 1e-4 bound.
+  func testSmallWinogradEverywhere() throws {
+    let saved = (WinogradPolicy.minimumChannels, WinogradPolicy.minimumWidth, RuntimeTuning.winograd)
+    WinogradPolicy.minimumChannels = 16
+    WinogradPolicy.minimumWidth = 1
+    RuntimeTuning.winograd = true
+    defer { (WinogradPolicy.minimumChannels, WinogradPolicy.minimumWidth, RuntimeTuning.winograd) = saved }
+    try checkFixture("small_32x24_n3", checkpoint: "model.pth", threads: 2)
   }
 
   func testPaddedSizeFourFrames() throws { try checkOutputOnly("tiny_13x10_n4", threads: 2) }

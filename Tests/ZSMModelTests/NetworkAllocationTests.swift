@@ -16,6 +16,17 @@ final class NetworkAllocationTests: XCTestCase {
     try checkNoAllocation(precisions: [.int8])
   }
 
+  /// The same with every stride-1 3x3 layer of this nf 16 fixture by Winograd (its weights
+  /// made in the shared buffer at each run), fp32 and fp16 maps.
+  func testNoAllocationPerWinogradWindowAfterTheFirst() throws {
+    let saved = (WinogradPolicy.minimumChannels, WinogradPolicy.minimumWidth, RuntimeTuning.winograd)
+    WinogradPolicy.minimumChannels = 16
+    WinogradPolicy.minimumWidth = 1
+    RuntimeTuning.winograd = true
+    defer { (WinogradPolicy.minimumChannels, WinogradPolicy.minimumWidth, RuntimeTuning.winograd) = saved }
+    try checkNoAllocation(precisions: [.fp32, .fp16])
+  }
+
   func checkNoAllocation(precisions: [Precision]) throws {
     let path = GoldenTests.fixtures.appendingPathComponent("small_32x24_n3/model.pth").path
     let (stateDict, config) = try StateDict.loadZSM(path: path)

@@ -169,6 +169,9 @@ final class BoardProfileTests: XCTestCase {
     b.figures.append(.init(name: "x", value: nil, unit: "ms", provenance: .init(status: .placeholder, note: "later")))
     let again = try BoardProfile.parse(Array(b.json().utf8), source: "w")
     XCTAssertEqual(again, b)
+    XCTAssertTrue(again.tuning.winograd, "winograd defaults to true where the file does not name it")
+    b.tuning.winograd = false
+    XCTAssertEqual(try BoardProfile.parse(Array(b.json().utf8), source: "w"), b)
   }
 }
 

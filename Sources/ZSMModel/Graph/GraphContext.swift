@@ -243,7 +243,8 @@ extension GraphContext {
     layer.halfArithmeticWeights != nil && input == .float16 && output == .float16
   }
 
-  /// Records the staging rows `layer` needs when an operand is not fp32.
+  /// Records the per-thread scratch `layer` needs: none in fp16 arithmetic, the Winograd
+  /// path's, or staging rows when an operand is not fp32.
   func planConv(_ layer: Conv2D, input: PlannedTensor, output: PlannedTensor) {
     if Self.fp16ArithmeticApplies(layer, input: descriptors[input.id].element, output: descriptors[output.id].element) {
       fp16ArithmeticLayers.insert(layer.name)
@@ -258,6 +259,11 @@ extension GraphContext {
         return
       }
     #endif
+    let o = view(output)
+    if layer.prefersWinograd(outputWidth: o.width) {
+      stagingFloatsPerWorker = max(stagingFloatsPerWorker, layer.winogradFloatsPerWorker(outputWidth: o.width))
+      return
+    }
     guard !isFloat32(input) || !isFloat32(output) else { return }
     stagingFloatsPerWorker = max(stagingFloatsPerWorker, layer.stagingFloatsPerWorker(inputWidth: view(input).width))
   }
@@ -270,8 +276,9 @@ extension GraphContext {
     }
   #endif
 
-  /// Runs a convolution (rows `rows`, all by default): the fp32 kernels in place when every
-  /// operand is fp32, else through fp32 staging rows.
+  /// Runs a convolution (rows `rows`, all by default): by Winograd where the layer prefers it
+  /// for this shape, else the fp32 kernels in place when every operand is fp32, else through
+  /// fp32 staging rows.
   func runConv(
     _ layer: Conv2D, input: AnyFeatureMap, output: AnyFeatureMap, residual: AnyFeatureMap?, rows: Range<Int>? = nil
   ) {
@@ -301,6 +308,12 @@ extension GraphContext {
         return
       }
     #endif
+    if layer.prefersWinograd(outputWidth: output.width), let staging {
+      layer.runWinograd(
+        input: input, output: output, residual: residual, pool: pool, rows: rows, scratch: staging,
+        scratchPerWorker: stagingFloatsPerWorker)
+      return
+    }
     layer.halfWeights?.widen(pool: pool)
     if input.element == .float32 && output.element == .float32 {
       layer.runUnchecked(

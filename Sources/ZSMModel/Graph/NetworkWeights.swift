@@ -18,9 +18,14 @@ struct WeightPacker {
 
   /// fp16: the layer groups allowed fp16 arithmetic (see `FP16ArithmeticPolicy`).
   let fp16ArithmeticGroups: Set<String>
+  /// Whether the network runs in int8 (its int8 candidates get no Winograd weights).
+  let int8: Bool
 
-  init(parameters: [String: [Float]], halfWeights: Bool, fp16ArithmeticGroups: Set<String> = []) {
+  init(
+    parameters: [String: [Float]], halfWeights: Bool, int8: Bool = false, fp16ArithmeticGroups: Set<String> = []
+  ) {
     self.parameters = parameters
+    self.int8 = int8
     self.fp16ArithmeticGroups = halfWeights ? fp16ArithmeticGroups : []
     // Every parameter of this network belongs to a convolution: size the storage from them.
     // (Packed size depends only on outputs x values per output, not on how those split into
@@ -28,6 +33,10 @@ struct WeightPacker {
     var total = 0
     var largest = 0
     var biases = 0
+    // The Winograd buffer's size: the largest layer that could be eligible (any 3x3 layer,
+    // counted generously: a 1x1 layer whose inputs are a multiple of 9 counts too).
+    var winogradFloats = 0
+    var winogradChannels = 0
     for (name, values) in parameters where name.hasSuffix(".weight") {
       let biasName = String(name.dropLast(".weight".count)) + ".bias"
       guard let bias = parameters[biasName], !bias.isEmpty, values.count % bias.count == 0 else { continue }
@@ -35,8 +44,19 @@ struct WeightPacker {
       total += WeightStorage.floatCount(for: layout)
       largest = max(largest, layout.packedWeightCount)
       biases += WeightStorage.biasFloatCount(for: layout)
+      let perOutput = values.count / bias.count
+      if perOutput % 9 == 0
+        && WinogradPolicy.eligible(
+          kernelSize: 3, stride: 1, inputChannels: perOutput / 9, outputChannels: bias.count)
+      {
+        let w = WinogradLayout(inputChannels: perOutput / 9, outputChannels: bias.count)
+        winogradFloats = max(winogradFloats, w.packedWeightCount)
+        winogradChannels = max(winogradChannels, w.paddedOutputChannels)
+      }
     }
-    storage = WeightStorage(floatCount: total, halfWeights: halfWeights, largestLayer: largest, biasFloats: biases)
+    storage = WeightStorage(
+      floatCount: total, halfWeights: halfWeights, largestLayer: largest, biasFloats: biases,
+      winograd: winogradFloats > 0 ? (winogradFloats, winogradChannels) : nil)
   }
 
   func values(_ name: String, count: Int) throws(ModelError) -> [Float] {
@@ -50,7 +70,7 @@ struct WeightPacker {
   /// A convolution `name` (`name.weight` [cout, cin, k, k], `name.bias` [cout]).
   func conv(
     _ name: String, cin: Int, cout: Int, kernel: Int = 3, stride: Int = 1, epilogue: Epilogue,
-    outputOrder: ((Int) -> Int)? = nil
+    outputOrder: ((Int) -> Int)? = nil, winograd: Bool = true
   ) throws(ModelError) -> Conv2D {
     let w = try values(name + ".weight", count: cout * cin * kernel * kernel)
     let b = try values(name + ".bias", count: cout)
@@ -63,6 +83,14 @@ struct WeightPacker {
       name: name, kernelSize: kernel, stride: stride, epilogue: epilogue, weights: packed.weights,
       halfWeights: packed.half)
     if fp16ArithmeticGroups.contains(Int8Policy.group(of: name)) { layer = layer.allowingFP16Arithmetic() }
+    // In int8 networks the layers that may be quantised run int8 (no Winograd weights).
+    let int8Layer = int8 && Int8Policy.mayQuantize(layer)
+    if winograd && !int8Layer
+      && WinogradPolicy.eligible(kernelSize: kernel, stride: stride, inputChannels: cin, outputChannels: cout)
+    {
+      let layout = WinogradLayout(inputChannels: cin, outputChannels: cout)
+      layer.winograd = storage.winograd(layout, bias: packed.weights.bias)
+    }
     if Int8Policy.mayQuantize(layer) {
       layer.int8Slot = int8Candidates.layers.count
       int8Candidates.layers.append(
@@ -75,7 +103,7 @@ struct WeightPacker {
   func deformable(_ name: String, channels: Int, groups: Int, epilogue: Epilogue) throws(ModelError) -> DeformableLayer
   {
     let offsets = try conv(name + ".conv_offset_mask", cin: channels, cout: 27 * groups, epilogue: .none)
-    let main = try conv(name, cin: channels, cout: channels, epilogue: epilogue)
+    let main = try conv(name, cin: channels, cout: channels, epilogue: epilogue, winograd: false)
     return DeformableLayer(
       offsets: offsets,
       deform: DeformableConv2D(

@@ -82,7 +82,8 @@ public final class ZSMNetwork {
       throw ModelError("nf \(c) must be a positive multiple of groups \(g)")
     }
     let p = WeightPacker(
-      parameters: parameters, halfWeights: precision == .fp16, fp16ArithmeticGroups: fp16ArithmeticGroups)
+      parameters: parameters, halfWeights: precision == .fp16, int8: precision == .int8,
+      fp16ArithmeticGroups: fp16ArithmeticGroups)
     weightStorage = p.storage
     convFirst = try p.conv("conv_first", cin: 3, cout: c, epilogue: .leakyRelu)
     var blocks: [ResidualBlock] = []
@@ -205,7 +206,9 @@ public final class ZSMNetwork {
 
   /// Bytes of the planned arena (every intermediate of a window).
   public var arenaBytes: Int { context.arenaBytes }
-  /// Bytes of the packed weights.
+  /// Bytes of the Winograd F(4,3) weights (part of `weightBytes`).
+  public var winogradWeightBytes: Int { weightStorage.winogradBytes }
+  /// Bytes of the packed weights (Winograd weights included).
   public var weightBytes: Int {
     #if ZSM_INT8
       return weightStorage.byteCount + (context.int8?.byteCount ?? 0)

@@ -106,10 +106,14 @@ public struct BoardProfile: Equatable, Sendable {
     public var deformableTilePixels: Int
     /// Row chunks per thread when a layer's rows are split over the pool.
     public var rowChunksPerThread: Int
+    /// Whether eligible stride-1 3x3 convolutions run by Winograd F(4,3) (`"winograd"`,
+    /// optional in the file, default true; `RuntimeTuning.winograd`).
+    public var winograd: Bool
     public var provenance: Provenance
-    public init(deformableTilePixels: Int, rowChunksPerThread: Int, provenance: Provenance) {
+    public init(deformableTilePixels: Int, rowChunksPerThread: Int, winograd: Bool = true, provenance: Provenance) {
       self.deformableTilePixels = deformableTilePixels
       self.rowChunksPerThread = rowChunksPerThread
+      self.winograd = winograd
       self.provenance = provenance
     }
     public static let defaults = Tuning(
@@ -272,6 +276,7 @@ extension BoardProfile {
     let tuning = Tuning(
       deformableTilePixels: try t.int("deformable_tile_pixels", 1...1024),
       rowChunksPerThread: try t.int("row_chunks_per_thread", 1...64),
+      winograd: try t.optionalBool("winograd") ?? true,
       provenance: try t.provenance(allowDefaults: true))
     try t.finish()
     var figures: [Figure] = []
@@ -409,6 +414,7 @@ extension BoardProfile {
     lines.append("  \"tuning\": {")
     lines.append("    \"deformable_tile_pixels\": \(tuning.deformableTilePixels),")
     lines.append("    \"row_chunks_per_thread\": \(tuning.rowChunksPerThread),")
+    if !tuning.winograd { lines.append("    \"winograd\": false,") }
     lines.append("    " + prov(tuning.provenance))
     lines.append("  },")
     if let p = precision {

@@ -57,6 +57,12 @@ public struct JSONFields<Failure: Error> {
     return b
   }
 
+  public mutating func optionalBool(_ key: String) throws(Failure) -> Bool? {
+    guard let v = optional(key) else { return nil }
+    guard case .bool(let b) = v else { throw error(key, "expected true, false or null") }
+    return b
+  }
+
   public mutating func int(_ key: String, _ range: ClosedRange<Int>) throws(Failure) -> Int {
     guard case .integer(let i) = try value(key), range.contains(i) else {
       throw error(key, "expected an integer \(Self.describe(range))")

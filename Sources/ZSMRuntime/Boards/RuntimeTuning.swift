@@ -14,11 +14,15 @@ public enum RuntimeTuning {
   /// CPUs the worker pools' threads are pinned to (a board's `runtime.affinity`; empty: not
   /// pinned). Read when a pool is created.
   nonisolated(unsafe) public static var affinity: [Int] = []
+  /// Whether eligible stride-1 3x3 convolutions get Winograd F(4,3) weights at load and run
+  /// by Winograd (`WinogradPolicy`); a board's `tuning.winograd`. Read when weights are packed.
+  nonisolated(unsafe) public static var winograd = true
 
   /// Applies a board's tuning.
   public static func apply(_ tuning: BoardProfile.Tuning) {
     deformableTilePixels = tuning.deformableTilePixels
     rowChunksPerThread = tuning.rowChunksPerThread
+    winograd = tuning.winograd
   }
 
   /// Applies a board's tuning and its runtime CPUs (`runtime.affinity`).

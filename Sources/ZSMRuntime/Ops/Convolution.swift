@@ -16,6 +16,9 @@ public struct Conv2D: @unchecked Sendable {
   /// The fp16 weights as `conv3x3F16Arith` reads them, when this 3x3 layer may run in fp16
   /// arithmetic (see `allowingFP16Arithmetic`); nil otherwise.
   public private(set) var halfArithmeticWeights: PackedConvWeightsF16?
+  /// Winograd F(4,3) weights, for stride-1 3x3 layers that may run by Winograd (see
+  /// `WinogradPolicy`, `prefersWinograd`).
+  public var winograd: WinogradConvWeights?
 
   public init(
     name: String, kernelSize: Int, stride: Int = 1, epilogue: Epilogue, weights: PackedConvWeights,

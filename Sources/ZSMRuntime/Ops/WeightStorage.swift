@@ -22,7 +22,13 @@ public final class WeightStorage: @unchecked Sendable {
   ///   - halfWeights: keep the weights as fp16 (see the type's comment).
   ///   - largestLayer: packed weight floats of the largest layer (fp16 mode's widening buffer).
   ///   - biasFloats: fp16 mode: total of `biasFloatCount(for:)` over the layers.
-  public init(floatCount: Int, halfWeights: Bool = false, largestLayer: Int = 0, biasFloats: Int = 0) {
+  ///   - winograd: the largest Winograd layer's `packedWeightCount` and `paddedOutputChannels`
+  ///     (the shared buffer's size; nil: no Winograd layers).
+  public init(
+    floatCount: Int, halfWeights: Bool = false, largestLayer: Int = 0, biasFloats: Int = 0,
+    winograd: (floats: Int, outputChannels: Int)? = nil
+  ) {
+    winogradBuffer = winograd.map { WinogradBuffer(floats: $0.floats, outputChannels: $0.outputChannels) }
     capacity = floatCount
     self.halfWeights = halfWeights
     let fp32Count = max(floatCount, 16)
@@ -56,9 +62,23 @@ public final class WeightStorage: @unchecked Sendable {
     widened?.deallocate()
   }
 
-  /// Bytes held (packed weights, biases and, in fp16, the widening buffer).
+  /// Bytes held (packed weights, biases and, in fp16, the widening buffer), Winograd weights
+  /// made through `winograd(_:weights:bias:outputOrder:)` included.
   public var byteCount: Int {
-    halfWeights ? capacity * 2 + biasCapacity * 4 + widenedCount * 4 : capacity * 4
+    (halfWeights ? capacity * 2 + biasCapacity * 4 + widenedCount * 4 : capacity * 4) + winogradBytes
+  }
+
+  /// Bytes of the Winograd layers' shared buffer.
+  public var winogradBytes: Int { winogradBuffer?.byteCount ?? 0 }
+
+  /// The Winograd layers' shared buffer (nil: no room was asked for).
+  public let winogradBuffer: WinogradBuffer?
+
+  /// A layer's Winograd F(4,3) side, its weights made in the shared buffer before each run.
+  /// `bias` is the layer's packed bias (`pack`'s result).
+  public func winograd(_ layout: WinogradLayout, bias: UnsafePointer<Float>) -> WinogradConvWeights {
+    guard let winogradBuffer else { preconditionFailure("WeightStorage: no Winograd buffer was sized") }
+    return WinogradConvWeights(layout: layout, buffer: winogradBuffer, bias: bias)
   }
 
   /// Floats of a layout's bias in an fp16 storage's bias block.

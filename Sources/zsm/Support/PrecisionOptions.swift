@@ -3,7 +3,7 @@ import ZSMRuntime
 
 extension Precision: ExpressibleByArgument {}
 
-/// `--precision` and `--calibration`, shared by the commands that run the network.
+/// `--precision`, `--calibration` and `--winograd`, shared by the commands that run the network.
 struct PrecisionOptions: ParsableArguments {
   @Option(
     help: ArgumentHelp(
@@ -17,4 +17,15 @@ struct PrecisionOptions: ParsableArguments {
       "int8 calibration table (default: Calibration/<model sha256>-int8.json, made by zsm calibrate).",
       valueName: "path"))
   var calibration: String?
+
+  @Flag(
+    inversion: .prefixedNo,
+    help:
+      "Run the eligible stride-1 3x3 convolutions by Winograd F(4,3) (default: the board's tuning.winograd, else on).")
+  var winograd: Bool?
+
+  /// Applies `--winograd` / `--no-winograd` (before weights are packed; after a board's tuning).
+  func applyWinograd() {
+    if let winograd { RuntimeTuning.winograd = winograd }
+  }
 }
