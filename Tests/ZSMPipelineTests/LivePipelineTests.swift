@@ -32,56 +32,6 @@ final class LivePipelineTests: XCTestCase {
     return plane + plane + plane
   }
 
-  func scriptStart(_ s: ScriptedSyscalls) {
-    let (w, h) = (UInt32(width), UInt32(height))
-    s.expect("open", path: "/dev/video0", .value(3))
-    s.expect(
-      "ioctl", request: ZSM_VIDIOC_QUERYCAP,
-      .fill { p in
-        p.assumingMemoryBound(to: v4l2_capability.self).pointee.capabilities =
-          UInt32(V4L2_CAP_VIDEO_CAPTURE) | UInt32(V4L2_CAP_STREAMING)
-        return 0
-      })
-    s.expect("ioctl", request: ZSM_VIDIOC_S_FMT, .value(0))
-    s.expect(
-      "ioctl", request: ZSM_VIDIOC_REQBUFS,
-      .fill { p in
-        p.assumingMemoryBound(to: v4l2_requestbuffers.self).pointee.count = 3
-        return 0
-      })
-    s.expect(
-      "ioctl", request: ZSM_VIDIOC_G_FMT,
-      .fill { p in
-        let f = p.assumingMemoryBound(to: v4l2_format.self)
-        f.pointee.fmt.pix.width = w
-        f.pointee.fmt.pix.height = h
-        f.pointee.fmt.pix.pixelformat = FourCC.yuyv.rawValue
-        f.pointee.fmt.pix.bytesperline = 2 * w
-        f.pointee.fmt.pix.sizeimage = 2 * w * h
-        return 0
-      })
-    s.expect(
-      "ioctl", request: ZSM_VIDIOC_G_PARM,
-      .fill { p in
-        p.assumingMemoryBound(to: v4l2_streamparm.self).pointee.parm.capture.timeperframe = v4l2_fract(
-          numerator: 1, denominator: 30)
-        return 0
-      })
-    for i in 0..<bufferCount {
-      s.expect(
-        "ioctl", request: ZSM_VIDIOC_QUERYBUF,
-        .fill { p in
-          let b = p.assumingMemoryBound(to: v4l2_buffer.self)
-          b.pointee.length = 2 * w * h
-          b.pointee.m.offset = UInt32(i * 4096)
-          return 0
-        })
-      s.expect("mmap", .value(0))
-      s.expect("ioctl", request: ZSM_VIDIOC_QBUF, .value(0))
-    }
-    s.expect("ioctl", request: ZSM_VIDIOC_STREAMON, .value(0))
-  }
-
   /// Frame `k` in buffer `k % bufferCount`, 40 ms after the previous one (the poll waits).
   func scriptFrame(_ s: ScriptedSyscalls, _ k: Int) {
     if k > 0 { s.expect("ioctl", request: ZSM_VIDIOC_QBUF, .value(0)) }  // the previous buffer back
@@ -128,7 +78,7 @@ final class LivePipelineTests: XCTestCase {
     }
 
     let s = ScriptedSyscalls()
-    scriptStart(s)
+    s.expectCaptureStart(width: width, height: height, buffers: bufferCount)
     for k in 0..<frameCount { scriptFrame(s, k) }
     // Silence: the first poll waits until the test stops the pipeline; the next ones let the
     // capture thread see the stop (each is 0.5 s of the script's clock, 0.1 s of real time).

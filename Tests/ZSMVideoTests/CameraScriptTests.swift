@@ -10,65 +10,16 @@ final class CameraScriptTests: XCTestCase {
   let h = 2
   let bufferCount = 3
 
-  /// The replies of a healthy device for `V4L2Camera.start()` (fd 3).
+  /// The replies of a healthy device for `V4L2Camera.start()` (fd 3), checking what it asks for.
   func scriptStart(_ s: ScriptedSyscalls, fd: Int = 3) {
-    let (w, h) = (UInt32(self.w), UInt32(self.h))
-    s.expect("open", path: "/dev/video0", .value(fd))
-    s.expect(
-      "ioctl", request: ZSM_VIDIOC_QUERYCAP,
-      .fill { p in
-        let cap = p.assumingMemoryBound(to: v4l2_capability.self)
-        cap.pointee.capabilities = UInt32(V4L2_CAP_VIDEO_CAPTURE) | UInt32(V4L2_CAP_STREAMING)
-        withUnsafeMutableBytes(of: &cap.pointee.card) { $0.copyBytes(from: Array("vivid".utf8)) }
-        return 0
-      })
-    s.expect(
-      "ioctl", request: ZSM_VIDIOC_S_FMT,
-      .fill { p in
+    s.expectCaptureStart(
+      fd: fd, width: w, height: h, buffers: bufferCount,
+      requested: { f in
         // The camera sees what was asked for.
-        let f = p.assumingMemoryBound(to: v4l2_format.self)
-        XCTAssertEqual(f.pointee.fmt.pix.pixelformat, FourCC.yuyv.rawValue)
-        XCTAssertEqual(f.pointee.fmt.pix.width, 4)
-        return 0
-      })
-    s.expect(
-      "ioctl", request: ZSM_VIDIOC_REQBUFS,
-      .fill { p in
-        p.assumingMemoryBound(to: v4l2_requestbuffers.self).pointee.count = 3
-        return 0
-      })
-    s.expect(
-      "ioctl", request: ZSM_VIDIOC_G_FMT,
-      .fill { p in
-        let f = p.assumingMemoryBound(to: v4l2_format.self)
-        f.pointee.fmt.pix.width = w
-        f.pointee.fmt.pix.height = h
-        f.pointee.fmt.pix.pixelformat = FourCC.yuyv.rawValue
-        f.pointee.fmt.pix.bytesperline = 2 * w
-        f.pointee.fmt.pix.sizeimage = 2 * w * h
-        return 0
-      })
-    s.expect(
-      "ioctl", request: ZSM_VIDIOC_G_PARM,
-      .fill { p in
-        p.assumingMemoryBound(to: v4l2_streamparm.self).pointee.parm.capture.timeperframe = v4l2_fract(
-          numerator: 1, denominator: 30)
-        return 0
-      })
-    for i in 0..<bufferCount {
-      s.expect(
-        "ioctl", request: ZSM_VIDIOC_QUERYBUF,
-        .fill { p in
-          let b = p.assumingMemoryBound(to: v4l2_buffer.self)
-          XCTAssertEqual(Int(b.pointee.index), i)
-          b.pointee.length = 2 * w * h
-          b.pointee.m.offset = UInt32(i * 4096)
-          return 0
-        })
-      s.expect("mmap", .value(0))
-      s.expect("ioctl", request: ZSM_VIDIOC_QBUF, .value(0))
-    }
-    s.expect("ioctl", request: ZSM_VIDIOC_STREAMON, .value(0))
+        XCTAssertEqual(f.fmt.pix.pixelformat, FourCC.yuyv.rawValue)
+        XCTAssertEqual(f.fmt.pix.width, 4)
+      },
+      queried: { i, b in XCTAssertEqual(Int(b.index), i) })
   }
 
   func scriptFrame(_ s: ScriptedSyscalls, index: Int, sequence: UInt32) {
