@@ -51,6 +51,17 @@ func roundToInt32(_ f: SIMD16<Float>) -> SIMD16<Int32> {
   return unsafeBitCast(shifted, to: SIMD16<Int32>.self) &- SIMD16<Int32>(repeating: 0x4B40_0000)
 }
 
+/// The even and the odd elements of `a` then `b` (one vpermt2ps each; SIMD32's evenHalf and
+/// oddHalf are calls).
+@inline(__always)
+func deinterleave(_ a: SIMD16<Float>, _ b: SIMD16<Float>) -> (even: SIMD16<Float>, odd: SIMD16<Float>) {
+  let even = SIMD16<Float>(
+    a[0], a[2], a[4], a[6], a[8], a[10], a[12], a[14], b[0], b[2], b[4], b[6], b[8], b[10], b[12], b[14])
+  let odd = SIMD16<Float>(
+    a[1], a[3], a[5], a[7], a[9], a[11], a[13], a[15], b[1], b[3], b[5], b[7], b[9], b[11], b[13], b[15])
+  return (even, odd)
+}
+
 /// Int32 -> Float, lane by lane (compiles to one vcvtdq2ps; the generic init is a call).
 @inline(__always)
 func toFloat(_ v: SIMD16<Int32>) -> SIMD16<Float> {

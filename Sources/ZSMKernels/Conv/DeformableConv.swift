@@ -259,17 +259,6 @@ struct SamplingGeometry {
   }
 }
 
-/// The even and the odd elements of `a` then `b` (one vpermt2ps each; SIMD32's evenHalf and
-/// oddHalf are calls).
-@inline(__always)
-func deinterleave(_ a: SIMD16<Float>, _ b: SIMD16<Float>) -> (even: SIMD16<Float>, odd: SIMD16<Float>) {
-  let even = SIMD16<Float>(
-    a[0], a[2], a[4], a[6], a[8], a[10], a[12], a[14], b[0], b[2], b[4], b[6], b[8], b[10], b[12], b[14])
-  let odd = SIMD16<Float>(
-    a[1], a[3], a[5], a[7], a[9], a[11], a[13], a[15], b[1], b[3], b[5], b[7], b[9], b[11], b[13], b[15])
-  return (even, odd)
-}
-
 /// `column[k * cin + c] = sum over the 4 corners of weight * input[corner + c]` for every lane
 /// (see the tables in `deformConvRows`), one lane at a time: its 5 words are at constant
 /// displacements from one pointer, so the loop needs 4 registers of addresses.
