@@ -39,7 +39,11 @@ KERNELS = [
     ('deform gather (8 ch/group)', r'^deformConv3x3\(', ['fmla.4s'], 'stored', [], False),
     ('deform gather (16 ch/group)', r'^deformConv3x3\(', ['fmla.4s'], 'stored', [], False),
     ('deform coordinates (16 taps)', r'^SamplingGeometry\.fillCornerTable\(', ['fmul.4s'], 'body:16', [], False),
-    ('upsample2x', r'^upsample2x\(', ['fmul.4s', 'fadd.4s'], 'stored', [], False),
+    # The pixel loop calls the per-pixel kernel, checked on its own below (out of line: see
+    # Resize.swift); its taps are scalar per pixel, so scalar FP is allowed.
+    ('upsample2x', r'^upsample2x\(', [], 'stored', ['specialized upsamplePixel', 'upsamplePixel'],
+     True),
+    ('upsamplePixel', r'upsamplePixel<', ['fmul.4s', 'fadd.4s'], 'stored', [], False),
     ('pixelShuffle2x', r'^pixelShuffle2x\(', ['st(q)'], 'stored', [], False),
     ('scaleAdd', r'^scaleAdd\(', ['fmul.4s', 'fadd.4s'], 'stored', [], False),
     ('sigmoid', r'^sigmoid\(', ['fmla.4s'], 'stored', ['vectorSigmoid'], False),
@@ -62,6 +66,7 @@ HOT_LOOP_PREFERENCE = {
     'deform gather (8 ch/group)': lambda h, b: h['fmla.4s'] > 0 and b == 32,
     'deform gather (16 ch/group)': lambda h, b: h['fmla.4s'] > 0 and b == 64,
     'pixelShuffle2x': lambda h, b: b >= 64,
+    'upsample2x': lambda h, b: any(k.startswith('call ') and 'upsamplePixel' in k for k in h),
     'sigmoid': lambda h, b: 'call vectorSigmoid(_:)' in h or h['fmla.4s'] > 0,
     'tanh': lambda h, b: 'call vectorTanh(_:)' in h or h['fmla.4s'] > 0,
 }
