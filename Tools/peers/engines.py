@@ -39,6 +39,11 @@ def load_model(workdir: Path) -> ZoomingSlowMo:
 
 
 def peak_rss_mb() -> float:
+    """VmHWM: this process's own peak. (ru_maxrss is carried over fork and exec on Linux, so it
+    would include peers.py's own ~800 MB, which imported torch to build the model.)"""
+    for line in open("/proc/self/status"):
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
