@@ -42,9 +42,16 @@ func upsampleRows<I: MapElement, O: MapElement>(
     let b0 = wyb * scale
     for ox in 0..<output.width {
       let (xa, xb, wxa, wxb) = upsampleTaps(ox, input.width)
-      upsamplePixel(
-        rowA + xa &* input.pixelStride, rowA + xb &* input.pixelStride, rowB + xa &* input.pixelStride,
-        rowB + xb &* input.pixelStride, dstRow + ox &* output.pixelStride, channels, weights: (wxa, wxb, a0, b0))
+      // Offsets bound one by one: Swift 6.2.3 (the aarch64 cross build) cannot type-check the
+      // five pointer sums inline in the call in reasonable time.
+      let offsetA: Int = xa &* input.pixelStride
+      let offsetB: Int = xb &* input.pixelStride
+      let p00: UnsafePointer<I> = rowA + offsetA
+      let p01: UnsafePointer<I> = rowA + offsetB
+      let p10: UnsafePointer<I> = rowB + offsetA
+      let p11: UnsafePointer<I> = rowB + offsetB
+      let dst: UnsafeMutablePointer<O> = dstRow + ox &* output.pixelStride
+      upsamplePixel(p00, p01, p10, p11, dst, channels, weights: (wxa, wxb, a0, b0))
     }
   }
 }
