@@ -314,6 +314,10 @@ extension GraphContext {
         scratchPerWorker: stagingFloatsPerWorker)
       return
     }
+    if layer.narrowOutput != nil && input.element == .float32 && output.element == .float32 {
+      layer.runNarrowOutput(input: input.float32, output: output.float32, pool: pool, rows: rows)
+      return
+    }
     layer.halfWeights?.widen(pool: pool)
     if input.element == .float32 && output.element == .float32 {
       layer.runUnchecked(

@@ -83,6 +83,11 @@ struct WeightPacker {
       name: name, kernelSize: kernel, stride: stride, epilogue: epilogue, weights: packed.weights,
       halfWeights: packed.half)
     if fp16ArithmeticGroups.contains(Int8Policy.group(of: name)) { layer = layer.allowingFP16Arithmetic() }
+    if outputOrder == nil {
+      layer = w.withUnsafeBufferPointer { wp in
+        b.withUnsafeBufferPointer { bp in layer.withNarrowOutput(oihw: wp.baseAddress!, bias: bp.baseAddress!) }
+      }
+    }
     // In int8 networks the layers that may be quantised run int8 (no Winograd weights).
     let int8Layer = int8 && Int8Policy.mayQuantize(layer)
     if winograd && !int8Layer

@@ -19,6 +19,9 @@ public struct Conv2D: @unchecked Sendable {
   /// Winograd F(4,3) weights, for stride-1 3x3 layers that may run by Winograd (see
   /// `WinogradPolicy`, `prefersWinograd`).
   public var winograd: WinogradConvWeights?
+  /// The weights `conv3x3NarrowOutput` reads, for 3x3 layers with 3 output channels
+  /// (`conv_last`; see `NarrowOutputConv`): fp32 maps then run there (`runNarrowOutput`).
+  public var narrowOutput: NarrowOutputWeights?
 
   public init(
     name: String, kernelSize: Int, stride: Int = 1, epilogue: Epilogue, weights: PackedConvWeights,
@@ -97,6 +100,65 @@ public struct Conv2D: @unchecked Sendable {
   ) {
     pool.forEachRowRange(
       rows: rows ?? 0..<output.height, ConvRows(conv: self, input: input, output: output, residual: residual))
+  }
+}
+
+/// A 3-output-channel layer's weights as `conv3x3NarrowOutput` reads them (a few KB, packed
+/// once at load, in fp32 whatever the network's weight precision).
+public final class NarrowOutputWeights: @unchecked Sendable {
+  public let weights: UnsafeMutablePointer<Float>
+  public let bias: UnsafeMutablePointer<Float>
+  public let inputChannels: Int
+
+  /// From PyTorch `[3][inputChannels][3][3]` weights and `[3]` bias.
+  public init(oihw: UnsafePointer<Float>, bias b: UnsafePointer<Float>, inputChannels: Int) {
+    self.inputChannels = inputChannels
+    weights = .allocate(capacity: NarrowOutputConv.weightCount(inputChannels: inputChannels))
+    NarrowOutputConv.pack(weights: oihw, inputChannels: inputChannels, into: weights)
+    bias = .allocate(capacity: NarrowOutputConv.outputChannels)
+    bias.initialize(from: b, count: NarrowOutputConv.outputChannels)
+  }
+
+  deinit {
+    weights.deallocate()
+    bias.deallocate()
+  }
+
+  public var byteCount: Int { 4 * (NarrowOutputConv.weightCount(inputChannels: inputChannels) + 3) }
+}
+
+extension Conv2D {
+  /// This layer with `narrowOutput` weights when its shape runs in `conv3x3NarrowOutput`
+  /// (3x3, stride 1, 3 outputs, input channels a multiple of 16, no residual); else as is.
+  public func withNarrowOutput(oihw: UnsafePointer<Float>, bias: UnsafePointer<Float>) -> Conv2D {
+    guard
+      NarrowOutputConv.eligible(
+        kernelSize: kernelSize, stride: stride, inputChannels: inputChannels, outputChannels: outputChannels),
+      epilogue != .residual
+    else { return self }
+    var layer = self
+    layer.narrowOutput = NarrowOutputWeights(oihw: oihw, bias: bias, inputChannels: inputChannels)
+    return layer
+  }
+
+  /// Computes between fp32 maps in `conv3x3NarrowOutput` (needs `narrowOutput`).
+  public func runNarrowOutput(input: FeatureMap, output: FeatureMap, pool: WorkerPool, rows: Range<Int>? = nil) {
+    guard let narrowOutput else { preconditionFailure("conv \(name): no narrow-output weights") }
+    pool.forEachRowRange(
+      rows: rows ?? 0..<output.height,
+      NarrowOutputConvRows(weights: narrowOutput, input: input, output: output, epilogue: epilogue))
+  }
+}
+
+struct NarrowOutputConvRows: RowJob {
+  let weights: NarrowOutputWeights
+  let input: FeatureMap
+  let output: FeatureMap
+  let epilogue: Epilogue
+
+  func run(rows: Range<Int>, worker: Int) {
+    conv3x3NarrowOutput(
+      input: input, weights: weights.weights, bias: weights.bias, output: output, epilogue: epilogue, rows: rows)
   }
 }
 

@@ -1,0 +1,158 @@
+/// 3x3 stride-1 convolution with exactly 3 output channels (the network's `conv_last`: the
+/// picture), vectorised over input channels instead of output channels.
+///
+/// The register-blocked micro-kernels hold 16 output channels per vector: with 3 of them, 13 of
+/// every 16 lanes multiply padding, so `conv_last` cost as much as the 16-wide `HRconv` before
+/// it (at ZSM-Lite's tail width; a sixth of the tail). Here each accumulator is one (pixel,
+/// output channel) over 16 input channels, and a horizontal sum per output value ends it:
+/// 27 multiply-adds of 16 lanes per pixel and 16 input channels (instead of 144), for 4 pixels
+/// at a time (12 accumulators, 6 input vectors of a kernel row shared by the 3 column taps,
+/// 9 weight vectors). Needs a multiple of 16 input channels and the input's 1-pixel halo.
+public enum NarrowOutputConv {
+  public static let outputChannels = 3
+
+  /// Floats of `pack`'s output for `inputChannels`: `[tap][output channel][input channel]`.
+  public static func weightCount(inputChannels: Int) -> Int { 9 * outputChannels * inputChannels }
+
+  /// Whether a layer of this shape runs here.
+  public static func eligible(kernelSize: Int, stride: Int, inputChannels: Int, outputChannels: Int) -> Bool {
+    kernelSize == 3 && stride == 1 && outputChannels == Self.outputChannels && inputChannels % 16 == 0
+      && inputChannels > 0
+  }
+
+  /// Repacks PyTorch `[3][cin][3][3]` weights as `[tap][output channel][input channel]`.
+  public static func pack(weights: UnsafePointer<Float>, inputChannels cin: Int, into out: UnsafeMutablePointer<Float>)
+  {
+    for tap in 0..<9 {
+      for co in 0..<outputChannels {
+        for ci in 0..<cin {
+          out[(tap &* outputChannels &+ co) &* cin &+ ci] = weights[(co &* cin &+ ci) &* 9 &+ tap]
+        }
+      }
+    }
+  }
+}
+
+/// The sum of the 16 lanes (halves added: 4 vector adds, then 2 scalar).
+@inline(__always)
+func horizontalSum(_ v: SIMD16<Float>) -> Float {
+  let a = v.lowHalf + v.highHalf
+  let b = a.lowHalf + a.highHalf
+  let c = b.lowHalf + b.highHalf
+  return c[0] + c[1]
+}
+
+/// Output rows `rows` of a 3x3 stride-1 convolution with 3 output channels (see
+/// `NarrowOutputConv`): `weights` as `NarrowOutputConv.pack` lays them out, `bias` 3 floats,
+/// epilogue `.none`, `.relu` or `.leakyRelu` (no residual). `input` needs its 1-pixel halo.
+public func conv3x3NarrowOutput(
+  input: FeatureMap, weights: UnsafePointer<Float>, bias: UnsafePointer<Float>, output: FeatureMap,
+  epilogue: Epilogue, rows: Range<Int>
+) {
+  let cin = input.channels
+  let ps = input.pixelStride
+  let tapStride = 3 &* cin
+  @inline(__always)
+  func finish(_ s: Float, _ co: Int, _ dst: UnsafeMutablePointer<Float>) {
+    var v = s + bias[co]
+    switch epilogue {
+    case .relu: v = v < 0 ? 0 : v
+    case .leakyRelu: v = leakyRelu(v)
+    case .none, .residual: break
+    }
+    dst[co] = v
+  }
+  for oy in rows {
+    var x = 0
+    while x &+ 4 <= output.width {
+      var a00 = SIMD16<Float>()
+      var a01 = SIMD16<Float>()
+      var a02 = SIMD16<Float>()
+      var a10 = SIMD16<Float>()
+      var a11 = SIMD16<Float>()
+      var a12 = SIMD16<Float>()
+      var a20 = SIMD16<Float>()
+      var a21 = SIMD16<Float>()
+      var a22 = SIMD16<Float>()
+      var a30 = SIMD16<Float>()
+      var a31 = SIMD16<Float>()
+      var a32 = SIMD16<Float>()
+      var block = 0
+      while block < cin {
+        for ky in 0..<3 {
+          // Input pixels x-1 ..< x+5 of row oy+ky-1, channels block ..< block+16.
+          let row = UnsafePointer(input.base + ((oy &+ ky &- 1) &* input.rowStride &+ (x &- 1) &* ps &+ block))
+          let v0 = loadVector(row)
+          let v1 = loadVector(row + ps)
+          let v2 = loadVector(row + 2 &* ps)
+          let v3 = loadVector(row + 3 &* ps)
+          let v4 = loadVector(row + 4 &* ps)
+          let v5 = loadVector(row + 5 &* ps)
+          let w = weights + (3 &* ky &* tapStride &+ block)
+          for kx in 0..<3 {
+            let wk = w + kx &* tapStride
+            let w0 = loadVector(wk)
+            let w1 = loadVector(wk + cin)
+            let w2 = loadVector(wk + 2 &* cin)
+            let (p0, p1, p2, p3) =
+              kx == 0 ? (v0, v1, v2, v3) : kx == 1 ? (v1, v2, v3, v4) : (v2, v3, v4, v5)
+            a00 = a00.addingProduct(p0, w0)
+            a01 = a01.addingProduct(p0, w1)
+            a02 = a02.addingProduct(p0, w2)
+            a10 = a10.addingProduct(p1, w0)
+            a11 = a11.addingProduct(p1, w1)
+            a12 = a12.addingProduct(p1, w2)
+            a20 = a20.addingProduct(p2, w0)
+            a21 = a21.addingProduct(p2, w1)
+            a22 = a22.addingProduct(p2, w2)
+            a30 = a30.addingProduct(p3, w0)
+            a31 = a31.addingProduct(p3, w1)
+            a32 = a32.addingProduct(p3, w2)
+          }
+        }
+        block &+= 16
+      }
+      let d0 = output.pixel(oy, x)
+      let d1 = d0 + output.pixelStride
+      let d2 = d1 + output.pixelStride
+      let d3 = d2 + output.pixelStride
+      finish(horizontalSum(a00), 0, d0)
+      finish(horizontalSum(a01), 1, d0)
+      finish(horizontalSum(a02), 2, d0)
+      finish(horizontalSum(a10), 0, d1)
+      finish(horizontalSum(a11), 1, d1)
+      finish(horizontalSum(a12), 2, d1)
+      finish(horizontalSum(a20), 0, d2)
+      finish(horizontalSum(a21), 1, d2)
+      finish(horizontalSum(a22), 2, d2)
+      finish(horizontalSum(a30), 0, d3)
+      finish(horizontalSum(a31), 1, d3)
+      finish(horizontalSum(a32), 2, d3)
+      x &+= 4
+    }
+    // The last width % 4 pixels, one at a time.
+    while x < output.width {
+      var a0 = SIMD16<Float>()
+      var a1 = SIMD16<Float>()
+      var a2 = SIMD16<Float>()
+      var block = 0
+      while block < cin {
+        for tap in 0..<9 {
+          let p = loadVector(
+            UnsafePointer(
+              input.base + ((oy &+ tap / 3 &- 1) &* input.rowStride &+ (x &+ tap % 3 &- 1) &* ps &+ block)))
+          let w = weights + (tap &* tapStride &+ block)
+          a0 = a0.addingProduct(p, loadVector(w))
+          a1 = a1.addingProduct(p, loadVector(w + cin))
+          a2 = a2.addingProduct(p, loadVector(w + 2 &* cin))
+        }
+        block &+= 16
+      }
+      let d = output.pixel(oy, x)
+      finish(horizontalSum(a0), 0, d)
+      finish(horizontalSum(a1), 1, d)
+      finish(horizontalSum(a2), 2, d)
+      x &+= 1
+    }
+  }
+}
