@@ -171,17 +171,22 @@
     }
   }
 
+  /// Input rows of codes `conv3x3Int8Staged` keeps per thread (at least 5: see there).
+  public let int8StagedRows = 6
+
   /// Bytes of per-thread scratch `conv3x3Int8Staged` needs.
   public func int8StagingBytes(weights: Int8ConvWeights, inputWidth: Int, outputWidth: Int) -> Int {
     let rowBytes = (inputWidth + 2) * weights.inputChannels * MemoryLayout<Int8Activation>.size
-    return (3 * rowBytes + 63) / 64 * 64 + 2 * outputWidth * weights.paddedOutputChannels * 4
+    return (int8StagedRows * rowBytes + 63) / 64 * 64 + 2 * outputWidth * weights.paddedOutputChannels * 4
   }
 
-  /// int8 convolution of an fp32 map: for every output row the three input rows it reads are
-  /// quantised (`q = clamp(round(x / scale) + zeroPoint, 0, 255)`, the layer's calibrated
-  /// activation parameters) into a small buffer of codes with its halo of zero points, the
-  /// backend's kernel runs on it, and the fp32 result is written in place (or through a padded row when
-  /// the output's channels are not whole 64-channel blocks). `scratch` holds
+  /// int8 convolution of an fp32 map: the input rows the output rows read are quantised
+  /// (`q = clamp(round(x / scale) + zeroPoint, 0, 255)`, the layer's calibrated activation
+  /// parameters) into a small buffer of `int8StagedRows` rows of codes with their halo of zero
+  /// points, each input row once per call (the rows an output row shares with the previous one
+  /// are kept; when the buffer is full, the two or one still needed move to its front), the
+  /// backend's kernel runs on them, and the fp32 result is written in place (or through a padded
+  /// row when the output's channels are not whole 64-channel blocks). `scratch` holds
   /// `int8StagingBytes(...)` bytes for the calling thread.
   public func conv3x3Int8Staged(
     input: FeatureMap, weights: Int8ConvWeights, output: FeatureMap, stride: Int, epilogue: Epilogue,
@@ -193,12 +198,12 @@
     let rowBytes = rowElements &* MemoryLayout<Int8Activation>.size
     let staged = scratch.assumingMemoryBound(to: Int8Activation.self)
     let wide = weights.paddedOutputChannels
-    let outRow = (scratch + (3 &* rowBytes &+ 63) / 64 * 64).assumingMemoryBound(to: Float.self)
+    let outRow = (scratch + (int8StagedRows &* rowBytes &+ 63) / 64 * 64).assumingMemoryBound(to: Float.self)
     let residualRow = outRow + output.width &* wide
     let direct = output.pixelStride >= wide && (residual == nil || residual!.pixelStride >= wide)
     let zero = Int8Activation(truncatingIfNeeded: weights.zeroPoint)
-    // Halo columns of the three staged rows.
-    for r in 0..<3 {
+    // Halo columns of the staged rows.
+    for r in 0..<int8StagedRows {
       for c in 0..<cin {
         staged[r &* rowElements &+ c] = zero
         staged[r &* rowElements &+ (stagedPixels &- 1) &* cin &+ c] = zero
@@ -206,10 +211,28 @@
     }
     let inverse = weights.inverseInputScale
     let zp = Float(weights.zeroPoint)
+    // Staged row k holds input row `first + k`, for k < `held`.
+    var first = 0
+    var held = 0
     for oy in rows {
-      for r in 0..<3 {
-        let y = oy &* stride &- 1 &+ r
-        let destination = staged + (r &* rowElements &+ cin)
+      let top = oy &* stride &- 1
+      if held == 0 || top < first || top > first &+ held {
+        first = top
+        held = 0
+      }
+      while first &+ held < top &+ 3 {
+        if held == int8StagedRows {
+          // Keep rows top ..< first + held (at most 2) at the front. They start at row
+          // top - first >= int8StagedRows - 2 >= 3 of the buffer, so the regions do not overlap.
+          let keep = first &+ held &- top
+          if keep > 0 {
+            staged.update(from: staged + (top &- first) &* rowElements, count: keep &* rowElements)
+          }
+          first = top
+          held = keep
+        }
+        let y = first &+ held
+        let destination = staged + (held &* rowElements &+ cin)
         if y < 0 || y >= input.height {
           destination.update(repeating: zero, count: input.width &* cin)
         } else {
@@ -217,10 +240,11 @@
             quantize(input.pixel(y, x), destination + x &* cin, cin, inverse, zp)
           }
         }
+        held &+= 1
       }
-      // The buffer as a map whose row `oy*stride - 1` is staged row 0.
+      // The buffer as a map whose row `first` is staged row 0.
       let map = Int8ActivationMap(
-        base: staged + (cin &- (oy &* stride &- 1) &* rowElements), height: input.height, width: input.width,
+        base: staged + (cin &- first &* rowElements), height: input.height, width: input.width,
         channels: cin, pixelStride: cin, rowStride: rowElements)
       if direct {
         conv3x3Int8(
@@ -233,9 +257,7 @@
         var resRow: FeatureMap? = nil
         if epilogue == .residual, let residual {
           for x in 0..<output.width {
-            let source = residual.pixel(oy, x)
-            let destination = residualRow + x &* wide
-            for c in 0..<weights.outputChannels { destination[c] = source[c] }
+            (residualRow + x &* wide).update(from: residual.pixel(oy, x), count: weights.outputChannels)
           }
           resRow = FeatureMap(
             base: residualRow - (oy &* output.width &* wide), height: output.height, width: output.width,
@@ -245,9 +267,7 @@
           input: map, weights: weights, output: row, stride: stride, epilogue: epilogue, residual: resRow,
           rows: oy..<(oy &+ 1))
         for x in 0..<output.width {
-          let source = outRow + x &* wide
-          let destination = output.pixel(oy, x)
-          for c in 0..<weights.outputChannels { destination[c] = source[c] }
+          output.pixel(oy, x).update(from: outRow + x &* wide, count: weights.outputChannels)
         }
       }
     }

@@ -10,12 +10,15 @@ struct Calibrate: ParsableCommand {
     discussion: helpText(
       """
       Runs the fp32 network over the first --frames frames of a Y4M clip (windows of
-      --window, as zsm upscale does), records the range of every tensor that int8 quantises
-      (the inputs of the insensitive 3x3 convolutions: residual blocks, pyramid and fusion
-      convs, upconvs, HRconv), turns each range into an asymmetric 8-bit scale and zero point,
-      then runs the int8 network over the same frames and measures it against fp32 (PSNR-Y of
-      every output frame). The table is written to Calibration/<model sha256>-int8.json,
-      where --precision int8 finds it (infer, upscale, live, daemon, profile).
+      --window, as zsm upscale does), records the range of the input of every 3x3 convolution
+      int8 may run (the candidates: residual blocks, pyramid, offset and fea convs, the offset
+      and mask convs, the ConvLSTM gate conv, upconvs, HRconv; the table has them all, also
+      those the policy keeps fp32), turns each range into an asymmetric 8-bit scale and zero
+      point, then runs the int8 network over the same frames and measures it against fp32
+      (PSNR-Y of every output frame). The table is written to
+      Calibration/<model sha256>-int8.json, where --precision int8 finds it (infer, upscale,
+      live, daemon, profile). A table without an entry for a layer that runs in int8 (made by
+      an older runtime) is refused with this command.
 
       Range method: by default the 99.99th percentile of each side of a log-binned histogram
       (--quantile 0.9999), so a few extreme values do not stretch the scale over codes the

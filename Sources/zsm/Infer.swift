@@ -38,6 +38,12 @@ struct Infer: ParsableCommand {
 
   @OptionGroup var precision: PrecisionOptions
 
+  @Option(
+    help: ArgumentHelp(
+      "Comma-separated layer groups that run in int8 (default: the policy's); for measuring.", valueName: "groups",
+      visibility: .hidden))
+  var int8Groups: String?
+
   @Option(help: "Board file whose tuning to use (Boards/NAME.json, see zsm profile).")
   var board: String?
 
@@ -61,7 +67,15 @@ struct Infer: ParsableCommand {
       throw CLIError("\(output): cannot create the output file")
     }
     let t0 = monotonicSeconds()
-    let network = try loadNetwork(path: try resolvedModel(model), threads: threads, precision: precision)
+    var groups = Int8Policy.groups
+    if let int8Groups {
+      switch Int8Policy.parseGroups(int8Groups) {
+      case .success(let g): groups = g
+      case .failure(let error): throw CLIError("--int8-groups: \(error.description)")
+      }
+    }
+    let network = try loadNetwork(
+      path: try resolvedModel(model), threads: threads, precision: precision, int8Groups: groups)
     let loaded = monotonicSeconds()
     let tensor: TensorFile
     do { tensor = try TensorFile.read(path: input) } catch { throw CLIError("\(error)") }
@@ -90,6 +104,9 @@ struct Infer: ParsableCommand {
       "model: \(network.config) (loaded in \(fmt(loaded - t0, 2)) s), \(threads) thread(s), precision \(network.precision)"
     )
     note("window: \(n) frames of \(w)x\(h) -> \(t) frames of \(4 * w)x\(4 * h)")
+    if network.precision == .int8 {
+      note("int8: \(network.int8LayerNames.count) 3x3 convolutions in int8, the others in fp32")
+    }
     if network.precision == .fp16 {
       let layers = network.fp16ArithmeticLayers.count
       note(
@@ -118,11 +135,15 @@ struct Infer: ParsableCommand {
 
 /// Loads, verifies and packs a checkpoint in the chosen precision; errors name the file and
 /// the problem (and, for int8 without a table, the command that makes one).
-func loadNetwork(path: String, threads: Int, precision: PrecisionOptions = PrecisionOptions()) throws -> ZSMNetwork {
+func loadNetwork(
+  path: String, threads: Int, precision: PrecisionOptions = PrecisionOptions(),
+  int8Groups: Set<String> = Int8Policy.groups
+) throws -> ZSMNetwork {
   precision.applyWinograd()
   do {
     return try loadZSMNetwork(
-      model: path, threads: threads, precision: precision.precision, calibration: precision.calibration)
+      model: path, threads: threads, precision: precision.precision, calibration: precision.calibration,
+      int8Groups: int8Groups)
   } catch {
     throw CLIError(error.description)
   }

@@ -61,6 +61,26 @@ struct Profile: ParsableCommand {
       "Only time the whole network with every convolution direct and with Winograd, interleaved (--reps rounds).")
   var compareWinograd = false
 
+  @Flag(
+    help: ArgumentHelp(
+      "Only measure the int8 candidate groups: fp32, int8 with the base groups, the base plus each other"
+        + " candidate group alone, and every candidate, interleaved (--reps rounds): time of the window and of"
+        + " the ConvLSTM stage, and PSNR against fp32 on the same input."))
+  var compareInt8 = false
+
+  @Option(
+    help: ArgumentHelp(
+      "Comma-separated layer groups that run in int8 with --precision int8 (default: the policy's; candidates:"
+        + " residual_blocks, pyramid, fea_convs, upsampling, offset_convs, offset_mask, lstm_gates). For measuring.",
+      valueName: "groups"))
+  var int8Groups: String?
+
+  @Option(
+    help: ArgumentHelp(
+      "With --compare-int8: a tensor file [1,N,3,H,W] to run (real frames; sets the size and frames).",
+      valueName: "path"))
+  var inputTensor: String?
+
   @Flag(help: "Print one JSON document instead of tables.")
   var json = false
 
@@ -77,6 +97,10 @@ struct Profile: ParsableCommand {
     if let threads, !(1...256).contains(threads) { throw ValidationError("--threads must be 1...256") }
     if write && board == nil { throw ValidationError("--write needs --board") }
     if write && compareWinograd { throw ValidationError("--compare-winograd writes nothing; drop --write") }
+    if write && compareInt8 { throw ValidationError("--compare-int8 writes nothing; drop --write") }
+    if compareInt8 && compareWinograd { throw ValidationError("--compare-int8 and --compare-winograd: one at a time") }
+    if inputTensor != nil && !compareInt8 { throw ValidationError("--input-tensor needs --compare-int8") }
+    if write && int8Groups != nil { throw ValidationError("--int8-groups measures another policy; drop --write") }
   }
 
   var parsedSize: (width: Int, height: Int)? {
@@ -126,6 +150,12 @@ struct Profile: ParsableCommand {
     if t > 1 { step("FMA peak, \(t) threads") }
     report.peak = t == 1 ? report.peak1 : measurePeak(pool: pool)
     progressLine.note("peak: \(fmt(report.peak1 / 1e9, 1)) GFLOP/s 1T, \(fmt(report.peak / 1e9, 1)) GFLOP/s \(t)T")
+    if compareInt8 {
+      let text = try compareInt8(threads: t, step: step)
+      progressLine.finish()
+      print(text)
+      return
+    }
     if compareWinograd {
       let text = try compareWinograd(threads: t, width: w, height: h, step: step)
       progressLine.finish()
@@ -191,10 +221,12 @@ struct Profile: ParsableCommand {
     let network: ZSMNetwork
     if !randomReleased {
       progress.finish()  // loading may say which model it takes
-      network = try loadNetwork(path: try resolvedModel(model), threads: t, precision: precision)
+      network = try loadNetwork(
+        path: try resolvedModel(model), threads: t, precision: precision, int8Groups: try baseInt8Groups())
     } else {
       precision.applyWinograd()
-      network = try randomNetwork(config: .released, threads: t, precision: precision.precision)
+      network = try randomNetwork(
+        config: .released, threads: t, precision: precision.precision, int8Groups: try baseInt8Groups())
     }
     do { try network.prepare(frames: frames, height: h, width: w) } catch { throw CLIError(error.description) }
     var rng = SplitMix(seed: 11)
@@ -327,16 +359,10 @@ struct Profile: ParsableCommand {
 /// A network with random weights of `config` (timing does not depend on the values). For int8
 /// without a checkpoint there is nothing to calibrate, so every tensor gets one nominal scale
 /// (the kernels' work does not depend on it).
-func randomNetwork(config: ZSMConfig, threads: Int, precision: Precision = .fp32) throws -> ZSMNetwork {
-  var rng = SplitMix(seed: 7)
-  var parameters: [String: [Float]] = [:]
-  for (name, shape) in config.expectedParameters() {
-    let count = shape.reduce(1, *)
-    let fanIn = shape.count == 4 ? shape[1] * shape[2] * shape[3] : 1
-    let scale = Float(1 / Double(fanIn).squareRoot())
-    parameters[name] = (0..<count).map { _ in rng.uniform() * (shape.count == 4 ? scale : 0.01) }
-  }
-  if config.globalSkip { parameters[ZSMConfig.globalSkipKey] = [ZSMConfig.globalSkipBicubic] }
+func randomNetwork(
+  config: ZSMConfig, threads: Int, precision: Precision = .fp32, int8Groups: Set<String> = Int8Policy.groups
+) throws -> ZSMNetwork {
+  let parameters = randomParameters(config: config)
   do {
     var table: CalibrationTable?
     if precision == .int8 {
@@ -348,10 +374,25 @@ func randomNetwork(config: ZSMConfig, threads: Int, precision: Precision = .fp32
         psnrY: [])
     }
     return try ZSMNetwork(
-      config: config, parameters: parameters, threads: threads, precision: precision, calibration: table)
+      config: config, parameters: parameters, threads: threads, precision: precision, calibration: table,
+      int8Groups: int8Groups)
   } catch {
     throw CLIError("random network: \(error.description)")
   }
+}
+
+/// Seeded random weights of `config` (fan-in scaled).
+func randomParameters(config: ZSMConfig) -> [String: [Float]] {
+  var rng = SplitMix(seed: 7)
+  var parameters: [String: [Float]] = [:]
+  for (name, shape) in config.expectedParameters() {
+    let count = shape.reduce(1, *)
+    let fanIn = shape.count == 4 ? shape[1] * shape[2] * shape[3] : 1
+    let scale = Float(1 / Double(fanIn).squareRoot())
+    parameters[name] = (0..<count).map { _ in rng.uniform() * (shape.count == 4 ? scale : 0.01) }
+  }
+  if config.globalSkip { parameters[ZSMConfig.globalSkipKey] = [ZSMConfig.globalSkipBicubic] }
+  return parameters
 }
 
 /// Everything `zsm profile` measured.

@@ -167,6 +167,10 @@ final class ConvolutionInt8Tests: XCTestCase {
       checkStaged(cin: 8, cout: 64, height: 7, width: 11, stride: 2, epilogue: .leakyRelu, seed: 5)
       checkStaged(cin: 32, cout: 100, height: 4, width: 7, stride: 1, epilogue: .relu, seed: 6)
       checkStaged(cin: 64, cout: 64, height: 3, width: 13, stride: 1, epilogue: .residual, seed: 7)
+      // More output rows per call than the staging buffer holds input rows: the rows still
+      // needed move to its front (stride 1: two, stride 2: one), several times per call.
+      checkStaged(cin: 16, cout: 64, height: 29, width: 6, stride: 1, epilogue: .residual, seed: 8)
+      checkStaged(cin: 8, cout: 24, height: 27, width: 5, stride: 2, epilogue: .leakyRelu, seed: 9)
     }
 
     func testMatchesTheDequantisedReference() {

@@ -133,6 +133,90 @@ final class Int8PrecisionTests: XCTestCase {
   }
 }
 
+/// Each candidate group's cost in accuracy, quantised alone, on every fixture (the measurement
+/// behind `Int8Policy.groups`; `zsm profile --compare-int8` measures the time). Checks that the
+/// override quantises exactly that group (and the output changes), and that the policy's
+/// network runs exactly the policy's groups in int8.
+final class Int8GroupTests: XCTestCase {
+  func testEachCandidateGroupOnFixtures() throws {
+    #if ZSM_INT8
+      for fixture in ["tiny_16x12_n2", "small_32x24_n3", "tiny_13x10_n4", "tiny_11x7_n5"] {
+        let (stateDict, config) = try StateDict.loadZSM(path: TestPaths.fixture(fixture, "model.pth"))
+        let input = try TensorFile.read(path: TestPaths.fixture(fixture, "input.bin"))
+        let (n, h, w) = (input.shape[1], input.shape[3], input.shape[4])
+        let fp32 = try ZSMNetwork(stateDict: stateDict, config: config, threads: 2)
+        try fp32.prepare(frames: n, height: h, width: w)
+        let recorder = fp32.recordActivations()
+        var reference = [Float](repeating: .nan, count: (2 * n - 1) * 3 * 16 * h * w)
+        fp32.run(input: input.data, output: &reference)
+        fp32.stopRecording()
+        XCTAssertEqual(
+          Set(recorder.tensorNames.map { Int8Policy.group(of: String($0.dropLast(".input".count))) }),
+          Int8Policy.candidateGroups, fixture)
+        let table = CalibrationTable(
+          modelSHA256: String(repeating: "0", count: 64), method: "test", clip: fixture, frames: n, windows: 1,
+          entries: recorder.entries(quantile: 0.9999), psnrY: [])
+        func run(_ groups: Set<String>) throws -> (output: [Float], layers: [String]) {
+          let int8 = try ZSMNetwork(
+            stateDict: stateDict, config: config, threads: 2, precision: .int8, calibration: table, int8Groups: groups)
+          try int8.prepare(frames: n, height: h, width: w)
+          var output = [Float](repeating: .nan, count: reference.count)
+          int8.run(input: input.data, output: &output)
+          return (output, int8.int8LayerNames)
+        }
+        func decibels(_ o: [Float]) -> Double {
+          o.withUnsafeBufferPointer { a in reference.withUnsafeBufferPointer { psnr(a, reference: $0) } }
+        }
+        let policy = try run(Int8Policy.groups)
+        XCTAssertEqual(Set(policy.layers.map { Int8Policy.group(of: $0) }), Int8Policy.groups, fixture)
+        var line = "int8 groups \(fixture): policy \(String(format: "%.2f", decibels(policy.output))) dB"
+        for group in Int8Policy.candidateGroups.sorted() {
+          let r = try run([group])
+          XCTAssertEqual(Set(r.layers.map { Int8Policy.group(of: $0) }), [group], fixture)
+          XCTAssertNotEqual(r.output, reference, "\(fixture): quantising \(group) alone changes nothing")
+          line += ", \(group) alone \(String(format: "%.2f", decibels(r.output))) dB"
+        }
+        print(line)
+      }
+    #else
+      throw XCTSkip(Int8RefusalTests.noKernels)
+    #endif
+  }
+
+  /// A table made before a group ran in int8 has no entries for its layers: refused, naming
+  /// the group and the command (no silent fp32 fallback).
+  func testTableWithoutTheNewEntriesIsRefused() throws {
+    #if ZSM_INT8
+      let fixture = "tiny_16x12_n2"
+      let (stateDict, config) = try StateDict.loadZSM(path: TestPaths.fixture(fixture, "model.pth"))
+      let fp32 = try ZSMNetwork(stateDict: stateDict, config: config, threads: 1)
+      let entries = fp32.int8TensorNames.filter {
+        Int8Policy.group(of: String($0.dropLast(".input".count))) != "lstm_gates"
+      }.map { CalibrationTable.Entry(tensor: $0, scale: 1.0 / 64, zeroPoint: 128, min: -2, max: 2) }
+      let table = CalibrationTable(
+        modelSHA256: String(repeating: "0", count: 64), method: "test", clip: fixture, frames: 2, windows: 1,
+        entries: entries, psnrY: [])
+      XCTAssertThrowsError(
+        try ZSMNetwork(
+          stateDict: stateDict, config: config, threads: 1, precision: .int8, calibration: table,
+          int8Groups: Int8Policy.groups.union(["lstm_gates"]))
+      ) { error in
+        let text = "\(error)"
+        XCTAssertTrue(text.contains("cell_list.0.conv.input"), text)
+        XCTAssertTrue(text.contains("lstm_gates"), text)
+        XCTAssertTrue(text.contains("zsm calibrate"), text)
+      }
+      // Without that group the same table is complete.
+      XCTAssertNoThrow(
+        try ZSMNetwork(
+          stateDict: stateDict, config: config, threads: 1, precision: .int8, calibration: table,
+          int8Groups: Int8Policy.groups.subtracting(["lstm_gates"])))
+    #else
+      throw XCTSkip(Int8RefusalTests.noKernels)
+    #endif
+  }
+}
+
 /// Builds without int8 kernels (no CPU flags: generic x86-64; aarch64 until the ARM kernels are
 /// wired) refuse
 /// `--precision int8` with an error that says why, whatever the calibration table.
@@ -171,8 +255,10 @@ final class BoardPrecisionTests: XCTestCase {
       parameters[name] = [Float](repeating: 0, count: shape.reduce(1, *))
     }
     let network = try ZSMNetwork(config: .released, parameters: parameters, threads: 1)
-    let int8Groups = Set(network.int8TensorNames.map { Int8Policy.group(of: String($0.dropLast(".input".count))) })
-    XCTAssertEqual(int8Groups, ["residual_blocks", "pyramid", "fea_convs", "upsampling"])
+    let candidates = Set(network.int8TensorNames.map { Int8Policy.group(of: String($0.dropLast(".input".count))) })
+    XCTAssertEqual(candidates, Int8Policy.candidateGroups)
+    // Int8GroupTests checks that an int8 network runs exactly these groups in int8.
+    let int8Groups = Int8Policy.groups
     let boards = TestPaths.testsDirectory.deletingLastPathComponent().appendingPathComponent("Boards")
     let files = try FileManager.default.contentsOfDirectory(atPath: boards.path).filter { $0.hasSuffix(".json") }
     XCTAssertEqual(files.count, 6)

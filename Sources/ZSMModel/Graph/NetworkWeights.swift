@@ -13,19 +13,21 @@ public struct ModelError: Error, CustomStringConvertible, Equatable {
 struct WeightPacker {
   let parameters: [String: [Float]]
   let storage: WeightStorage
-  /// The convolutions that may run in int8, in slot order (see `Int8Policy`).
+  /// The int8 candidates, in slot order (see `Int8Policy`).
   let int8Candidates = Int8Candidates()
 
   /// fp16: the layer groups allowed fp16 arithmetic (see `FP16ArithmeticPolicy`).
   let fp16ArithmeticGroups: Set<String>
-  /// Whether the network runs in int8 (its int8 candidates get no Winograd weights).
-  let int8: Bool
+  /// The layer groups that run in int8 (empty unless the network runs in int8): their layers
+  /// get no Winograd weights.
+  let int8Groups: Set<String>
 
   init(
-    parameters: [String: [Float]], halfWeights: Bool, int8: Bool = false, fp16ArithmeticGroups: Set<String> = []
+    parameters: [String: [Float]], halfWeights: Bool, int8Groups: Set<String> = [],
+    fp16ArithmeticGroups: Set<String> = []
   ) {
     self.parameters = parameters
-    self.int8 = int8
+    self.int8Groups = int8Groups
     self.fp16ArithmeticGroups = halfWeights ? fp16ArithmeticGroups : []
     // Every parameter of this network belongs to a convolution: size the storage from them.
     // (Packed size depends only on outputs x values per output, not on how those split into
@@ -88,15 +90,15 @@ struct WeightPacker {
         b.withUnsafeBufferPointer { bp in layer.withNarrowOutput(oihw: wp.baseAddress!, bias: bp.baseAddress!) }
       }
     }
-    // In int8 networks the layers that may be quantised run int8 (no Winograd weights).
-    let int8Layer = int8 && Int8Policy.mayQuantize(layer)
+    // In int8 networks the quantised layers run int8 (no Winograd weights).
+    let int8Layer = Int8Policy.mayQuantize(layer, groups: int8Groups)
     if winograd && !int8Layer
       && WinogradPolicy.eligible(kernelSize: kernel, stride: stride, inputChannels: cin, outputChannels: cout)
     {
       let layout = WinogradLayout(inputChannels: cin, outputChannels: cout)
       layer.winograd = storage.winograd(layout, bias: packed.weights.bias)
     }
-    if Int8Policy.mayQuantize(layer) {
+    if Int8Policy.isCandidate(layer) {
       layer.int8Slot = int8Candidates.layers.count
       int8Candidates.layers.append(
         Int8Candidate(layer: layer, weights: w, bias: b, outputOrder: outputOrder ?? { $0 }))

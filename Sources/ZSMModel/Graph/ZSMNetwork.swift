@@ -68,9 +68,13 @@ public final class ZSMNetwork {
   /// `precision` `.int8` needs `calibration`, a table made by `zsm calibrate` for this model.
   /// `fp16ArithmeticGroups`: with `.fp16`, the layer groups that run in fp16 arithmetic where
   /// the CPU has it (`FP16ArithmeticPolicy`; tests pass others to measure them, [] for storage).
+  /// `int8Groups`: with `.int8`, the layer groups that run in int8 (`Int8Policy.groups`; a
+  /// subset of `Int8Policy.candidateGroups`, others to measure them); `calibration` needs an
+  /// entry for each of their layers.
   public init(
     config: ZSMConfig, parameters: [String: [Float]], threads: Int, precision: Precision = .fp32,
-    calibration: CalibrationTable? = nil, fp16ArithmeticGroups: Set<String> = FP16ArithmeticPolicy.groups
+    calibration: CalibrationTable? = nil, fp16ArithmeticGroups: Set<String> = FP16ArithmeticPolicy.groups,
+    int8Groups: Set<String> = Int8Policy.groups
   ) throws(ModelError) {
     self.config = config
     self.threads = max(1, threads)
@@ -82,7 +86,7 @@ public final class ZSMNetwork {
       throw ModelError("nf \(c) must be a positive multiple of groups \(g)")
     }
     let p = WeightPacker(
-      parameters: parameters, halfWeights: precision == .fp16, int8: precision == .int8,
+      parameters: parameters, halfWeights: precision == .fp16, int8Groups: precision == .int8 ? int8Groups : [],
       fp16ArithmeticGroups: fp16ArithmeticGroups)
     weightStorage = p.storage
     convFirst = try p.conv("conv_first", cin: 3, cout: c, epilogue: .leakyRelu)
@@ -117,6 +121,9 @@ public final class ZSMNetwork {
     context = GraphContext(pool: WorkerPool(threads: self.threads))
     let int8Candidates = p.int8Candidates.layers
     int8TensorNames = int8Candidates.map { Int8Policy.tensorName(ofInputTo: $0.layer.name) }
+    int8LayerNames =
+      precision == .int8
+      ? int8Candidates.map(\.layer.name).filter { int8Groups.contains(Int8Policy.group(of: $0)) } : []
     context.fp16Arithmetic = precision == .fp16 && FP16ArithmeticPolicy.available
     if precision == .int8 {
       if let reason = Int8Policy.unavailableReason { throw ModelError(reason) }
@@ -126,7 +133,7 @@ public final class ZSMNetwork {
             + " --input CLIP.y4m --precision int8")
       }
       #if ZSM_INT8
-        context.int8 = try Int8Layers(candidates: int8Candidates, table: calibration)
+        context.int8 = try Int8Layers(candidates: int8Candidates, table: calibration, groups: int8Groups)
       #endif
     }
   }
@@ -137,8 +144,11 @@ public final class ZSMNetwork {
   /// Whether they do here (`.fp16` on a CPU with `CPUFeatures.fp16Arithmetic`); else fp16 storage.
   public var runsFP16Arithmetic: Bool { context.fp16Arithmetic && !context.fp16ArithmeticLayers.isEmpty }
 
-  /// Calibration-table names of the tensors that run in int8 with `--precision int8`.
+  /// Calibration-table names of the inputs of every int8 candidate (what `zsm calibrate`
+  /// records; `Int8Policy.isCandidate`), in any precision.
   public let int8TensorNames: [String]
+  /// The convolutions that run in int8 (empty unless `.int8`).
+  public let int8LayerNames: [String]
 
   /// Starts recording the inputs of the int8 layers on every following `run` (calibration of an
   /// fp32 network); returns the recorder that accumulates them.
@@ -517,12 +527,13 @@ extension ZSMNetwork {
   /// The network of a loaded, strictly verified checkpoint (see `StateDict.loadZSM`).
   public convenience init(
     stateDict: StateDict, config: ZSMConfig, threads: Int, precision: Precision = .fp32,
-    calibration: CalibrationTable? = nil, fp16ArithmeticGroups: Set<String> = FP16ArithmeticPolicy.groups
+    calibration: CalibrationTable? = nil, fp16ArithmeticGroups: Set<String> = FP16ArithmeticPolicy.groups,
+    int8Groups: Set<String> = Int8Policy.groups
   ) throws(ModelError) {
     var parameters: [String: [Float]] = [:]
     for tensor in stateDict.tensors { parameters[tensor.name] = tensor.data }
     try self.init(
       config: config, parameters: parameters, threads: threads, precision: precision, calibration: calibration,
-      fp16ArithmeticGroups: fp16ArithmeticGroups)
+      fp16ArithmeticGroups: fp16ArithmeticGroups, int8Groups: int8Groups)
   }
 }

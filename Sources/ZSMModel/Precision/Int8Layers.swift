@@ -7,25 +7,55 @@ import ZSMRuntime
 
 /// Which convolutions run in int8 (`--precision int8`), and why the others do not.
 ///
-/// Kept in higher precision, as issue 7 lists and the fixtures confirm:
+/// The *candidates* are the 3x3 convolutions with a multiple of 4 input channels (what the int8
+/// kernel runs) in `candidateGroups`: `zsm calibrate` records the input of every candidate, so
+/// one table serves any choice among them. Of the candidates, those in `groups` run in int8.
+///
+/// Never candidates:
 /// - `conv_first` (3 input channels: nothing to gain, and the RGB input is exact) and
 ///   `conv_last` (its output is the picture);
-/// - everything that predicts sampling positions: the offset feature convs `L*_offset_conv*`
-///   and `conv_offset_mask` (an error of one code moves a sample by a pixel fraction);
 /// - the deformable convolutions themselves (they gather fp32 columns);
-/// - the ConvLSTM gate conv (`cell_list.0.conv`): its errors compound over time steps;
 /// - 1x1 fusions (the int8 kernel is 3x3; they are a small share of the work).
-/// Everything else that is 3x3 with a multiple of 4 input channels runs in int8: the residual
-/// blocks of feature extraction and the reconstruction trunk, the pyramid convs, the
-/// `L*_fea_conv` merges, upconv1/2 and HRconv.
+///
+/// `groups`: each candidate group was measured alone (`zsm profile --compare-int8`,
+/// `Int8GroupTests.testEachCandidateGroupOnFixtures`). The residual blocks of feature
+/// extraction and the reconstruction trunk, the pyramid convs (also the state aligners'), the
+/// `L*_fea_conv` merges, upconv1/2 and HRconv ran in int8 first. Of the ConvLSTM stage's
+/// convolutions, the offset and mask convs `conv_offset_mask` (int8 input and weights; the
+/// offsets and masks they write stay fp32) and the gate conv `cell_list.0.conv` (its input is
+/// one tensor `[x ‖ h~]`, one scale) joined: on the released configuration (seeded random
+/// weights, 80x60 real frames) each cost 0.35-0.45 dB of PSNR against fp32 and each made the
+/// int8 window 1.07-1.11x faster; on the fixtures each alone keeps 49 dB or more. The offset
+/// feature convs `L*_offset_conv*` stay a candidate but not in `groups`: on that network they
+/// cost 1.5 dB, four times the others, for a similar gain.
 public enum Int8Policy {
-  public static func mayQuantize(_ layer: Conv2D) -> Bool {
+  /// The layer groups that run in int8 by default.
+  public static let groups: Set<String> = candidateGroups.subtracting(["offset_convs"])
+
+  /// The layer groups whose 3x3 convolutions may run in int8 (calibration records them all).
+  public static let candidateGroups: Set<String> = [
+    "residual_blocks", "pyramid", "fea_convs", "upsampling", "offset_convs", "offset_mask", "lstm_gates",
+  ]
+
+  /// Whether `layer` is an int8 candidate (the kernel can run it; calibration records its input).
+  public static func isCandidate(_ layer: Conv2D) -> Bool {
     guard layer.kernelSize == 3, layer.inputChannels % 4 == 0 else { return false }
-    let n = layer.name
-    if n == "conv_first" || n == "conv_last" { return false }
-    if n.contains("_offset_conv") || n.hasSuffix("conv_offset_mask") || n.contains("_dcnpack") { return false }
-    if n.hasSuffix("cell_list.0.conv") { return false }
-    return true
+    return candidateGroups.contains(group(of: layer.name))
+  }
+
+  /// Whether `layer` runs in int8 when the groups `groups` do.
+  public static func mayQuantize(_ layer: Conv2D, groups: Set<String> = groups) -> Bool {
+    isCandidate(layer) && groups.contains(group(of: layer.name))
+  }
+
+  /// `groups` parsed from a comma-separated list of candidate groups (`--int8-groups`), or why not.
+  public static func parseGroups(_ list: String) -> Result<Set<String>, ModelError> {
+    let names = list.split(separator: ",").map { String($0.filter { !$0.isWhitespace }) }.filter { !$0.isEmpty }
+    for n in names where !candidateGroups.contains(n) {
+      return .failure(
+        ModelError("unknown int8 layer group '\(n)' (candidates: \(candidateGroups.sorted().joined(separator: ", ")))"))
+    }
+    return .success(Set(names))
   }
 
   /// The board files' layer group of a convolution (`BoardProfile.PrecisionPlan.groups`).
@@ -118,15 +148,31 @@ public final class ActivationRecorder {
     private(set) var weights: [Int8ConvWeights?]
     private var blocks: [UnsafeMutableRawPointer] = []
 
-    init(candidates: [Int8Candidate], table: CalibrationTable) throws(ModelError) {
+    /// The int8 weights of the candidates whose group is in `groups` (the others stay fp32).
+    /// A table without an entry for one of them is refused (no silent fp32 fallback: the
+    /// table's recorded PSNR would not describe the network that runs).
+    init(candidates: [Int8Candidate], table: CalibrationTable, groups: Set<String>) throws(ModelError) {
       weights = []
+      let quantised = candidates.filter { groups.contains(Int8Policy.group(of: $0.layer.name)) }
+      let missing = quantised.map(\.layer.name).filter {
+        table.entry(named: Int8Policy.tensorName(ofInputTo: $0)) == nil
+      }
+      if let first = missing.first {
+        let missingGroups = Set(missing.map { Int8Policy.group(of: $0) }).sorted()
+        throw ModelError(
+          "the calibration table has no entry for \(Int8Policy.tensorName(ofInputTo: first))"
+            + (missing.count > 1 ? " and \(missing.count - 1) more" : "")
+            + " (int8 layer groups \(missingGroups.joined(separator: ", "))): it was made by a runtime that ran"
+            + " fewer layers in int8, or by another runtime version; make it again with: zsm calibrate"
+            + " --model MODEL --input CLIP.y4m --precision int8")
+      }
       for c in candidates {
-        let name = Int8Policy.tensorName(ofInputTo: c.layer.name)
-        guard let entry = table.entry(named: name) else {
-          throw ModelError(
-            "the calibration table has no entry for \(name); it was made by another runtime version:"
-              + " re-run zsm calibrate")
+        guard groups.contains(Int8Policy.group(of: c.layer.name)) else {
+          weights.append(nil)
+          continue
         }
+        let name = Int8Policy.tensorName(ofInputTo: c.layer.name)
+        guard let entry = table.entry(named: name) else { preconditionFailure("checked above") }
         let cin = c.layer.inputChannels
         let cout = c.layer.outputChannels
         let sizes = Int8ConvWeights.storage(inputChannels: cin, outputChannels: cout)

@@ -3,10 +3,11 @@ import ZSMRuntime
 /// Loads, strictly verifies and packs a checkpoint in `precision`. For int8 it hashes the
 /// checkpoint (sha256) and loads the calibration table made for it: `calibration` when given,
 /// else `Calibration/<sha256>-int8.json` under `calibrationDirectory`. Every error names the file
-/// and says what to do (a missing table names the command that makes one).
+/// and says what to do (a missing table names the command that makes one). `int8Groups`: the
+/// layer groups that run in int8 (`Int8Policy.groups`; others for measurements).
 public func loadZSMNetwork(
   model path: String, threads: Int, precision: Precision = .fp32, calibration: String? = nil,
-  calibrationDirectory: String = "Calibration"
+  calibrationDirectory: String = "Calibration", int8Groups: Set<String> = Int8Policy.groups
 ) throws(ModelError) -> ZSMNetwork {
   let stateDict: StateDict
   let config: ZSMConfig
@@ -24,9 +25,10 @@ public func loadZSMNetwork(
   }
   do {
     return try ZSMNetwork(
-      stateDict: stateDict, config: config, threads: threads, precision: precision, calibration: table)
+      stateDict: stateDict, config: config, threads: threads, precision: precision, calibration: table,
+      int8Groups: int8Groups)
   } catch {
-    throw ModelError("\(path): \(error.description)")
+    throw ModelError("\(path): \(error.description.replacingModelPlaceholder(with: path))")
   }
 }
 

@@ -43,7 +43,8 @@ public enum Calibrator {
 
     let fp32 = try network(.fp32, nil)
     let recorder = fp32.recordActivations()
-    progress("fp32 pass over \(frames) frames, recording \(recorder.tensorNames.count) int8 layer inputs")
+    progress(
+      "fp32 pass over \(frames) frames, recording the inputs of \(recorder.tensorNames.count) int8 candidate layers")
     let reference = try upscaleLuma(network: fp32, clip: clip, frames: frames, window: window)
     fp32.stopRecording()
     for (name, h) in zip(recorder.tensorNames, recorder.histograms) where h.nonFiniteCount > 0 {
