@@ -68,6 +68,39 @@ func clangCPUFlags() -> [String] {
 
 let kernelSettings: [SwiftSetting] = [.unsafeFlags(cpuFlags())]
 
+/// Whether an aarch64 build targets ARMv8.2 dot products (`sdot`): the -march (a board's
+/// `build.march`) names `+dotprod` or is ARMv8.4-A or later, or, without one, the CPU is one
+/// that has them (this machine's cpuinfo `asimddp` for native).
+func targetHasDotProd() -> Bool {
+  guard !targetIsX86() else { return false }
+  let (cpu, march) = cpuSelection()
+  if let march {
+    let withDotProd: [String] = ["armv8.4-a", "armv8.5-a", "armv8.6-a", "armv8.7-a", "armv8.8-a", "armv9"]
+    return march.contains("+dotprod") || withDotProd.contains { march.hasPrefix($0) }
+  }
+  if cpu == "native" {
+    #if arch(arm64)
+      let info = (try? String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8)) ?? ""
+      return info.contains(" asimddp")
+    #else
+      return false
+    #endif
+  }
+  let dotProdCPUs: Set = [
+    "cortex-a55", "cortex-a65", "cortex-a75", "cortex-a76", "cortex-a76ae", "cortex-a77", "cortex-a78",
+    "cortex-a78ae", "cortex-a78c", "cortex-a510", "cortex-a710", "cortex-x1", "cortex-x2", "neoverse-n1",
+    "neoverse-n2", "neoverse-v1", "neoverse-v2",
+  ]
+  return dotProdCPUs.contains(cpu)
+}
+
+/// ZSMKernels' settings: on aarch64 builds with dot products, ZSM_DOTPROD turns on
+/// Sources/ZSMKernels/Conv/SDot.swift (`import Builtin` for the `sdot` intrinsic) and the `sdot`
+/// path of `conv3x3Int8Dot`, the network's int8 kernel on aarch64. (Typed steps: Swift 6.2.)
+let dotProd = targetHasDotProd()
+let dotProdSettings: [SwiftSetting] = dotProd ? [.define("ZSM_DOTPROD"), .unsafeFlags(["-enable-builtin-module"])] : []
+let kernelsModuleSettings: [SwiftSetting] = kernelSettings + dotProdSettings
+
 /// Whether the CPU the build targets has AVX-512 VNNI: the int8 kernels then use `vpdpbusd`,
 /// which LLVM cannot compile for other CPUs (Swift has no per-function target attributes).
 func targetHasVNNI() -> Bool {
@@ -128,21 +161,25 @@ func targetHasAVX2() -> Bool {
 }
 
 /// The int8 kernels of the build (ZSMKernelsInt8): `vpdpbusd` where the target CPU has
-/// AVX-512 VNNI, else `vpmaddwd` where it has AVX2; none for other x86 builds (generic).
+/// AVX-512 VNNI, else `vpmaddwd` where it has AVX2; none for other x86 builds (generic). Every
+/// aarch64 build has them: `sdot` with dot products (ZSM_DOTPROD), 16-bit multiply-adds without.
 let vnni = targetIsX86() && targetHasVNNI()
 let int8X86 = targetIsX86() && (vnni || targetHasAVX2())
+let int8Available = int8X86 || !targetIsX86()
 /// (Typed steps: Swift 6.2 must type-check this manifest too.)
 let vnniDefine: [SwiftSetting] = vnni ? [.define("ZSM_VNNI")] : []
-let int8KernelSettings: [SwiftSetting] = kernelSettings + [.unsafeFlags(["-enable-builtin-module"])] + vnniDefine
+let int8KernelSettings: [SwiftSetting] =
+  kernelSettings + [.unsafeFlags(["-enable-builtin-module"])] + vnniDefine + dotProdSettings
 let int8Targets: [Target] =
-  int8X86
+  int8Available
   ? [
-    /// int8 3x3 convolution (`import Builtin` for `vpdpbusd` / `vpmaddwd`).
+    /// int8 3x3 convolution (`import Builtin` for `vpdpbusd` / `vpmaddwd`; on aarch64 the
+    /// driver of ZSMKernels' `conv3x3Int8Dot`).
     .target(name: "ZSMKernelsInt8", dependencies: ["ZSMKernels"], swiftSettings: int8KernelSettings)
   ] : []
-let int8Dependencies: [Target.Dependency] = int8X86 ? ["ZSMKernelsInt8"] : []
+let int8Dependencies: [Target.Dependency] = int8Available ? ["ZSMKernelsInt8"] : []
 /// `#if ZSM_INT8` marks code that uses ZSMKernelsInt8; `#if ZSM_VNNI` what is VNNI's only.
-let int8Defines: [SwiftSetting] = int8X86 ? [.define("ZSM_INT8")] : []
+let int8Defines: [SwiftSetting] = int8Available ? [.define("ZSM_INT8")] : []
 let int8Settings: [SwiftSetting] = int8Defines + vnniDefine
 
 /// Every target but the int8 one. (One typed array: Swift 6.2 cannot type-check the array
@@ -152,7 +189,7 @@ let zsmTargets: [Target] = [
 
   /// The arithmetic. Imports nothing (no Foundation, no Glibc), so the same files also
   /// compile as Embedded Swift for aarch64.
-  .target(name: "ZSMKernels", swiftSettings: kernelSettings),
+  .target(name: "ZSMKernels", swiftSettings: kernelsModuleSettings),
   /// Tensor descriptors, the static arena and its planner, the worker pool.
   .target(name: "ZSMRuntime", dependencies: ["ZSMKernels", "CZSMCPU"], swiftSettings: kernelSettings),
   /// C compiled for baseline x86-64 / aarch64 (no CPU flags): the start-up check that exits

@@ -16,6 +16,8 @@
   typealias Int8Accumulator = SIMD8<Int32>
   /// Staged activation codes: the u8 codes zero-extended to 16 bits, 2 per 32-bit word.
   public typealias Int8Activation = UInt16
+  /// Staged codes are the u8 codes themselves.
+  let int8CodeOffset: Int32 = 0
   /// Packed weights: the s8 values sign-extended to 16 bits, 2 per 32-bit lane.
   typealias Int8Weight = Int16
   /// Which kernel runs (`zsm --version`, benchmarks).

@@ -1,14 +1,23 @@
-// int8 3x3 convolution on x86: u8 activation codes (asymmetric, calibrated) x s8 weights
-// (symmetric per output channel), exact 32-bit sums, dequantised fp32 output with a fused
-// epilogue. The driver, the packing and the staging are shared; the micro-kernels are one
-// backend's, chosen by the build's target CPU (Package.swift): VNNI.swift (`vpdpbusd`, AVX-512
-// VNNI) or AVX2.swift (`vpmaddwd`), each with its generated Gen/*MicroKernels.swift. A backend
-// defines `Int8Accumulator`, `Int8Activation` (the staged code's storage), `Int8Weight` (the
-// packed weight's storage), `int8BlockChannels`, `int8KernelPixels`, `dotAccumulate`,
-// `loadInt32s`, `Int8Epilogue.store` and `int8BackendName`. A 32-bit word holds
-// `int8ChannelsPerWord` input channels of either.
-#if arch(x86_64)
+// int8 3x3 convolution: u8 activation codes (asymmetric, calibrated) x s8 weights (symmetric
+// per output channel), exact 32-bit sums, dequantised fp32 output with a fused epilogue. The
+// packing, the staging and (on x86) the driver are shared; the micro-kernels are one backend's,
+// chosen by the build's target (Package.swift): on x86 VNNI.swift (`vpdpbusd`, AVX-512 VNNI) or
+// AVX2.swift (`vpmaddwd`), each with its generated Gen/*MicroKernels.swift; on aarch64 ARM.swift,
+// which runs ZSMKernels' `conv3x3Int8Dot` (`sdot` on ARMv8.2 dotprod builds, 16-bit multiply-adds
+// otherwise). A backend defines `Int8Activation` (the staged code's storage), `Int8Weight` (the
+// packed weight's storage), `int8CodeOffset` (what is subtracted from a u8 code to stage it:
+// 128 where the activations are staged signed), `int8BlockChannels` and `int8BackendName`; the
+// x86 ones also `Int8Accumulator`, `int8KernelPixels`, `dotAccumulate`, `loadInt32s` and
+// `Int8Epilogue.store`. A 32-bit word holds `int8ChannelsPerWord` input channels of either.
+// Every backend computes the same integers from the same table: `sum(w * (code - zeroPoint))`.
+#if arch(x86_64) || arch(arm64)
   import ZSMKernels
+
+  /// The staged form of the u8 activation code `code` (0...255): `code - int8CodeOffset`.
+  @inline(__always)
+  public func int8Staged(code: Int32) -> Int8Activation {
+    Int8Activation(truncatingIfNeeded: code &- int8CodeOffset)
+  }
 
   /// Input channels per 32-bit word of staged activations (and per lane of packed weights).
   let int8ChannelsPerWord = 4 / MemoryLayout<Int8Activation>.size
@@ -22,8 +31,9 @@
   /// (`w = q * scale`, q in -127...127), packed `[block][tap][cin / k][block channels][k]` with
   /// `k = int8ChannelsPerWord` (output channels padded to whole 64-channel blocks with zero
   /// weights), stored as `Int8Weight` (`weightBytes` of `storage`), with the zero-point
-  /// correction `-zeroPoint * sum(q)` per output channel and the requantisation factor
-  /// `activationScale * weightScale` per output channel.
+  /// correction `(int8CodeOffset - zeroPoint) * sum(q)` per output channel (the kernels sum
+  /// `q * (code - int8CodeOffset)`) and the requantisation factor `activationScale *
+  /// weightScale` per output channel.
   public struct Int8ConvWeights {
     public let inputChannels: Int
     public let outputChannels: Int
@@ -91,7 +101,7 @@
             put(q, o: o, tap: tap, c: c)
           }
         }
-        correction[o] = -zeroPoint * sum
+        correction[o] = (int8CodeOffset - zeroPoint) * sum
       }
       return Int8ConvWeights(
         inputChannels: cin, outputChannels: cout, weights: weights, correction: correction, outputScale: outputScale,
@@ -132,44 +142,65 @@
     input: Int8ActivationMap, weights: Int8ConvWeights, output: FeatureMap, stride: Int, epilogue: Epilogue,
     residual: FeatureMap? = nil, rows: Range<Int>
   ) {
-    let groups = weights.inputChannels / int8ChannelsPerWord
-    let words = UnsafeRawPointer(input.base).assumingMemoryBound(to: UInt32.self)
-    let pixelWords = input.pixelStride / int8ChannelsPerWord
-    let rowWords = input.rowStride / int8ChannelsPerWord
-    let blockWords = 9 * groups * int8BlockChannels
-    let packed = UnsafeRawPointer(weights.weights).assumingMemoryBound(to: Int32.self)
-    let res = residual ?? output
-    for oy in rows {
-      let a = words + ((oy &* stride &- 1) &* rowWords &- pixelWords)
-      let outRow = output.base + oy &* output.rowStride
-      let resRow = res.base + oy &* res.rowStride
-      for block in 0..<(weights.paddedOutputChannels / int8BlockChannels) {
-        let b = packed + block &* blockWords
-        let correction = weights.correction + int8BlockChannels &* block
-        let out = outRow + int8BlockChannels &* block
-        var x = 0
-        while x < output.width {
-          let count = min(int8KernelPixels, output.width &- x)
-          let tileA = a + x &* stride &* pixelWords
-          let tileOut = out + x &* output.pixelStride
-          let epi = Int8Epilogue(
-            scale: weights.outputScale + int8BlockChannels &* block, bias: weights.bias + int8BlockChannels &* block,
-            kind: epilogue, residual: UnsafePointer(resRow + (int8BlockChannels &* block &+ x &* res.pixelStride)),
-            residualPStride: res.pixelStride)
-          if count == int8KernelPixels {
-            int8Kernel_p6(
-              tileA, stride &* pixelWords, pixelWords, rowWords, groups, b, correction, tileOut, output.pixelStride, epi
-            )
-          } else {
-            int8KernelTail(
-              count, tileA, stride &* pixelWords, pixelWords, rowWords, groups, b, correction, tileOut,
-              output.pixelStride, epi)
+    #if arch(arm64)
+      conv3x3Int8ARM(
+        input: input, weights: weights, output: output, stride: stride, epilogue: epilogue, residual: residual,
+        rows: rows)
+    #else
+      conv3x3Int8X86(
+        input: input, weights: weights, output: output, stride: stride, epilogue: epilogue, residual: residual,
+        rows: rows)
+    #endif
+  }
+
+  #if arch(x86_64)
+    /// The x86 driver: tiles of `int8KernelPixels` pixels x `int8BlockChannels` channels (inlined:
+    /// `.ci/run` finds the hot loop in `conv3x3Int8`'s disassembly).
+    @inline(__always)
+    func conv3x3Int8X86(
+      input: Int8ActivationMap, weights: Int8ConvWeights, output: FeatureMap, stride: Int, epilogue: Epilogue,
+      residual: FeatureMap?, rows: Range<Int>
+    ) {
+      let groups = weights.inputChannels / int8ChannelsPerWord
+      let words = UnsafeRawPointer(input.base).assumingMemoryBound(to: UInt32.self)
+      let pixelWords = input.pixelStride / int8ChannelsPerWord
+      let rowWords = input.rowStride / int8ChannelsPerWord
+      let blockWords = 9 * groups * int8BlockChannels
+      let packed = UnsafeRawPointer(weights.weights).assumingMemoryBound(to: Int32.self)
+      let res = residual ?? output
+      for oy in rows {
+        let a = words + ((oy &* stride &- 1) &* rowWords &- pixelWords)
+        let outRow = output.base + oy &* output.rowStride
+        let resRow = res.base + oy &* res.rowStride
+        for block in 0..<(weights.paddedOutputChannels / int8BlockChannels) {
+          let b = packed + block &* blockWords
+          let correction = weights.correction + int8BlockChannels &* block
+          let out = outRow + int8BlockChannels &* block
+          var x = 0
+          while x < output.width {
+            let count = min(int8KernelPixels, output.width &- x)
+            let tileA = a + x &* stride &* pixelWords
+            let tileOut = out + x &* output.pixelStride
+            let epi = Int8Epilogue(
+              scale: weights.outputScale + int8BlockChannels &* block, bias: weights.bias + int8BlockChannels &* block,
+              kind: epilogue, residual: UnsafePointer(resRow + (int8BlockChannels &* block &+ x &* res.pixelStride)),
+              residualPStride: res.pixelStride)
+            if count == int8KernelPixels {
+              int8Kernel_p6(
+                tileA, stride &* pixelWords, pixelWords, rowWords, groups, b, correction, tileOut, output.pixelStride,
+                epi
+              )
+            } else {
+              int8KernelTail(
+                count, tileA, stride &* pixelWords, pixelWords, rowWords, groups, b, correction, tileOut,
+                output.pixelStride, epi)
+            }
+            x &+= count
           }
-          x &+= count
         }
       }
     }
-  }
+  #endif
 
   /// Input rows of codes `conv3x3Int8Staged` keeps per thread (at least 5: see there).
   public let int8StagedRows = 6
@@ -201,7 +232,7 @@
     let outRow = (scratch + (int8StagedRows &* rowBytes &+ 63) / 64 * 64).assumingMemoryBound(to: Float.self)
     let residualRow = outRow + output.width &* wide
     let direct = output.pixelStride >= wide && (residual == nil || residual!.pixelStride >= wide)
-    let zero = Int8Activation(truncatingIfNeeded: weights.zeroPoint)
+    let zero = int8Staged(code: weights.zeroPoint)
     // Halo columns of the staged rows.
     for r in 0..<int8StagedRows {
       for c in 0..<cin {
@@ -273,8 +304,8 @@
     }
   }
 
-  /// `count` floats to u8 codes (stored as `Int8Activation`), 16 at a time (round half to even via the 1.5 * 2^23 trick,
-  /// clamped to 0...255 before rounding).
+  /// `count` floats to u8 codes, staged (`code - int8CodeOffset` as `Int8Activation`), 16 at a
+  /// time (round half to even via the 1.5 * 2^23 trick, clamped to 0...255 before rounding).
   @inline(__always)
   func quantize(
     _ source: UnsafePointer<Float>, _ destination: UnsafeMutablePointer<Int8Activation>, _ count: Int,
@@ -283,11 +314,13 @@
   ) {
     var c = 0
     let magic = SIMD16<Float>(repeating: 12_582_912)
+    let offset = SIMD16<UInt32>(repeating: UInt32(int8CodeOffset))
     while c &+ 16 <= count {
       var v = UnsafeRawPointer(source + c).loadUnaligned(as: SIMD16<Float>.self) * inverse + zeroPoint
       v = v.replacing(with: 0, where: .!(v .> 0))
       v = v.replacing(with: 255, where: v .> 255)
-      let bits = unsafeBitCast(v + magic, to: SIMD16<UInt32>.self)
+      // The low byte of the sum's bits is the code; minus the offset, truncated, the staged code.
+      let bits = unsafeBitCast(v + magic, to: SIMD16<UInt32>.self) &- offset
       var q = SIMD16<Int8Activation>()
       for k in 0..<16 { q[k] = Int8Activation(truncatingIfNeeded: bits[k]) }
       UnsafeMutableRawPointer(destination + c).storeBytes(of: q, as: SIMD16<Int8Activation>.self)
@@ -296,7 +329,7 @@
     while c < count {
       var v = source[c] * inverse + zeroPoint
       v = v > 0 ? (v < 255 ? v : 255) : 0
-      destination[c] = Int8Activation(truncatingIfNeeded: (v + 12_582_912).bitPattern)
+      destination[c] = Int8Activation(truncatingIfNeeded: (v + 12_582_912).bitPattern &- UInt32(int8CodeOffset))
       c &+= 1
     }
   }

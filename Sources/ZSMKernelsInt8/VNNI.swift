@@ -9,6 +9,8 @@
   typealias Int8Accumulator = SIMD16<Int32>
   /// Staged activation codes: u8, 4 per 32-bit word.
   public typealias Int8Activation = UInt8
+  /// Staged codes are the u8 codes themselves.
+  let int8CodeOffset: Int32 = 0
   /// Packed weights: s8, 4 per 32-bit lane.
   typealias Int8Weight = Int8
   /// Which kernel runs (`zsm --version`, benchmarks).

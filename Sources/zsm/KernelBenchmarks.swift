@@ -185,9 +185,9 @@ enum KernelBenchmarks {
       }
       let inRow = (width + 2) * cin
       let input = UnsafeMutablePointer<Int8Activation>.allocate(capacity: (height + 2) * inRow)
-      input.initialize(repeating: 128, count: (height + 2) * inRow)
+      input.initialize(repeating: int8Staged(code: 128), count: (height + 2) * inRow)
       for y in 0..<height {
-        for i in 0..<(width * cin) { input[(y + 1) * inRow + cin + i] = Int8Activation(rng.next() & 255) }
+        for i in 0..<(width * cin) { input[(y + 1) * inRow + cin + i] = int8Staged(code: Int32(rng.next() & 255)) }
       }
       let output = TensorStorage(TensorDescriptor(height: height, width: width, channels: cout))
       let job = Int8ConvRows(

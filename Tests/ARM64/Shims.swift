@@ -233,7 +233,8 @@ public func zsmInt8DotPack(
     bias: packedBias)
 }
 
-/// conv3x3Int8Dot: s8 input map (halo holding zeroPoint - 128), fp32 output; rows split at `split`.
+/// conv3x3Int8Dot: s8 input map (halo holding zeroPoint - 128), fp32 output (holding the residual
+/// for epilogue 3); rows split at `split`.
 @_cdecl("zsm_conv_int8_dot")
 public func zsmConvInt8Dot(
   _ inBase: UnsafeMutablePointer<Int8>, _ inHeight: Int, _ inWidth: Int, _ inChannels: Int, _ inPixelStride: Int,
@@ -249,8 +250,11 @@ public func zsmConvInt8Dot(
   let packed = Int8DotWeights(
     inputChannels: inChannels, outputChannels: cout, weights: weights, correction: correction,
     outputScale: outputScale, bias: bias)
+  // Residual (epilogue 3): the output map holds it and is overwritten in place.
+  let residual: FeatureMap? = shimEpilogue(epilogue) == .residual ? output : nil
   for rows in [0..<split, split..<outHeight] {
     conv3x3Int8Dot(
-      input: input, weights: packed, output: output, stride: stride, epilogue: shimEpilogue(epilogue), rows: rows)
+      input: input, weights: packed, output: output, stride: stride, epilogue: shimEpilogue(epilogue),
+      residual: residual, rows: rows)
   }
 }

@@ -3,9 +3,10 @@
 # board flags of Boards/rpi5.json (ARMv8.2-A + fp16 + dotprod) by Debian's Swift 6.2.3
 # (Tools/arm64-toolchain.sh: cached roots, built on first use), then run under qemu-user as a
 # Cortex-A76: zsm's build flags and start-up CPU check, `zsm infer` on a fixture against its
-# expected output, the 6x16 conv micro-kernel's disassembly, and the golden, precision and
-# kernel tests. The kernel tests again built for Boards/rpi4.json (ARMv8.0: no fp16 arithmetic,
-# no dotprod) and run as a Cortex-A72, so both dispatch paths run. It also keeps the package
+# expected output, the 6x16 conv micro-kernel's, fp16 conv's and int8 conv's (`sdot`)
+# disassembly, and the golden, precision (fp16, int8) and kernel tests. The kernel tests again built for Boards/rpi4.json (ARMv8.0: no fp16 arithmetic,
+# no dotprod) and run as a Cortex-A72, so both dispatch paths run (int8: the 16-bit
+# multiply-adds instead of `sdot`, checked in zsm's disassembly). It also keeps the package
 # compiling with Swift 6.2 (the newest Swift with an aarch64 Linux runtime to be had here).
 #   Tests/ARM64/package.sh                # as root; ~20 min the first time on a machine (roots)
 #   OUT=/tmp/x Tests/ARM64/package.sh     # logs and outputs (default /tmp/zsm-arm64-package)
@@ -113,6 +114,24 @@ if cross_build rpi5 "$V82" build-rpi5.log --build-tests; then
   hs=$(grep -cE $'\tfmadd\th[0-9]+' "$OUT/conv3x3F16Arith.dis")
   echo "fmla v.8h in the network's fp16-arithmetic conv3x3F16Arith: $h; scalar fp16 fmadd: $hs"
   [ "$h" -ge 128 ] && [ "$hs" -eq 0 ] || fail "conv3x3F16Arith in zsm: $h fmla v.8h (expected >= 128), $hs fmadd h"
+  # --precision int8 runs conv3x3Int8Dot (ZSMKernelsInt8's aarch64 backend). Built by a Swift
+  # that reaches `sdot` (6.3 or later), its tiles are `sdot v.4s, v.16b, v.4b[i]` (two 16-channel
+  # steps x 4 lanes x 16 accumulators = 128 in the unrolled loop); Swift 6.2 (this toolchain)
+  # has no target intrinsics in `Builtin` (Sources/ZSMKernels/Conv/SDot.swift), so the loop is
+  # the 16-bit multiply-adds and zsm --version says so. Either way: what --version names is in
+  # the loop. (Tests/ARM64/run.sh checks the sdot loop itself, built by the host's Swift.)
+  awk '/^[0-9a-f]+ <\$s10ZSMKernels14conv3x3Int8Dot/{f=1} f && /^$/{exit} f' "$OUT/zsm.dis" > "$OUT/conv3x3Int8Dot.dis"
+  d=$(grep -cE $'\tsdot\tv[0-9]+\\.4s, v[0-9]+\\.16b, v[0-9]+\\.4b\\[[0-3]\\]' "$OUT/conv3x3Int8Dot.dis")
+  m=$(grep -cE $'\t(mla|mul|smlal2?|smull2?)\tv[0-9]+\\.(8h|4s)' "$OUT/conv3x3Int8Dot.dis")
+  echo "the network's int8 conv3x3Int8Dot: sdot v.4s by element $d, integer vector multiply(-add)s $m"
+  if grep -q '^int8 kernels: yes (NEON sdot' "$OUT/version.txt"; then
+    [ "$d" -ge 128 ] || fail "conv3x3Int8Dot in zsm: $d sdot by element (expected >= 128)"
+  elif grep -q '^int8 kernels: yes (NEON 16-bit multiply-add (dotprod CPU' "$OUT/version.txt"; then
+    echo "note: no sdot in this build (Swift 6.2 cannot reach it); the 16-bit path runs"
+    [ "$m" -ge 128 ] && [ "$d" -eq 0 ] || fail "conv3x3Int8Dot in zsm: $m vector multiply(-add)s (expected >= 128), $d sdot"
+  else
+    fail "zsm --version names no aarch64 int8 backend (see $OUT/version.txt)"
+  fi
 
   step "golden, precision and kernel tests (XCTest) as a Cortex-A76"
   mapfile -t tests < <(classes "$V82" cortex-a76 ZSMKernelsTests)
@@ -127,6 +146,19 @@ fi
 V80=.build-aarch64-rpi4
 step "cross build for rpi4 (Boards/rpi4.json: cortex-a72, ARMv8.0): the kernel tests"
 if cross_build rpi4 "$V80" build-rpi4.log --build-tests; then
+  # The int8 backend without dot products: conv3x3Int8Dot's 16-bit multiply-adds, no sdot.
+  R4=$V80/release/zsm
+  qemu-aarch64-static -L "$SYSROOT" -cpu cortex-a72 "$R4" --version > "$OUT/version-rpi4.txt" 2>&1
+  grep -q '^int8 kernels: yes (NEON 16-bit' "$OUT/version-rpi4.txt" \
+    || fail "the rpi4 zsm --version does not name the 16-bit int8 backend (see $OUT/version-rpi4.txt)"
+  aarch64-linux-gnu-objdump -d --no-show-raw-insn "$R4" > "$OUT/zsm-rpi4.dis"
+  awk '/^[0-9a-f]+ <\$s10ZSMKernels14conv3x3Int8Dot/{f=1} f && /^$/{exit} f' "$OUT/zsm-rpi4.dis" \
+    > "$OUT/conv3x3Int8Dot-rpi4.dis"
+  m=$(grep -cE $'\t(mla|mul|smlal2?|smull2?)\tv[0-9]+\\.(8h|4s)' "$OUT/conv3x3Int8Dot-rpi4.dis")
+  d=$(grep -cE $'\tsdot\t' "$OUT/conv3x3Int8Dot-rpi4.dis")
+  echo "rpi4 conv3x3Int8Dot: integer vector multiply(-add)s $m, sdot $d"
+  [ "$m" -ge 128 ] && [ "$d" -eq 0 ] || fail "rpi4 conv3x3Int8Dot: $m vector multiply(-add)s (expected >= 128), $d sdot (expected 0)"
+
   step "kernel tests (XCTest) as a Cortex-A72: code for ARMv8.0, no fp16 arithmetic, no dotprod"
   mapfile -t tests < <(classes "$V80" cortex-a72 ZSMKernelsTests)
   [ "${#tests[@]}" -gt 5 ] || fail "too few kernel test classes found in the rpi4 bundle"

@@ -35,16 +35,15 @@ fi
 
 mapfile -t SOURCES < <(find Sources/ZSMKernels -name '*.swift' | sort)
 # v82 also turns on the sdot path of conv3x3Int8Dot: the LLVM intrinsic, through `import Builtin`
-# in Sources/ZSMKernelsDotProd/SDot.swift, compiled into the same module (ZSMKernels itself
-# imports nothing).
+# in Sources/ZSMKernels/Conv/SDot.swift, under `#if ZSM_DOTPROD` (otherwise ZSMKernels imports
+# nothing).
 declare -A MARCH=([v80]="" [v82]="-Xcc -march=armv8.2-a+fp16+dotprod -D ZSM_DOTPROD -enable-builtin-module")
-declare -A EXTRA_SOURCES=([v80]="" [v82]="Sources/ZSMKernelsDotProd/SDot.swift")
 echo "== compiling ${#SOURCES[@]} kernel files + Shims.swift as Embedded Swift for aarch64 (v80, v82 in parallel)"
 for v in v80 v82; do
   # shellcheck disable=SC2086
   "$SWIFTC" -target aarch64-none-none-elf -enable-experimental-feature Embedded -wmo -parse-as-library \
     -module-name ZSMKernels -O -Xcc -fno-math-errno ${MARCH[$v]} \
-    -c "${SOURCES[@]}" ${EXTRA_SOURCES[$v]} Tests/ARM64/Shims.swift -o "$OUT/kernels-$v.o" > "$OUT/compile-$v.log" 2>&1 &
+    -c "${SOURCES[@]}" Tests/ARM64/Shims.swift -o "$OUT/kernels-$v.o" > "$OUT/compile-$v.log" 2>&1 &
   eval "pid_$v=$!"
 done
 for v in v80 v82; do

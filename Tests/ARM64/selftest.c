@@ -476,9 +476,11 @@ static void test_conv_f16(I cin, I cout, I h, I w, I stride, int epilogue, I in_
    (then the activation) for the exact integer acc = sum qw * (q - zp), quantised here exactly as
    Int8DotWeights.pack does. Check 2 (dequantised): against the double-precision conv of the
    unquantised x and w, the error divided by the quantisation bound sum(|w| sa/2 + |x| sw/2 +
-   sa sw/4) + 1e-6 (|bias| + sum |w x|) is at most 1. */
+   sa sw/4) + 1e-6 (|bias| + sum |w x| + |r|) is at most 1. Epilogue 3 (residual): the output
+   holds r in [-1, 1] before the call (the residual read in place), and the references add it
+   after the dequantisation (the exact check: fmaf(...) + r in float, as the kernel). */
 static void test_conv_int8(I cin, I cout, I h, I w, I stride, int epilogue, int zp, I in_extra, I out_extra) {
-  static const char *epi_names[] = {"none", "relu", "leaky"};
+  static const char *epi_names[] = {"none", "relu", "leaky", "residual"};
   I oh = (h + stride - 1) / stride, ow = (w + stride - 1) / stride;
   float *x = malloc(sizeof(float) * h * w * cin);
   float lo = zp == 0 ? 0.0f : -1.0f, largest = 0;
@@ -508,6 +510,12 @@ static void test_conv_int8(I cin, I cout, I h, I w, I stride, int epilogue, int 
   zsm_int8_dot_pack(wt, bias, cin, cout, sa, zp, pw, corr, oscale, pb);
   BMap out = bmap_new(oh, ow, cout, cout + out_extra, 0, 4);
   for (size_t i = 0; i < out.n; i++) ((float *)out.mem)[i] = 12345.0f;
+  float *res = malloc(sizeof(float) * oh * ow * cout);
+  for (I i = 0; i < oh * ow * cout; i++) res[i] = frnd(-1, 1);
+  if (epilogue == 3)
+    for (I y = 0; y < oh; y++)
+      for (I xx = 0; xx < ow; xx++)
+        for (I o = 0; o < cout; o++) ((float *)out.base)[y * out.rs + xx * out.ps + o] = res[(y * ow + xx) * cout + o];
   zsm_conv_int8_dot((int8_t *)in.base, h, w, cin, in.ps, in.rs, pw, corr, oscale, pb, cout, stride, epilogue,
                     (float *)out.base, oh, ow, out.ps, out.rs, oh / 2);
   float *sw = malloc(sizeof(float) * cout);
@@ -542,10 +550,13 @@ static void test_conv_int8(I cin, I cout, I h, I w, I stride, int epilogue, int 
         float v = fmaf((float)(int32_t)acc, sa * sw[o], bias[o]);
         if (epilogue == 1 && v < 0) v = 0;
         if (epilogue == 2 && v < 0) v = v * 0.1f;
+        double r = epilogue == 3 ? res[(y * ow + xx) * cout + o] : 0;
+        if (epilogue == 3) v = v + (float)r;
+        mag += fabs(r);
         float got = ((float *)out.base)[y * out.rs + xx * out.ps + o];
         double e1 = fabs((double)got - (double)v);
         if (!(e1 <= exact_worst)) exact_worst = e1;
-        double want = apply_epilogue(s, epilogue, 0);
+        double want = apply_epilogue(s, epilogue, r);
         double e2 = fabs((double)got - want) / (qb + 1e-6 * mag);
         if (!(e2 <= deq_worst)) deq_worst = e2;
       }
@@ -563,7 +574,7 @@ static void test_conv_int8(I cin, I cout, I h, I w, I stride, int epilogue, int 
            zp);
   report(name, shape, deq_worst, 1.0);
   free(x); free(in.mem); free(qa); free(wt); free(bias); free(pw); free(corr); free(oscale); free(pb); free(out.mem);
-  free(sw); free(qw);
+  free(sw); free(qw); free(res);
 }
 
 /* `selftest count KERNEL REPS` (run.sh's instruction count): sets up one 64->64 3x3 convolution of
@@ -660,7 +671,8 @@ int main(int argc, char **argv) {
   test_conv_f16(64, 40, 5, 11, 2, 1, 8, 0);
   test_conv_f16(8, 3, 3, 2, 1, 0, 0, 0);
   test_conv_f16(5, 16, 3, 9, 1, 1, 0, 0); /* dense rows of 15 halves: 8 + 7 single channels */
-  for (int e = 0; e < 3; e++) test_conv_int8(64, 64, 4, 11, 1, e, 128, 0, 0);
+  for (int e = 0; e < 4; e++) test_conv_int8(64, 64, 4, 11, 1, e, 128, 0, 0);
+  test_conv_int8(20, 24, 5, 7, 2, 3, 37, 4, 3); /* residual: partial block, stride 2, padded strides */
   test_conv_int8(64, 64, 5, 9, 1, 2, 0, 0, 0);
   test_conv_int8(20, 24, 5, 7, 1, 1, 128, 4, 3);
   test_conv_int8(64, 48, 6, 9, 2, 2, 0, 16, 0);

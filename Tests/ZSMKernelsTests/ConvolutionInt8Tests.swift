@@ -5,7 +5,8 @@ import ZSMKernels
   import ZSMKernelsInt8
 #endif
 
-/// int8 3x3 convolution (the build's backend: AVX-512 VNNI `vpdpbusd` or AVX2 `vpmaddwd`)
+/// int8 3x3 convolution (the build's backend: AVX-512 VNNI `vpdpbusd`, AVX2 `vpmaddwd`, or on
+/// aarch64 `conv3x3Int8Dot`: `sdot` or 16-bit multiply-adds on codes staged signed)
 /// against the Double reference of the *dequantised* inputs and weights: the integer products
 /// and sums are exact in both, so the bound is 1e-5 of the summation magnitude (the fp32
 /// dequantisation and bias). A saturating 16-bit step (as `vpmaddubsw`'s would be on codes of
@@ -35,11 +36,11 @@ final class ConvolutionInt8Tests: XCTestCase {
         }
       }
       let inRow = (width + 2) * cin
-      var inStorage = [Int8Activation](repeating: 128, count: (height + 2) * inRow)
+      var inStorage = [Int8Activation](repeating: int8Staged(code: 128), count: (height + 2) * inRow)
       for c in 0..<cin {
         for y in 0..<height {
           for x in 0..<width {
-            inStorage[(y + 1) * inRow + (x + 1) * cin + c] = Int8Activation(q[(c * height + y) * width + x])
+            inStorage[(y + 1) * inRow + (x + 1) * cin + c] = int8Staged(code: Int32(q[(c * height + y) * width + x]))
           }
         }
       }
@@ -208,11 +209,10 @@ final class ConvolutionInt8Tests: XCTestCase {
       }
     }
   #else
-    /// Builds without CPU flags (generic x86-64, and aarch64 until the ARM kernels are wired) have
-    /// no int8 kernels (ZSMKernelsInt8 needs at least AVX2); `Int8RefusalTests` checks that they
-    /// refuse int8 with a clear error.
+    /// Builds without CPU flags (generic x86-64) have no int8 kernels (ZSMKernelsInt8 needs at
+    /// least AVX2 on x86); `Int8RefusalTests` checks that they refuse int8 with a clear error.
     static let skipReason =
-      "skipped: this build has no int8 kernels (ZSMKernelsInt8 is built for x86 CPUs with AVX2 or AVX-512 VNNI)"
+      "skipped: this build has no int8 kernels (ZSMKernelsInt8 is built for aarch64 and x86 CPUs with AVX2 or later)"
 
     func testStagedMatchesTheDequantisedReference() throws { throw XCTSkip(Self.skipReason) }
 

@@ -6,14 +6,16 @@
 // - `conv3x3F16Arith` needs ARMv8.2 FP16 (`-Xcc -march=armv8.2-a+fp16`); without it LLVM
 //   scalarises every `SIMD8<Float16>` FMA (correct, about 15x slower: use `conv3x3F16`, fp16
 //   storage with fp32 arithmetic, on such CPUs).
-// - `conv3x3Int8Dot` uses `sdot` through the LLVM intrinsic when the module is compiled with
-//   `-D ZSM_DOTPROD -enable-builtin-module -Xcc -march=armv8.2-a+dotprod` and with
-//   Sources/ZSMKernelsDotProd/SDot.swift, which holds the `import Builtin` so that this module
-//   imports nothing (LLVM cannot select the intrinsic otherwise, and Swift has no per-function
-//   target attributes). LLVM forms `sdot` from a plain scalar dot-product loop but not from the
-//   lane loops a register-blocked tile needs, so the intrinsic is called directly; without
-//   ZSM_DOTPROD whole-vector 16-bit arithmetic computes the same integers (about 10
-//   instructions per `sdot`).
+// - `conv3x3Int8Dot` (the aarch64 backend of ZSMKernelsInt8's `conv3x3Int8`, the network's int8
+//   path) uses `sdot` through the LLVM intrinsic when the module is compiled with
+//   `-D ZSM_DOTPROD -enable-builtin-module -Xcc -march=armv8.2-a+dotprod` (Package.swift does
+//   for a board whose `build.march` has `+dotprod`); SDot.swift holds the `import Builtin`
+//   under that `#if`, so that this module otherwise imports nothing (LLVM cannot select the
+//   intrinsic otherwise, and Swift has no per-function target attributes). LLVM forms `sdot`
+//   from a plain scalar dot-product loop but not from the lane loops a register-blocked tile
+//   needs, so the intrinsic is called directly (Swift 6.3 or later: 6.2's `Builtin` has no
+//   target intrinsics, see SDot.swift); otherwise whole-vector 16-bit arithmetic computes the
+//   same integers (about 10 instructions per `sdot`).
 // Tests/ARM64/run.sh checks both against scalar references under qemu and counts the executed
 // instructions per output element against the fp32 `conv3x3`.
 #if arch(arm64)
@@ -281,30 +283,7 @@
   /// zeroPoint` (0...255, the convention of the x86 int8 kernel) stored as `q - 128` (`q ^ 0x80`),
   /// because `sdot` multiplies signed bytes. 3x3 inputs carry a one-pixel halo holding
   /// `zeroPoint - 128` (the code of 0).
-  public struct FeatureMapS8 {
-    public var base: UnsafeMutablePointer<Int8>
-    public var height: Int
-    public var width: Int
-    public var channels: Int
-    public var pixelStride: Int
-    public var rowStride: Int
-
-    public init(
-      base: UnsafeMutablePointer<Int8>, height: Int, width: Int, channels: Int, pixelStride: Int, rowStride: Int
-    ) {
-      self.base = base
-      self.height = height
-      self.width = width
-      self.channels = channels
-      self.pixelStride = pixelStride
-      self.rowStride = rowStride
-    }
-
-    @inline(__always)
-    public func pixel(_ y: Int, _ x: Int) -> UnsafeMutablePointer<Int8> {
-      base + (y &* rowStride &+ x &* pixelStride)
-    }
-  }
+  public typealias FeatureMapS8 = FeatureMapOf<Int8>
 
   /// Packed int8 weights of one 3x3 layer for `conv3x3Int8Dot`: per-output-channel symmetric
   /// scales (`w = q * scale`, q in -127...127), packed per block of 16 output channels as
@@ -385,8 +364,8 @@
   func dotLane(_ acc: SIMD4<Int32>, _ w: SIMD16<Int8>, _ x: SIMD16<Int8>, _ group: Int) -> SIMD4<Int32> {
     let words = unsafeBitCast(x, to: SIMD4<Int32>.self)
     let splat = unsafeBitCast(SIMD4<Int32>(repeating: words[group]), to: SIMD16<Int8>.self)
-    #if ZSM_DOTPROD
-      return sdot(acc, w, splat)  // Sources/ZSMKernelsDotProd/SDot.swift
+    #if ZSM_DOTPROD && compiler(>=6.3)
+      return sdot(acc, w, splat)  // SDot.swift (Swift 6.2 has no target intrinsics: the #else)
     #else
       // Without dot products, in whole vectors (lane loops over the bytes stay scalar): sign-extend
       // the even and odd bytes of each 16-bit lane by shifts, multiply-add them in 16 bits (at most
@@ -409,11 +388,13 @@
   let int8TilePixels = 4
 
   /// Dequantise (`bias + acc * scale`, one fused multiply-add; the correction is already in
-  /// `acc`), activate, store 4 fp32 lanes, or `lanes` of them.
+  /// `acc`), activate or add the fp32 residual (read at `res`, the same pixel and channels;
+  /// it may be `dst`), store 4 fp32 lanes, or `lanes` of them. The order of operations is the
+  /// x86 backends' (`Int8Epilogue.store`), so equal integers give equal floats.
   @inline(__always)
   func int8Store(
     _ acc: SIMD4<Int32>, _ scale: SIMD4<Float>, _ bias: SIMD4<Float>, _ epilogue: Epilogue,
-    _ dst: UnsafeMutablePointer<Float>, lanes: Int = 4
+    _ dst: UnsafeMutablePointer<Float>, _ res: UnsafePointer<Float>, lanes: Int = 4
   ) {
     var f = SIMD4<Float>()
     for k in 0..<4 { f[k] = Float(acc[k]) }  // scvtf (the generic initialiser is a call)
@@ -421,7 +402,13 @@
     switch epilogue {
     case .relu: v = v.replacing(with: 0, where: v .< 0)
     case .leakyRelu: v = v.replacing(with: v * leakySlope, where: v .< 0)
-    default: break
+    case .residual:
+      if lanes >= 4 {
+        v += loadFloat4(res)
+      } else {
+        for k in 0..<lanes { v[k] += res[k] }
+      }
+    case .none: break
     }
     if lanes >= 4 {
       UnsafeMutableRawPointer(dst).storeBytes(of: v, as: SIMD4<Float>.self)
@@ -443,11 +430,13 @@
   /// One tile of up to 4 output pixels x 16 output channels (weights `b` of that block); pixels
   /// past `count` recompute pixel `count - 1` and are not stored. Where a pixel's channels are
   /// dense (`kxStride == cin`) the three taps of a kernel row are one run of 3 * Cin bytes.
+  /// `res` (pixel stride `resPStride`) is the residual at the tile's first output (read only
+  /// for `.residual`).
   @inline(__always)
   func int8Tile(
     count: Int, a: UnsafePointer<Int8>, pStride: Int, kxStride: Int, kyStride: Int, cin: Int,
     b: UnsafePointer<Int8>, weights: Int8DotWeights, o0: Int, epilogue: Epilogue, out: UnsafeMutablePointer<Float>,
-    outPStride: Int, validLanes: Int
+    outPStride: Int, res: UnsafePointer<Float>, resPStride: Int, validLanes: Int
   ) {
     let last = count &- 1
     let a0 = a
@@ -552,23 +541,26 @@
     let o1 = out + outPStride
     let o2 = out + 2 &* outPStride
     let o3 = out + 3 &* outPStride
+    let r1 = res + resPStride
+    let r2 = res + 2 &* resPStride
+    let r3 = res + 3 &* resPStride
     if count == 4 && validLanes >= 16 {
-      int8Store(c00, m0, b0, epilogue, out)
-      int8Store(c01, m1, b1, epilogue, out + 4)
-      int8Store(c02, m2, b2, epilogue, out + 8)
-      int8Store(c03, m3, b3, epilogue, out + 12)
-      int8Store(c10, m0, b0, epilogue, o1)
-      int8Store(c11, m1, b1, epilogue, o1 + 4)
-      int8Store(c12, m2, b2, epilogue, o1 + 8)
-      int8Store(c13, m3, b3, epilogue, o1 + 12)
-      int8Store(c20, m0, b0, epilogue, o2)
-      int8Store(c21, m1, b1, epilogue, o2 + 4)
-      int8Store(c22, m2, b2, epilogue, o2 + 8)
-      int8Store(c23, m3, b3, epilogue, o2 + 12)
-      int8Store(c30, m0, b0, epilogue, o3)
-      int8Store(c31, m1, b1, epilogue, o3 + 4)
-      int8Store(c32, m2, b2, epilogue, o3 + 8)
-      int8Store(c33, m3, b3, epilogue, o3 + 12)
+      int8Store(c00, m0, b0, epilogue, out, res)
+      int8Store(c01, m1, b1, epilogue, out + 4, res + 4)
+      int8Store(c02, m2, b2, epilogue, out + 8, res + 8)
+      int8Store(c03, m3, b3, epilogue, out + 12, res + 12)
+      int8Store(c10, m0, b0, epilogue, o1, r1)
+      int8Store(c11, m1, b1, epilogue, o1 + 4, r1 + 4)
+      int8Store(c12, m2, b2, epilogue, o1 + 8, r1 + 8)
+      int8Store(c13, m3, b3, epilogue, o1 + 12, r1 + 12)
+      int8Store(c20, m0, b0, epilogue, o2, r2)
+      int8Store(c21, m1, b1, epilogue, o2 + 4, r2 + 4)
+      int8Store(c22, m2, b2, epilogue, o2 + 8, r2 + 8)
+      int8Store(c23, m3, b3, epilogue, o2 + 12, r2 + 12)
+      int8Store(c30, m0, b0, epilogue, o3, r3)
+      int8Store(c31, m1, b1, epilogue, o3 + 4, r3 + 4)
+      int8Store(c32, m2, b2, epilogue, o3 + 8, r3 + 8)
+      int8Store(c33, m3, b3, epilogue, o3 + 12, r3 + 12)
       return
     }
     // A partial tile or a partial channel block: only `count` pixels, `validLanes` channels.
@@ -576,7 +568,9 @@
     func store(_ c: SIMD4<Int32>, _ m: SIMD4<Float>, _ bb: SIMD4<Float>, _ pixel: Int, _ quad: Int) {
       let lanes = validLanes &- 4 &* quad
       if pixel < count && lanes > 0 {
-        int8Store(c, m, bb, epilogue, out + (pixel &* outPStride &+ 4 &* quad), lanes: lanes)
+        int8Store(
+          c, m, bb, epilogue, out + (pixel &* outPStride &+ 4 &* quad), res + (pixel &* resPStride &+ 4 &* quad),
+          lanes: lanes)
       }
     }
     store(c00, m0, b0, 0, 0)
@@ -600,20 +594,22 @@
   /// int8 3x3 convolution, pad 1, stride 1 or 2, output rows `rows`: `sdot` products of s8
   /// activations (`FeatureMapS8`, halo holding the code of 0) and s8 weights (`Int8DotWeights`)
   /// accumulated in Int32, then per output channel `bias + (acc + correction) * scale` in fp32
-  /// with a fused ReLU or LeakyReLU (no residual). Exact integer arithmetic: the output equals
-  /// that formula evaluated on the exact integer sum (|acc| < 2^31: 9 * Cin * 128 * 127 fits
-  /// for Cin < 14,000).
+  /// with a fused ReLU, LeakyReLU or residual add (`residual`, read at the same pixel and
+  /// channel; it may be `output`). Exact integer arithmetic: the output equals that formula
+  /// evaluated on the exact integer sum (|acc| < 2^31: 9 * Cin * 128 * 127 fits for Cin < 14,000).
   public func conv3x3Int8Dot(
     input: FeatureMapS8, weights: Int8DotWeights, output: FeatureMap, stride: Int, epilogue: Epilogue,
-    rows: Range<Int>
+    residual: FeatureMap? = nil, rows: Range<Int>
   ) {
-    precondition(epilogue != .residual, "conv3x3Int8Dot has no residual epilogue")
+    precondition(epilogue != .residual || residual != nil, "conv3x3Int8Dot: a residual epilogue needs the residual")
+    let res = residual ?? output
     let cin = weights.inputChannels
     let cout = weights.outputChannels
     let blockBytes = 9 &* cin &* 16
     for oy in rows {
       let aRow = UnsafePointer(input.pixel(oy &* stride &- 1, -1))
       let outRow = output.pixel(oy, 0)
+      let resRow = UnsafePointer(res.pixel(oy, 0))
       var o0 = 0
       while o0 < cout {
         let b = weights.weights + (o0 / 16) &* blockBytes
@@ -624,7 +620,7 @@
             count: count, a: aRow + x &* stride &* input.pixelStride, pStride: stride &* input.pixelStride,
             kxStride: input.pixelStride, kyStride: input.rowStride, cin: cin, b: b, weights: weights, o0: o0,
             epilogue: epilogue, out: outRow + (x &* output.pixelStride &+ o0), outPStride: output.pixelStride,
-            validLanes: cout &- o0)
+            res: resRow + (x &* res.pixelStride &+ o0), resPStride: res.pixelStride, validLanes: cout &- o0)
           x &+= count
         }
         o0 &+= 16

@@ -85,7 +85,7 @@ public enum Int8Policy {
         + " name none that Package.swift knows (generic, pre-Haswell or an unlisted CPU); build with"
         + " ZSM_BOARD=x86_64-avx2, ZSM_MARCH=x86-64-v3 or the default -target-cpu native"
     #else
-      return "this build has no int8 kernels: the ARM sdot kernels are not wired into the network yet"
+      return "this build has no int8 kernels: they exist for x86-64 (AVX2 or later) and aarch64 only"
     #endif
   }
 
