@@ -46,10 +46,10 @@ func upsampleRows<I: MapElement, O: MapElement>(
       // five pointer sums inline in the call in reasonable time.
       let offsetA: Int = xa &* input.pixelStride
       let offsetB: Int = xb &* input.pixelStride
-      let p00: UnsafePointer<I> = rowA + offsetA
-      let p01: UnsafePointer<I> = rowA + offsetB
-      let p10: UnsafePointer<I> = rowB + offsetA
-      let p11: UnsafePointer<I> = rowB + offsetB
+      let p00: UnsafeMutablePointer<I> = rowA + offsetA
+      let p01: UnsafeMutablePointer<I> = rowA + offsetB
+      let p10: UnsafeMutablePointer<I> = rowB + offsetA
+      let p11: UnsafeMutablePointer<I> = rowB + offsetB
       let dst: UnsafeMutablePointer<O> = dstRow + ox &* output.pixelStride
       upsamplePixel(p00, p01, p10, p11, dst, channels, weights: (wxa, wxb, a0, b0))
     }
