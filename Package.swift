@@ -95,10 +95,10 @@ func targetHasDotProd() -> Bool {
 }
 
 /// ZSMKernels' settings: on aarch64 builds with dot products, ZSM_DOTPROD turns on
-/// Sources/ZSMKernels/Conv/SDot.swift (`import Builtin` for the `sdot` intrinsic) and the `sdot`
-/// path of `conv3x3Int8Dot`, the network's int8 kernel on aarch64. (Typed steps: Swift 6.2.)
+/// Sources/ZSMKernels/Conv/SDot.swift (`sdot` from CZSMNeon's C header) and the `sdot` path of
+/// `conv3x3Int8Dot`, the network's int8 kernel on aarch64. (Typed steps: Swift 6.2.)
 let dotProd = targetHasDotProd()
-let dotProdSettings: [SwiftSetting] = dotProd ? [.define("ZSM_DOTPROD"), .unsafeFlags(["-enable-builtin-module"])] : []
+let dotProdSettings: [SwiftSetting] = dotProd ? [.define("ZSM_DOTPROD")] : []
 let kernelsModuleSettings: [SwiftSetting] = kernelSettings + dotProdSettings
 
 /// Whether the CPU the build targets has AVX-512 VNNI: the int8 kernels then use `vpdpbusd`,
@@ -187,9 +187,12 @@ let int8Settings: [SwiftSetting] = int8Defines + vnniDefine
 let zsmTargets: [Target] = [
   // MARK: - Runtime (no third-party dependencies)
 
-  /// The arithmetic. Imports nothing (no Foundation, no Glibc), so the same files also
-  /// compile as Embedded Swift for aarch64.
-  .target(name: "ZSMKernels", swiftSettings: kernelsModuleSettings),
+  /// The arithmetic. Imports nothing (no Foundation, no Glibc; CZSMNeon's `sdot` on dotprod
+  /// aarch64 builds), so the same files also compile as Embedded Swift for aarch64.
+  .target(name: "ZSMKernels", dependencies: ["CZSMNeon"], swiftSettings: kernelsModuleSettings),
+  /// Header-only C: the ARM instructions Swift 6.2 cannot name (`sdot`), as `static inline`
+  /// functions the importing Swift inlines; empty unless the target has them.
+  .target(name: "CZSMNeon"),
   /// Tensor descriptors, the static arena and its planner, the worker pool.
   .target(name: "ZSMRuntime", dependencies: ["ZSMKernels", "CZSMCPU"], swiftSettings: kernelSettings),
   /// C compiled for baseline x86-64 / aarch64 (no CPU flags): the start-up check that exits

@@ -1,11 +1,11 @@
 // The aarch64 backend of the int8 convolution: ZSMKernels' `conv3x3Int8Dot`
 // (Sources/ZSMKernels/Conv/ARMReducedPrecision.swift, also tested as Embedded Swift by
 // Tests/ARM64/run.sh), tiles of 4 pixels x 16 output channels. On builds for ARMv8.2 dot products
-// (Package.swift defines ZSM_DOTPROD where the board's `build.march` has `+dotprod`) and a Swift
-// of 6.3 or later each step is one `sdot v.4s, v.16b, v.4b[i]`; on ARMv8.0 (rpi4), and with
-// Swift 6.2 (whose `Builtin` has no target intrinsics: the aarch64 cross toolchain's 6.2.3),
-// whole-vector 16-bit multiply-adds compute the same integers. A dotprod build does not start on a CPU without `asimddp` (AT_HWCAP, checked by
-// CZSMCPU before main), so `sdot` never meets a CPU that lacks it.
+// (Package.swift defines ZSM_DOTPROD where the board's `build.march` has `+dotprod`) each step
+// is one `sdot v.4s, v.16b, v.4b[i]` (from C: Sources/CZSMNeon); on ARMv8.0 (rpi4) whole-vector
+// 16-bit multiply-adds compute the same integers. A dotprod build does not start on a CPU
+// without `asimddp` (AT_HWCAP, checked by CZSMCPU before main), so `sdot` never meets a CPU that
+// lacks it.
 //
 // `sdot` multiplies signed bytes, so the u8 codes of the x86 backends are staged as `code - 128`
 // (`int8CodeOffset`) and the packing folds `+128 * sum(q)` into the per-channel correction:
@@ -30,11 +30,8 @@
   /// Output channels of one kernel block (weights are packed by such blocks).
   let int8BlockChannels = 16
   /// Which kernel runs (`zsm --version`, benchmarks).
-  #if ZSM_DOTPROD && compiler(>=6.3)
+  #if ZSM_DOTPROD
     public let int8BackendName = "NEON sdot (ARMv8.2 dotprod)"
-  #elseif ZSM_DOTPROD
-    // Sources/ZSMKernels/Conv/SDot.swift: Swift 6.2 cannot reach `sdot`.
-    public let int8BackendName = "NEON 16-bit multiply-add (dotprod CPU, but sdot needs Swift 6.3 or later)"
   #else
     public let int8BackendName = "NEON 16-bit multiply-add (ARMv8.0, no sdot)"
   #endif

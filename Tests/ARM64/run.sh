@@ -34,10 +34,10 @@ if [ ${#need[@]} -gt 0 ]; then
 fi
 
 mapfile -t SOURCES < <(find Sources/ZSMKernels -name '*.swift' | sort)
-# v82 also turns on the sdot path of conv3x3Int8Dot: the LLVM intrinsic, through `import Builtin`
-# in Sources/ZSMKernels/Conv/SDot.swift, under `#if ZSM_DOTPROD` (otherwise ZSMKernels imports
-# nothing).
-declare -A MARCH=([v80]="" [v82]="-Xcc -march=armv8.2-a+fp16+dotprod -D ZSM_DOTPROD -enable-builtin-module")
+# v82 also turns on the sdot path of conv3x3Int8Dot: `vdotq_s32` from the C header of
+# Sources/CZSMNeon, imported by Sources/ZSMKernels/Conv/SDot.swift under `#if ZSM_DOTPROD`
+# (otherwise ZSMKernels imports nothing), as in the package build.
+declare -A MARCH=([v80]="" [v82]="-Xcc -march=armv8.2-a+fp16+dotprod -D ZSM_DOTPROD -I Sources/CZSMNeon/include")
 echo "== compiling ${#SOURCES[@]} kernel files + Shims.swift as Embedded Swift for aarch64 (v80, v82 in parallel)"
 for v in v80 v82; do
   # shellcheck disable=SC2086

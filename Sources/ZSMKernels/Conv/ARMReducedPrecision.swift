@@ -7,15 +7,13 @@
 //   scalarises every `SIMD8<Float16>` FMA (correct, about 15x slower: use `conv3x3F16`, fp16
 //   storage with fp32 arithmetic, on such CPUs).
 // - `conv3x3Int8Dot` (the aarch64 backend of ZSMKernelsInt8's `conv3x3Int8`, the network's int8
-//   path) uses `sdot` through the LLVM intrinsic when the module is compiled with
-//   `-D ZSM_DOTPROD -enable-builtin-module -Xcc -march=armv8.2-a+dotprod` (Package.swift does
-//   for a board whose `build.march` has `+dotprod`); SDot.swift holds the `import Builtin`
-//   under that `#if`, so that this module otherwise imports nothing (LLVM cannot select the
-//   intrinsic otherwise, and Swift has no per-function target attributes). LLVM forms `sdot`
-//   from a plain scalar dot-product loop but not from the lane loops a register-blocked tile
-//   needs, so the intrinsic is called directly (Swift 6.3 or later: 6.2's `Builtin` has no
-//   target intrinsics, see SDot.swift); otherwise whole-vector 16-bit arithmetic computes the
-//   same integers (about 10 instructions per `sdot`).
+//   path) uses `sdot` when the module is compiled with `-D ZSM_DOTPROD -Xcc
+//   -march=armv8.2-a+dotprod` (Package.swift does for a board whose `build.march` has
+//   `+dotprod`); SDot.swift imports it from C (`vdotq_s32` in CZSMNeon's header, inlined) under
+//   that `#if`, so that this module otherwise imports nothing. LLVM forms `sdot` from a plain
+//   scalar dot-product loop but not from the lane loops a register-blocked tile needs, so the
+//   instruction is called directly; otherwise whole-vector 16-bit arithmetic computes the same
+//   integers (about 10 instructions per `sdot`).
 // Tests/ARM64/run.sh checks both against scalar references under qemu and counts the executed
 // instructions per output element against the fp32 `conv3x3`.
 #if arch(arm64)
@@ -364,8 +362,8 @@
   func dotLane(_ acc: SIMD4<Int32>, _ w: SIMD16<Int8>, _ x: SIMD16<Int8>, _ group: Int) -> SIMD4<Int32> {
     let words = unsafeBitCast(x, to: SIMD4<Int32>.self)
     let splat = unsafeBitCast(SIMD4<Int32>(repeating: words[group]), to: SIMD16<Int8>.self)
-    #if ZSM_DOTPROD && compiler(>=6.3)
-      return sdot(acc, w, splat)  // SDot.swift (Swift 6.2 has no target intrinsics: the #else)
+    #if ZSM_DOTPROD
+      return sdot(acc, w, splat)  // SDot.swift
     #else
       // Without dot products, in whole vectors (lane loops over the bytes stay scalar): sign-extend
       // the even and odd bytes of each 16-bit lane by shifts, multiply-add them in 16 bits (at most
