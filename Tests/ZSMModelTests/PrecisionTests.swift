@@ -266,11 +266,10 @@ final class BoardPrecisionTests: XCTestCase {
       let plan = try XCTUnwrap(board.precision, "\(file) states no precision plan")
       let stated = Set(plan.layers.filter { $0.int8 == "int8" }.map(\.group))
       XCTAssertEqual(stated, plan.int8 == "none" ? [] : int8Groups, file)
-      // Every aarch64 build has int8 kernels: the 16-bit multiply-adds, or `sdot` where the board
-      // has dot products (and the build's Swift reaches it: 6.3 or later, see SDot.swift).
+      // Every aarch64 build has int8 kernels: `sdot` exactly where the board has dot products
+      // (its build defines ZSM_DOTPROD), the 16-bit multiply-adds elsewhere.
       if board.arch == "aarch64" {
-        let sdot = plan.int8 == "sdot" && board.features.contains("asimddp")
-        XCTAssertTrue(plan.int8 == "neon16" || sdot, "\(file): int8 \(plan.int8)")
+        XCTAssertEqual(plan.int8, board.features.contains("asimddp") ? "sdot" : "neon16", file)
       }
       // fp16: FP16ArithmeticTests.testBoardFilesStateWhatTheNetworkRuns.
     }
