@@ -175,7 +175,7 @@ let int8Targets: [Target] =
   ? [
     /// int8 3x3 convolution (`import Builtin` for `vpdpbusd` / `vpmaddwd`; on aarch64 the
     /// driver of ZSMKernels' `conv3x3Int8Dot`).
-    .target(name: "ZSMKernelsInt8", dependencies: ["ZSMKernels"], swiftSettings: int8KernelSettings)
+    .target(name: "ZSMKernelsInt8", dependencies: ["ZSMKernels", "CZSMNeon"], swiftSettings: int8KernelSettings)
   ] : []
 let int8Dependencies: [Target.Dependency] = int8Available ? ["ZSMKernelsInt8"] : []
 /// `#if ZSM_INT8` marks code that uses ZSMKernelsInt8; `#if ZSM_VNNI` what is VNNI's only.
@@ -190,8 +190,8 @@ let zsmTargets: [Target] = [
   /// The arithmetic. Imports nothing (no Foundation, no Glibc; CZSMNeon's `sdot` on dotprod
   /// aarch64 builds), so the same files also compile as Embedded Swift for aarch64.
   .target(name: "ZSMKernels", dependencies: ["CZSMNeon"], swiftSettings: kernelsModuleSettings),
-  /// Header-only C: the ARM instructions Swift 6.2 cannot name (`sdot`), as `static inline`
-  /// functions the importing Swift inlines; empty unless the target has them.
+  /// Header-only C: the ARM instructions Swift 6.2 cannot reach (`sdot`, byte narrowing), as
+  /// `static inline` functions the importing Swift inlines; empty on x86.
   .target(name: "CZSMNeon"),
   /// Tensor descriptors, the static arena and its planner, the worker pool.
   .target(name: "ZSMRuntime", dependencies: ["ZSMKernels", "CZSMCPU"], swiftSettings: kernelSettings),

@@ -12,6 +12,9 @@
 // Every backend computes the same integers from the same table: `sum(w * (code - zeroPoint))`.
 #if arch(x86_64) || arch(arm64)
   import ZSMKernels
+  #if arch(arm64)
+    import CZSMNeon
+  #endif
 
   /// The staged form of the u8 activation code `code` (0...255): `code - int8CodeOffset`.
   @inline(__always)
@@ -231,7 +234,14 @@
     let wide = weights.paddedOutputChannels
     let outRow = (scratch + (int8StagedRows &* rowBytes &+ 63) / 64 * 64).assumingMemoryBound(to: Float.self)
     let residualRow = outRow + output.width &* wide
-    let direct = output.pixelStride >= wide && (residual == nil || residual!.pixelStride >= wide)
+    // The x86 kernels store (and read the residual of) whole 64-channel blocks; the aarch64
+    // kernel only the real channels (its partial 4-lane groups by lanes).
+    #if arch(arm64)
+      let stored = weights.outputChannels
+    #else
+      let stored = wide
+    #endif
+    let direct = output.pixelStride >= stored && (residual == nil || residual!.pixelStride >= stored)
     let zero = int8Staged(code: weights.zeroPoint)
     // Halo columns of the staged rows.
     for r in 0..<int8StagedRows {
@@ -315,6 +325,14 @@
     var c = 0
     let magic = SIMD16<Float>(repeating: 12_582_912)
     let offset = SIMD16<UInt32>(repeating: UInt32(int8CodeOffset))
+    #if arch(arm64)
+      // NEON narrowing from C (CZSMNeon): Swift's lane loop below stays 16 scalar byte stores on
+      // aarch64 (x86 selects vpmovdb for it).
+      while c &+ 16 <= count {
+        zsm_quantize16(source + c, destination + c, inverse, zeroPoint, int8CodeOffset)
+        c &+= 16
+      }
+    #endif
     while c &+ 16 <= count {
       var v = UnsafeRawPointer(source + c).loadUnaligned(as: SIMD16<Float>.self) * inverse + zeroPoint
       v = v.replacing(with: 0, where: .!(v .> 0))
