@@ -114,21 +114,20 @@ if cross_build rpi5 "$V82" build-rpi5.log --build-tests; then
   hs=$(grep -cE $'\tfmadd\th[0-9]+' "$OUT/conv3x3F16Arith.dis")
   echo "fmla v.8h in the network's fp16-arithmetic conv3x3F16Arith: $h; scalar fp16 fmadd: $hs"
   [ "$h" -ge 128 ] && [ "$hs" -eq 0 ] || fail "conv3x3F16Arith in zsm: $h fmla v.8h (expected >= 128), $hs fmadd h"
-  # --precision int8 runs conv3x3Int8Dot (ZSMKernelsInt8's aarch64 backend). Built by a Swift
-  # that reaches `sdot` (6.3 or later), its tiles are `sdot v.4s, v.16b, v.4b[i]` (two 16-channel
-  # steps x 4 lanes x 16 accumulators = 128 in the unrolled loop); Swift 6.2 (this toolchain)
-  # has no target intrinsics in `Builtin` (Sources/ZSMKernels/Conv/SDot.swift), so the loop is
-  # the 16-bit multiply-adds and zsm --version says so. Either way: what --version names is in
-  # the loop. (Tests/ARM64/run.sh checks the sdot loop itself, built by the host's Swift.)
+  # --precision int8 runs conv3x3Int8Dot (ZSMKernelsInt8's aarch64 backend): on this dotprod
+  # build its tiles are `sdot v.4s, v.16b, v.4b[i]` (from C, Sources/CZSMNeon; two 16-channel
+  # steps x 4 lanes x 16 accumulators = 128 in the unrolled loop), with no calls to the Swift
+  # runtime's dynamic exclusivity checks (swift_beginAccess: Swift 6.2 made them for nested
+  # functions calling one another, and kept the accumulators in memory). (Tests/ARM64/run.sh
+  # checks the sdot loop itself, built by the host's Swift.)
   awk '/^[0-9a-f]+ <\$s10ZSMKernels14conv3x3Int8Dot/{f=1} f && /^$/{exit} f' "$OUT/zsm.dis" > "$OUT/conv3x3Int8Dot.dis"
   d=$(grep -cE $'\tsdot\tv[0-9]+\\.4s, v[0-9]+\\.16b, v[0-9]+\\.4b\\[[0-3]\\]' "$OUT/conv3x3Int8Dot.dis")
   m=$(grep -cE $'\t(mla|mul|smlal2?|smull2?)\tv[0-9]+\\.(8h|4s)' "$OUT/conv3x3Int8Dot.dis")
-  echo "the network's int8 conv3x3Int8Dot: sdot v.4s by element $d, integer vector multiply(-add)s $m"
+  x=$(grep -c 'swift_beginAccess' "$OUT/conv3x3Int8Dot.dis")
+  echo "the network's int8 conv3x3Int8Dot: sdot v.4s by element $d, integer vector multiply(-add)s $m, swift_beginAccess calls $x"
+  [ "$x" -eq 0 ] || fail "conv3x3Int8Dot in zsm calls swift_beginAccess $x times (dynamic exclusivity checks in the kernel)"
   if grep -q '^int8 kernels: yes (NEON sdot' "$OUT/version.txt"; then
     [ "$d" -ge 128 ] || fail "conv3x3Int8Dot in zsm: $d sdot by element (expected >= 128)"
-  elif grep -q '^int8 kernels: yes (NEON 16-bit multiply-add (dotprod CPU' "$OUT/version.txt"; then
-    echo "note: no sdot in this build (Swift 6.2 cannot reach it); the 16-bit path runs"
-    [ "$m" -ge 128 ] && [ "$d" -eq 0 ] || fail "conv3x3Int8Dot in zsm: $m vector multiply(-add)s (expected >= 128), $d sdot"
   else
     fail "zsm --version names no aarch64 int8 backend (see $OUT/version.txt)"
   fi

@@ -381,6 +381,13 @@
     #endif
   }
 
+  /// The 4 bytes at `p` in every 32-bit lane.
+  @inline(__always)
+  func splatWord(_ p: UnsafePointer<Int8>) -> SIMD16<Int8> {
+    let v = UnsafeRawPointer(p).loadUnaligned(as: Int32.self)
+    return unsafeBitCast(SIMD4<Int32>(repeating: v), to: SIMD16<Int8>.self)
+  }
+
   /// Pixels per int8 tile: 4 pixels x 16 channels = 16 Int32x4 accumulators, 4 input vectors,
   /// 4 weight vectors.
   let int8TilePixels = 4
@@ -487,18 +494,9 @@
       c33 = dotLane(c33, w3, x3, g)
       bp += 64
     }
-    /// 16 input channels of every pixel, from byte `at` of each pixel's run.
-    @inline(__always)
-    func step16(_ at: Int) {
-      let x0 = loadBytes16(a0 + at)
-      let x1 = loadBytes16(a1 + at)
-      let x2 = loadBytes16(a2 + at)
-      let x3 = loadBytes16(a3 + at)
-      step(x0, x1, x2, x3, 0)
-      step(x0, x1, x2, x3, 1)
-      step(x0, x1, x2, x3, 2)
-      step(x0, x1, x2, x3, 3)
-    }
+    // No nested function calls `step` (a nested function calling another that captures the
+    // accumulators made Swift 6.2 enforce exclusivity dynamically: swift_beginAccess calls and
+    // the accumulators in memory in the loop), so the 16-channel steps are written out.
     let dense = kxStride == cin
     let runs = dense ? 1 : 3
     let runLength = dense ? 3 &* cin : cin
@@ -506,22 +504,41 @@
       for run in 0..<runs {
         let off = ky &* kyStride &+ run &* kxStride
         var ic = 0
-        while ic &+ 32 <= runLength {  // two steps per trip: half the loop overhead
-          step16(off &+ ic)
-          step16(off &+ ic &+ 16)
+        while ic &+ 32 <= runLength {  // 2 x 16 input channels per trip: half the loop overhead
+          let at = off &+ ic
+          let x0 = loadBytes16(a0 + at)
+          let x1 = loadBytes16(a1 + at)
+          let x2 = loadBytes16(a2 + at)
+          let x3 = loadBytes16(a3 + at)
+          step(x0, x1, x2, x3, 0)
+          step(x0, x1, x2, x3, 1)
+          step(x0, x1, x2, x3, 2)
+          step(x0, x1, x2, x3, 3)
+          let y0 = loadBytes16(a0 + (at &+ 16))
+          let y1 = loadBytes16(a1 + (at &+ 16))
+          let y2 = loadBytes16(a2 + (at &+ 16))
+          let y3 = loadBytes16(a3 + (at &+ 16))
+          step(y0, y1, y2, y3, 0)
+          step(y0, y1, y2, y3, 1)
+          step(y0, y1, y2, y3, 2)
+          step(y0, y1, y2, y3, 3)
           ic &+= 32
         }
-        if ic &+ 16 <= runLength {
-          step16(off &+ ic)
+        if ic &+ 16 <= runLength {  // 16 input channels of every pixel
+          let at = off &+ ic
+          let x0 = loadBytes16(a0 + at)
+          let x1 = loadBytes16(a1 + at)
+          let x2 = loadBytes16(a2 + at)
+          let x3 = loadBytes16(a3 + at)
+          step(x0, x1, x2, x3, 0)
+          step(x0, x1, x2, x3, 1)
+          step(x0, x1, x2, x3, 2)
+          step(x0, x1, x2, x3, 3)
           ic &+= 16
         }
         while ic < runLength {  // groups of 4 channels past the last multiple of 16
-          @inline(__always)
-          func word(_ p: UnsafePointer<Int8>) -> SIMD16<Int8> {
-            let v = UnsafeRawPointer(p + (off &+ ic)).loadUnaligned(as: Int32.self)
-            return unsafeBitCast(SIMD4<Int32>(repeating: v), to: SIMD16<Int8>.self)
-          }
-          step(word(a0), word(a1), word(a2), word(a3), 0)
+          let at = off &+ ic
+          step(splatWord(a0 + at), splatWord(a1 + at), splatWord(a2 + at), splatWord(a3 + at), 0)
           ic &+= 4
         }
       }
