@@ -219,8 +219,8 @@
   /// parameters) into a small buffer of `int8StagedRows` rows of codes with their halo of zero
   /// points, each input row once per call (the rows an output row shares with the previous one
   /// are kept; when the buffer is full, the two or one still needed move to its front), the
-  /// backend's kernel runs on them, and the fp32 result is written in place (or through a padded
-  /// row when the output's channels are not whole 64-channel blocks). `scratch` holds
+  /// backend's kernel runs on them, and the fp32 result is written in place (on x86, through a
+  /// padded row when the output's channels are not whole 64-channel blocks). `scratch` holds
   /// `int8StagingBytes(...)` bytes for the calling thread.
   public func conv3x3Int8Staged(
     input: FeatureMap, weights: Int8ConvWeights, output: FeatureMap, stride: Int, epilogue: Epilogue,
