@@ -63,6 +63,14 @@ final class DeformableConvTests: XCTestCase {
     check(channels: 16, groups: 2, cout: 32, height: 2, width: 25, offsetScale: 1, tile: 12, seed: 8)
   }
 
+  func testMapsOnePixelHighOrWide() {
+    // The 2x2 window that the gather reads repeats the one row (column) there.
+    check(channels: 16, groups: 2, cout: 16, height: 1, width: 9, offsetScale: 2, tile: 48, seed: 10)
+    check(channels: 16, groups: 2, cout: 16, height: 7, width: 1, offsetScale: 2, tile: 48, seed: 11)
+    check(channels: 8, groups: 1, cout: 8, height: 1, width: 1, offsetScale: 1.5, tile: 48, seed: 12)
+    check(channels: 64, groups: 8, cout: 64, height: 2, width: 2, offsetScale: 2, tile: 48, seed: 13)
+  }
+
   func testIntegerAndZeroOffsetsEqualAPlainMaskedConv() {
     // All offsets exactly 0 or integers (corners on the boundary lines, lambda = 0).
     var rng = TestRandom(seed: 9)

@@ -13,6 +13,13 @@
 /// L2-resident) and the same register-blocked micro-kernel as the 3x3 convolution multiplies it
 /// with the packed weights. Coordinates and corner weights are computed once per
 /// (pixel, group, tap), 16 lanes at a time, and the corners are read as channel vectors.
+///
+/// Each tap reads a 2x2 window of pixels that lies inside the map: its top-left corner is the
+/// bilinear one clamped to `[0, H-2] x [0, W-2]`, and each window row (column) weighs
+/// `max(0, 1 - |p - r|)` for its row `r` and the sampling position `p`, which is the bilinear
+/// weight of that row, or 0 for the window rows that the clamp moved off the sampled ones. So
+/// no corner outside the map is ever read, and the gather needs one address per tap: the
+/// others are a pixel and a row step away (0 on a map 1 pixel wide or high).
 public enum DeformableConv {
   /// Floats of per-thread scratch `deformConv3x3` needs (with room for a tile of fp32 output
   /// rows, used when the output is stored in another precision).
@@ -21,7 +28,7 @@ public enum DeformableConv {
   {
     let lanes = paddedLanes(groups)
     let outputRow = tilePixels * ((outputChannels ?? inputChannels) + 63) / 64 * 64
-    return tilePixels * 9 * inputChannels + 12 * lanes + outputRow
+    return tilePixels * 9 * inputChannels + 9 * lanes + outputRow
   }
 
   /// A good tile: a multiple of both full micro-kernel widths, 110 KB of columns at C = 64.
@@ -87,11 +94,15 @@ func deformConvRows<I: MapElement, O: MapElement>(
   // needed a register each, and the gather loop spilled):
   // - per call, 64 words a block: tap row, tap column (floats), the lane's first input
   //   channel and its column offset `k * cin + g * groupChannels` (Int32);
-  // - per pixel, 128 words a block: the 4 corner weights (floats), then the 4 corner offsets
-  //   (Int32, the lane's first channel included).
+  // - per pixel, 80 words a block: the window's 4 corner weights (floats), then the offset
+  //   of its top-left corner (Int32, the lane's first channel included).
   let laneTable = UnsafeMutableRawPointer(scratch + tilePixels * 9 * cin)
   let cornerTable = laneTable + 64 &* 4 &* blocks
-  let outputTile = (cornerTable + 128 &* 4 &* blocks).assumingMemoryBound(to: Float.self)
+  let outputTile = (cornerTable + 80 &* 4 &* blocks).assumingMemoryBound(to: Float.self)
+  // The window's second column and row (the first again on a map 1 pixel wide or high, where
+  // their weights are 0).
+  let columnStep = input.width > 1 ? input.pixelStride : 0
+  let rowStep = input.height > 1 ? input.rowStride : 0
   let wide = weights.layout.paddedOutputChannels
   for l in 0..<(16 * blocks) {
     let k = l % 9
@@ -120,8 +131,8 @@ func deformConvRows<I: MapElement, O: MapElement>(
         // 2. Gather: column[tap][c] = sum over corners of weight * input[corner][c].
         gatherColumns(
           input: UnsafePointer(input.base), column: columns + j &* 9 &* cin, lanes: lanes,
-          groupChannels: groupChannels, laneTable: UnsafeRawPointer(laneTable),
-          cornerTable: UnsafeRawPointer(cornerTable))
+          groupChannels: groupChannels, columnStep: columnStep, rowStep: rowStep,
+          laneTable: UnsafeRawPointer(laneTable), cornerTable: UnsafeRawPointer(cornerTable))
       }
       // 3. Multiply the tile's columns with the packed weights.
       if O.self == Float.self {
@@ -152,8 +163,9 @@ struct SamplingGeometry {
   let pixelStride: Int
 
   /// Fills the corner table of the output pixel (`oy`, `ox`) whose offsets and mask logits
-  /// start at `params`, 16 lanes (a block) at a time: each lane's 4 corner weights (mask x
-  /// bilinear, 0 for a corner outside the map) and 4 corner offsets.
+  /// start at `params`, 16 lanes (a block) at a time: each lane's 4 window weights (mask x
+  /// bilinear, 0 for a window row or column that is not sampled) and its window's offset (see
+  /// `DeformableConv`).
   /// Not inlined into the (large, generic) row loop: apart, its constants stay in registers
   /// across the blocks.
   @inline(never)
@@ -174,16 +186,20 @@ struct SamplingGeometry {
   ) {
     let rowStride32 = SIMD16<Int32>(repeating: Int32(truncatingIfNeeded: rowStride))
     let pixelStride32 = SIMD16<Int32>(repeating: Int32(truncatingIfNeeded: pixelStride))
-    let maxYu = SIMD16<UInt32>(repeating: UInt32(height - 1))
-    let maxXu = SIMD16<UInt32>(repeating: UInt32(width - 1))
-    let zero32 = SIMD16<Int32>(repeating: 0)
-    let one32 = SIMD16<Int32>(repeating: 1)
+    let zero = SIMD16<Float>()
     let lowY = SIMD16<Float>(repeating: -2)
     let highY = SIMD16<Float>(repeating: Float(height + 1))
     let highX = SIMD16<Float>(repeating: Float(width + 1))
+    // The window's first row (column) is at most H-2 (W-2), at least 0.
+    let lastStartY = SIMD16<Float>(repeating: Float(max(height - 2, 0)))
+    let lastStartX = SIMD16<Float>(repeating: Float(max(width - 2, 0)))
+    // Where the window's second row (column) sits from its first: 1, or far off (weight 0) on
+    // a map 1 pixel high (wide), whose window repeats the one row (column).
+    let secondY = SIMD16<Float>(repeating: height > 1 ? 1 : 8)
+    let secondX = SIMD16<Float>(repeating: width > 1 ? 1 : 8)
     let l0 = 16 &* block
     let lane = laneTable + 256 &* block
-    let corner = cornerTable + 512 &* block
+    let corner = cornerTable + 320 &* block
     var dy = SIMD16<Float>()
     var dx = SIMD16<Float>()
     var logit = SIMD16<Float>()
@@ -205,103 +221,94 @@ struct SamplingGeometry {
     py = py + Float(oy &- 1)
     var px: SIMD16<Float> = tapCol + dx
     px = px + Float(ox &- 1)
-    // Far-away (and NaN) positions become -2: every corner is then outside.
+    // Far-away (and NaN) positions become -2: both window rows (columns) then weigh 0.
     py = py.replacing(with: lowY, where: .!(py .>= lowY))
     py = py.replacing(with: highY, where: py .> highY)
     px = px.replacing(with: lowY, where: .!(px .>= lowY))
     px = px.replacing(with: highX, where: px .> highX)
-    let fy = py.rounded(.down)
-    let fx = px.rounded(.down)
-    let ly = py - fy
-    let lx = px - fx
-    let hy = 1 - ly
-    let hx = 1 - lx
+    var sy: SIMD16<Float> = py.rounded(.down)
+    sy = sy.replacing(with: lastStartY, where: sy .> lastStartY)
+    sy = sy.replacing(with: zero, where: sy .< zero)
+    var sx: SIMD16<Float> = px.rounded(.down)
+    sx = sx.replacing(with: lastStartX, where: sx .> lastStartX)
+    sx = sx.replacing(with: zero, where: sx .< zero)
+    // Distances of the sampling position from the window's rows and columns.
+    let ty0: SIMD16<Float> = py - sy
+    let ty1: SIMD16<Float> = ty0 - secondY
+    let tx0: SIMD16<Float> = px - sx
+    let tx1: SIMD16<Float> = tx0 - secondX
     // The sigmoid, spelt out: vectorSigmoid stays a call (see there).
     let mask = 1 / (1 + vectorExp(-logit))
-    let y0 = roundToInt32(fy)
-    let x0i = roundToInt32(fx)
-    let y1 = y0 &+ one32
-    let x1 = x0i &+ one32
-    // A corner index is inside when 0 <= i <= max: one unsigned compare (negatives wrap).
-    let vy0 = unsafeBitCast(y0, to: SIMD16<UInt32>.self) .<= maxYu
-    let vy1 = unsafeBitCast(y1, to: SIMD16<UInt32>.self) .<= maxYu
-    let vx0 = unsafeBitCast(x0i, to: SIMD16<UInt32>.self) .<= maxXu
-    let vx1 = unsafeBitCast(x1, to: SIMD16<UInt32>.self) .<= maxXu
-    // An outside corner gets weight 0 (its bilinear factor is zeroed) and reads at index 0,
-    // which is inside: 4 blends on the factors, 4 on the indices.
-    let zero = SIMD16<Float>()
-    let hyIn = hy.replacing(with: zero, where: .!vy0)
-    let lyIn = ly.replacing(with: zero, where: .!vy1)
-    let hxIn = hx.replacing(with: zero, where: .!vx0)
-    let lxIn = lx.replacing(with: zero, where: .!vx1)
-    let mhy = mask * hyIn
-    let mly = mask * lyIn
-    let w00 = mhy * hxIn
-    let w01 = mhy * lxIn
-    let w10 = mly * hxIn
-    let w11 = mly * lxIn
-    let cy0 = y0.replacing(with: zero32, where: .!vy0)
-    let cy1 = y1.replacing(with: zero32, where: .!vy1)
-    let cx0 = x0i.replacing(with: zero32, where: .!vx0)
-    let cx1 = x1.replacing(with: zero32, where: .!vx1)
-    let r0 = cy0 &* rowStride32 &+ firstChannel
-    let r1 = cy1 &* rowStride32 &+ firstChannel
-    let c0 = cx0 &* pixelStride32
-    let c1 = cx1 &* pixelStride32
-    corner.storeBytes(of: w00, as: SIMD16<Float>.self)
-    corner.storeBytes(of: w01, toByteOffset: 64, as: SIMD16<Float>.self)
-    corner.storeBytes(of: w10, toByteOffset: 128, as: SIMD16<Float>.self)
-    corner.storeBytes(of: w11, toByteOffset: 192, as: SIMD16<Float>.self)
-    corner.storeBytes(of: r0 &+ c0, toByteOffset: 256, as: SIMD16<Int32>.self)
-    corner.storeBytes(of: r0 &+ c1, toByteOffset: 320, as: SIMD16<Int32>.self)
-    corner.storeBytes(of: r1 &+ c0, toByteOffset: 384, as: SIMD16<Int32>.self)
-    corner.storeBytes(of: r1 &+ c1, toByteOffset: 448, as: SIMD16<Int32>.self)
+    let my0 = mask * hat(ty0)
+    let my1 = mask * hat(ty1)
+    let wx0 = hat(tx0)
+    let wx1 = hat(tx1)
+    let window: SIMD16<Int32> = roundToInt32(sy) &* rowStride32 &+ firstChannel
+    corner.storeBytes(of: my0 * wx0, as: SIMD16<Float>.self)
+    corner.storeBytes(of: my0 * wx1, toByteOffset: 64, as: SIMD16<Float>.self)
+    corner.storeBytes(of: my1 * wx0, toByteOffset: 128, as: SIMD16<Float>.self)
+    corner.storeBytes(of: my1 * wx1, toByteOffset: 192, as: SIMD16<Float>.self)
+    corner.storeBytes(of: window &+ roundToInt32(sx) &* pixelStride32, toByteOffset: 256, as: SIMD16<Int32>.self)
   }
 }
 
+/// The bilinear weight of a row (column) at distance `t` from the sampling position:
+/// `max(0, 1 - |t|)`.
+@inline(__always)
+private func hat(_ t: SIMD16<Float>) -> SIMD16<Float> {
+  let magnitude = unsafeBitCast(unsafeBitCast(t, to: SIMD16<UInt32>.self) & 0x7FFF_FFFF, to: SIMD16<Float>.self)
+  let w: SIMD16<Float> = 1 - magnitude
+  return w.replacing(with: SIMD16<Float>(), where: w .< SIMD16<Float>())
+}
+
 /// `column[k * cin + c] = sum over the 4 corners of weight * input[corner + c]` for every lane
-/// (see the tables in `deformConvRows`), one lane at a time: its 5 words are at constant
-/// displacements from one pointer, so the loop needs 4 registers of addresses.
+/// (see the tables in `deformConvRows`), one lane at a time: its words are at constant
+/// displacements from one pointer, and its 4 corners are one address and the column and row
+/// steps from it.
 @inline(__always)
 private func gatherColumns<I: MapElement>(
-  input: UnsafePointer<I>, column: UnsafeMutablePointer<Float>, lanes: Int, groupChannels: Int,
-  laneTable: UnsafeRawPointer, cornerTable: UnsafeRawPointer
+  input: UnsafePointer<I>, column: UnsafeMutablePointer<Float>, lanes: Int, groupChannels: Int, columnStep: Int,
+  rowStep: Int, laneTable: UnsafeRawPointer, cornerTable: UnsafeRawPointer
 ) {
+  let diagonalStep = columnStep &+ rowStep
   @inline(__always)
   func weight(_ corner: UnsafeRawPointer, _ i: Int) -> Float { corner.load(fromByteOffset: 64 &* i, as: Float.self) }
   @inline(__always)
-  func source(_ corner: UnsafeRawPointer, _ i: Int) -> UnsafePointer<I> {
-    input + Int(corner.load(fromByteOffset: 256 &+ 64 &* i, as: Int32.self))
+  func source(_ corner: UnsafeRawPointer) -> UnsafePointer<I> {
+    input + Int(corner.load(fromByteOffset: 256, as: Int32.self))
   }
   @inline(__always)
   func destination(_ lane: Int) -> UnsafeMutablePointer<Float> {
     column + Int(laneTable.load(fromByteOffset: 4 &* (64 &* (lane >> 4) &+ (lane & 15)) &+ 192, as: Int32.self))
   }
   @inline(__always)
-  func corners(_ lane: Int) -> UnsafeRawPointer { cornerTable + 4 &* (128 &* (lane >> 4) &+ (lane & 15)) }
+  func corners(_ lane: Int) -> UnsafeRawPointer { cornerTable + 4 &* (80 &* (lane >> 4) &+ (lane & 15)) }
   switch groupChannels {
   case 8:
     for l in 0..<lanes {
       let c = corners(l)
-      var v = I.load8(source(c, 0)) * weight(c, 0)
-      v = v.addingProduct(I.load8(source(c, 1)), weight(c, 1))
-      v = v.addingProduct(I.load8(source(c, 2)), weight(c, 2))
-      v = v.addingProduct(I.load8(source(c, 3)), weight(c, 3))
+      let p = source(c)
+      var v = I.load8(p) * weight(c, 0)
+      v = v.addingProduct(I.load8(p + columnStep), weight(c, 1))
+      v = v.addingProduct(I.load8(p + rowStep), weight(c, 2))
+      v = v.addingProduct(I.load8(p + diagonalStep), weight(c, 3))
       storeVector8(v, destination(l))
     }
   case 16:
     for l in 0..<lanes {
       let c = corners(l)
-      var v = I.load16(source(c, 0)) * weight(c, 0)
-      v = v.addingProduct(I.load16(source(c, 1)), weight(c, 1))
-      v = v.addingProduct(I.load16(source(c, 2)), weight(c, 2))
-      v = v.addingProduct(I.load16(source(c, 3)), weight(c, 3))
+      let p = source(c)
+      var v = I.load16(p) * weight(c, 0)
+      v = v.addingProduct(I.load16(p + columnStep), weight(c, 1))
+      v = v.addingProduct(I.load16(p + rowStep), weight(c, 2))
+      v = v.addingProduct(I.load16(p + diagonalStep), weight(c, 3))
       storeVector(v, destination(l))
     }
   default:
     for l in 0..<lanes {
       let c = corners(l)
-      let (p0, p1, p2, p3) = (source(c, 0), source(c, 1), source(c, 2), source(c, 3))
+      let p0 = source(c)
+      let (p1, p2, p3) = (p0 + columnStep, p0 + rowStep, p0 + diagonalStep)
       let (w0, w1, w2, w3) = (weight(c, 0), weight(c, 1), weight(c, 2), weight(c, 3))
       let dst = destination(l)
       for ch in 0..<groupChannels {
