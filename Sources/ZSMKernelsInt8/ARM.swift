@@ -2,8 +2,9 @@
 // (Sources/ZSMKernels/Conv/ARMReducedPrecision.swift, also tested as Embedded Swift by
 // Tests/ARM64/run.sh), tiles of 4 pixels x 16 output channels. On builds for ARMv8.2 dot products
 // (Package.swift defines ZSM_DOTPROD where the board's `build.march` has `+dotprod`) each step
-// is one `sdot v.4s, v.16b, v.4b[i]` (from C: Sources/CZSMNeon); on ARMv8.0 (rpi4) whole-vector
-// 16-bit multiply-adds compute the same integers. A dotprod build does not start on a CPU
+// is one `sdot v.4s, v.16b, v.4b[i]` (from C: Sources/CZSMNeon); on ARMv8.0 (rpi4) the widening
+// multiplies `smull`/`smlal` and the pairwise accumulate `sadalp` (also from C) compute the same
+// integers. A dotprod build does not start on a CPU
 // without `asimddp` (AT_HWCAP, checked by CZSMCPU before main), so `sdot` never meets a CPU that
 // lacks it.
 //
@@ -33,7 +34,7 @@
   #if ZSM_DOTPROD
     public let int8BackendName = "NEON sdot (ARMv8.2 dotprod)"
   #else
-    public let int8BackendName = "NEON 16-bit multiply-add (ARMv8.0, no sdot)"
+    public let int8BackendName = "NEON smull/sadalp (ARMv8.0, no sdot)"
   #endif
 
   /// The aarch64 driver: `conv3x3Int8Dot` on the staged map (a `FeatureMapS8`) and a view of the

@@ -28,8 +28,9 @@ target_re = re.compile(r'\b([0-9a-f]+) <')
 # name, function regex, required mnemonics in the hot loop, elements per trip
 # ('macs:N' = N multiply-accumulates per trip, 'stored' = from the bytes the loop stores),
 # calls allowed in the hot loop (each callee is itself a checked, vectorised kernel below),
-# scalar FP allowed in the hot loop ('v80': a v8.2 kernel, not checked without --fp16). A required
-# mnemonic written 'v82:x' is required only with --fp16 (the ARMv8.2-A+fp16+dotprod build).
+# scalar FP allowed in the hot loop ('v80': a v8.2 kernel, not checked without --fp16; 'v82': a
+# v8.0 form, checked only without it). A required mnemonic written 'v82:x' is required only with
+# --fp16 (the ARMv8.2-A+fp16+dotprod build), 'v80:x' only without.
 KERNELS = [
     # aarch64 tiles: 6 pixels x 16 channels (24 of NEON's 32 registers; Tools/gen-kernels.py).
     ('conv 16-ch block (p6x16)', r'^conv3x3\(', ['fmla.4s'], 'macs:96', [], False),
@@ -57,6 +58,10 @@ KERNELS = [
     # fp32 conv are the kernels to use).
     ('fp16-arith conv (p8x16, by element)', r'^conv3x3F16Arith\(', ['v82:fmla.8h'], 'macs:1024', [], 'v80'),
     ('int8 sdot conv (p4x16, 2x unrolled)', r'^conv3x3Int8Dot\(', ['v82:sdot.4s'], 'macs:2048', [], 'v80'),
+    # The same kernel in the v8.0 build: widening multiplies (smull, smlal) and sadalp instead.
+    # (16 input channels per trip: 2 x 16 spilled the accumulators.)
+    ('int8 smull conv (p4x16)', r'^conv3x3Int8Dot\(', ['v80:smull.8h', 'v80:smlal.8h', 'v80:sadalp.4s'],
+     'macs:1024', [], 'v82'),
     # Not a kernel: the fp16 probe of Shims.swift; with --fp16 (the v8.2 build) it must be fmla v.8h.
     ('fp16 probe (Shims.swift)', r'^zsm_probe_fp16_fma$|^zsmProbeFP16FMA\(', [], 'stored16', [], True),
 ]
@@ -75,6 +80,7 @@ SCALAR_FP = ('fmadd(s)', 'fmsub(s)', 'fmul(s)', 'fadd(s)', 'fsub(s)', 'fdiv(s)')
 
 def classify(m, ops):
     if m in ('fmla', 'fmls', 'fmul', 'fadd', 'fsub', 'fdiv', 'fmadd', 'fmsub', 'fmlal', 'sdot', 'udot',
+             'smull', 'smull2', 'smlal', 'smlal2', 'sadalp',
              'fcvtl', 'fcvtl2', 'fcvtn', 'fcvtn2', 'fcvt', 'fmax', 'fmin', 'frintm', 'frintn', 'mul'):
         shape = re.search(r'\.(\d+[bhsd])\b', ops)
         if shape:
@@ -147,8 +153,10 @@ def main():
           f'{"vector FP":28} notes')
     for name, pattern, required, elems, allowed_calls, scalar_ok in KERNELS:
         if scalar_ok == 'v80' and not fp16:
-            print(f'{name:40} -  (v8.0 build: fp16 FMAs scalarised, dot products in 16-bit vector arithmetic; '
-                  'checked for correctness only)')
+            print(f'{name:40} -  (v8.0 build: fp16 FMAs scalarised, no sdot; checked for correctness only)')
+            continue
+        if scalar_ok == 'v82' and fp16:
+            print(f'{name:40} -  (the v8.0 form of a kernel checked above)')
             continue
         cands = [(f, i) for f, i in funcs.items() if re.search(pattern, f) and len(i) > 6]
         if not cands:
@@ -164,7 +172,7 @@ def main():
         for s, e in loops:
             body = [(a, m, o) for a, m, o in insns if s <= a <= e]
             hist = Counter(c for c in (classify(m, o) for _, m, o in body) if c)
-            vec = sum(v for k, v in hist.items() if re.match(r'f\w+\.(4s|8h)|sdot', k))
+            vec = sum(v for k, v in hist.items() if re.match(r'f\w+\.(4s|8h)|sdot|smull|smlal|sadalp', k))
             stored = sum(stored_bytes(m, o) for _, m, o in body if '[sp' not in o)
             pref = HOT_LOOP_PREFERENCE.get(name)
             key = ((pref(hist, stored) if pref else True), vec + hist['fcvt.4s'] + hist['fcvtl.4s'], stored)
@@ -185,7 +193,7 @@ def main():
         if fp16 and name.startswith('fp16 probe'):
             required = ['fmla.8h']
         required = [r[4:] for r in required if r.startswith('v82:')] if fp16 else \
-            [r for r in required if not r.startswith('v82:')]
+            [r[4:] if r.startswith('v80:') else r for r in required if not r.startswith('v82:')]
         for r in required:
             if merged[r] == 0:
                 problems.append(f'no {r} (scalarised?)')

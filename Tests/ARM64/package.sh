@@ -5,8 +5,8 @@
 # Cortex-A76: zsm's build flags and start-up CPU check, `zsm infer` on a fixture against its
 # expected output, the 6x16 conv micro-kernel's, fp16 conv's and int8 conv's (`sdot`)
 # disassembly, and the golden, precision (fp16, int8) and kernel tests. The kernel tests again built for Boards/rpi4.json (ARMv8.0: no fp16 arithmetic,
-# no dotprod) and run as a Cortex-A72, so both dispatch paths run (int8: the 16-bit
-# multiply-adds instead of `sdot`, checked in zsm's disassembly). It also keeps the package
+# no dotprod) and run as a Cortex-A72, so both dispatch paths run (int8: the widening
+# multiplies smull/smlal and sadalp instead of `sdot`, checked in zsm's disassembly). It also keeps the package
 # compiling with Swift 6.2 (the newest Swift with an aarch64 Linux runtime to be had here).
 #   Tests/ARM64/package.sh                # as root; ~20 min the first time on a machine (roots)
 #   OUT=/tmp/x Tests/ARM64/package.sh     # logs and outputs (default /tmp/zsm-arm64-package)
@@ -145,18 +145,20 @@ fi
 V80=.build-aarch64-rpi4
 step "cross build for rpi4 (Boards/rpi4.json: cortex-a72, ARMv8.0): the kernel tests"
 if cross_build rpi4 "$V80" build-rpi4.log --build-tests; then
-  # The int8 backend without dot products: conv3x3Int8Dot's 16-bit multiply-adds, no sdot.
+  # The int8 backend without dot products: conv3x3Int8Dot's smull/smlal/sadalp, no sdot.
   R4=$V80/release/zsm
   qemu-aarch64-static -L "$SYSROOT" -cpu cortex-a72 "$R4" --version > "$OUT/version-rpi4.txt" 2>&1
-  grep -q '^int8 kernels: yes (NEON 16-bit' "$OUT/version-rpi4.txt" \
-    || fail "the rpi4 zsm --version does not name the 16-bit int8 backend (see $OUT/version-rpi4.txt)"
+  grep -q '^int8 kernels: yes (NEON smull' "$OUT/version-rpi4.txt" \
+    || fail "the rpi4 zsm --version does not name the smull int8 backend (see $OUT/version-rpi4.txt)"
   aarch64-linux-gnu-objdump -d --no-show-raw-insn "$R4" > "$OUT/zsm-rpi4.dis"
   awk '/^[0-9a-f]+ <\$s10ZSMKernels14conv3x3Int8Dot/{f=1} f && /^$/{exit} f' "$OUT/zsm-rpi4.dis" \
     > "$OUT/conv3x3Int8Dot-rpi4.dis"
-  m=$(grep -cE $'\t(mla|mul|smlal2?|smull2?)\tv[0-9]+\\.(8h|4s)' "$OUT/conv3x3Int8Dot-rpi4.dis")
+  m=$(grep -cE $'\t(smlal2?|smull2?)\tv[0-9]+\\.8h, v[0-9]+\\.(8|16)b' "$OUT/conv3x3Int8Dot-rpi4.dis")
+  p=$(grep -cE $'\tsadalp\tv[0-9]+\\.4s, v[0-9]+\\.8h' "$OUT/conv3x3Int8Dot-rpi4.dis")
   d=$(grep -cE $'\tsdot\t' "$OUT/conv3x3Int8Dot-rpi4.dis")
-  echo "rpi4 conv3x3Int8Dot: integer vector multiply(-add)s $m, sdot $d"
-  [ "$m" -ge 128 ] && [ "$d" -eq 0 ] || fail "rpi4 conv3x3Int8Dot: $m vector multiply(-add)s (expected >= 128), $d sdot (expected 0)"
+  echo "rpi4 conv3x3Int8Dot: smull/smlal $m, sadalp $p, sdot $d"
+  [ "$m" -ge 128 ] && [ "$p" -ge 64 ] && [ "$d" -eq 0 ] \
+    || fail "rpi4 conv3x3Int8Dot: $m smull/smlal (expected >= 128), $p sadalp (>= 64), $d sdot (expected 0)"
 
   step "kernel tests (XCTest) as a Cortex-A72: code for ARMv8.0, no fp16 arithmetic, no dotprod"
   mapfile -t tests < <(classes "$V80" cortex-a72 ZSMKernelsTests)

@@ -34,10 +34,11 @@ if [ ${#need[@]} -gt 0 ]; then
 fi
 
 mapfile -t SOURCES < <(find Sources/ZSMKernels -name '*.swift' | sort)
-# v82 also turns on the sdot path of conv3x3Int8Dot: `vdotq_s32` from the C header of
-# Sources/CZSMNeon, imported by Sources/ZSMKernels/Conv/SDot.swift under `#if ZSM_DOTPROD`
-# (otherwise ZSMKernels imports nothing), as in the package build.
-declare -A MARCH=([v80]="" [v82]="-Xcc -march=armv8.2-a+fp16+dotprod -D ZSM_DOTPROD -I Sources/CZSMNeon/include")
+# conv3x3Int8Dot's products come from the C header of Sources/CZSMNeon, imported by
+# Sources/ZSMKernels/Conv/SDot.swift as in the package build: v82 turns on its sdot path
+# (`vdotq_s32`), v80 has the smull/smlal/sadalp one.
+declare -A MARCH=([v80]="-I Sources/CZSMNeon/include"
+  [v82]="-Xcc -march=armv8.2-a+fp16+dotprod -D ZSM_DOTPROD -I Sources/CZSMNeon/include")
 echo "== compiling ${#SOURCES[@]} kernel files + Shims.swift as Embedded Swift for aarch64 (v80, v82 in parallel)"
 for v in v80 v82; do
   # shellcheck disable=SC2086
@@ -143,6 +144,41 @@ print(('PASS' if ok else 'FAIL') + '  fp16 <= 1/2 and int8 <= 1/4 of fp32')
 sys.exit(0 if ok else 1)
 PY
     [ "${PIPESTATUS[0]}" -eq 0 ] || fail "instructions per output element (see $OUT/insns-per-element.txt)"
+  fi
+fi
+
+# The same for the v8.0 build on a Cortex-A72 (Pi 4: no sdot, no fp16 arithmetic): fp32 conv3x3
+# against conv3x3Int8Dot's smull/smlal/sadalp form (32 products in 3 instructions where fp32
+# does 4 in one fmla, but a quarter of the loads; its 16-bit lane predecessor took 1.4x fp32).
+echo "== executed instructions per output element (v80@cortex-a72, 64->64 3x3 conv, 16x12, LeakyReLU)"
+if [ -x "$OUT/selftest-v80" ]; then
+  declare -A COUNT80
+  for k in 0 2; do
+    for r in 1 2; do
+      log="$OUT/count80-$k-$r.log"
+      if qemu-aarch64-static -cpu cortex-a72 -L "$SYSROOT" -d in_asm,exec,nochain -D "$log" \
+          "$OUT/selftest-v80" count $k $r > "$OUT/count80-$k-$r.out" 2>&1; then
+        COUNT80[$k-$r]=$(python3 Tests/ARM64/insncount.py "$log")
+      else
+        fail "instruction count run (v80): kernel $k x$r (see $OUT/count80-$k-$r.out)"
+      fi
+      rm -f "$log"
+    done
+  done
+  if [ ${#COUNT80[@]} -eq 4 ]; then
+    elems=$(sed -n 's/.* \([0-9]*\) output elements$/\1/p' "$OUT/count80-0-1.out")
+    python3 - "$elems" "${COUNT80[0-1]}" "${COUNT80[0-2]}" "${COUNT80[2-1]}" "${COUNT80[2-2]}" << 'PY' \
+      | tee "$OUT/insns-per-element-v80.txt"
+import sys
+n = int(sys.argv[1])
+c = [int(x) for x in sys.argv[2:]]
+fp32, int8 = (c[1] - c[0]) / n, (c[3] - c[2]) / n
+print(f'instructions per output element (v8.0): fp32 {fp32:.1f}, int8 {int8:.1f} ({int8 / fp32:.3f})')
+ok = fp32 > 0 and int8 <= fp32 * 0.9
+print(('PASS' if ok else 'FAIL') + '  int8 <= 0.9 of fp32 without sdot')
+sys.exit(0 if ok else 1)
+PY
+    [ "${PIPESTATUS[0]}" -eq 0 ] || fail "instructions per output element, v8.0 (see $OUT/insns-per-element-v80.txt)"
   fi
 fi
 

@@ -269,7 +269,7 @@ final class BoardPrecisionTests: XCTestCase {
       // Every aarch64 build has int8 kernels: `sdot` exactly where the board has dot products
       // (its build defines ZSM_DOTPROD), the 16-bit multiply-adds elsewhere.
       if board.arch == "aarch64" {
-        XCTAssertEqual(plan.int8, board.features.contains("asimddp") ? "sdot" : "neon16", file)
+        XCTAssertEqual(plan.int8, board.features.contains("asimddp") ? "sdot" : "smull", file)
       }
       // fp16: FP16ArithmeticTests.testBoardFilesStateWhatTheNetworkRuns.
     }

@@ -1,5 +1,5 @@
 // Reduced-precision 3x3 convolutions for ARM (issue 7): fp16 arithmetic (`fmla v.8h`, by element)
-// and int8 dot products (`sdot v.4s, v.16b, v.4b[i]`).
+// and int8 products (`sdot v.4s, v.16b, v.4b[i]`, or `smull`/`smlal`/`sadalp` without it).
 //
 // Both exist only on arm64. They compile for every arm64 CPU, but they are fast only where the
 // CPU has the instructions:
@@ -9,11 +9,12 @@
 // - `conv3x3Int8Dot` (the aarch64 backend of ZSMKernelsInt8's `conv3x3Int8`, the network's int8
 //   path) uses `sdot` when the module is compiled with `-D ZSM_DOTPROD -Xcc
 //   -march=armv8.2-a+dotprod` (Package.swift does for a board whose `build.march` has
-//   `+dotprod`); SDot.swift imports it from C (`vdotq_s32` in CZSMNeon's header, inlined) under
-//   that `#if`, so that this module otherwise imports nothing. LLVM forms `sdot` from a plain
-//   scalar dot-product loop but not from the lane loops a register-blocked tile needs, so the
-//   instruction is called directly; otherwise whole-vector 16-bit arithmetic computes the same
-//   integers (about 10 instructions per `sdot`).
+//   `+dotprod`); otherwise (ARMv8.0) widening multiplies: per 4 input channels, `uzp1`/`uzp2`
+//   pair the weights' input channels, `dup .8h` splats an input pair, and `smull`, `smlal`,
+//   `sadalp` accumulate 32 products in 3 instructions, the same integers. SDot.swift imports
+//   both from C (CZSMNeon's header, inlined): LLVM forms `sdot` from a plain scalar dot-product
+//   loop but not from the lane loops a register-blocked tile needs, and the 16-bit lane
+//   arithmetic that Swift SIMD can write took about 10 instructions per 16 products.
 // Tests/ARM64/run.sh checks both against scalar references under qemu and counts the executed
 // instructions per output element against the fp32 `conv3x3`.
 #if arch(arm64)
@@ -357,29 +358,30 @@
     UnsafeRawPointer(p).loadUnaligned(as: SIMD16<Int8>.self)
   }
 
-  /// `acc[i] + sum_k w[4i+k] * x[4*group+k]` for i in 0..<4: `sdot v.4s, w.16b, x.4b[group]`.
-  @inline(__always)
-  func dotLane(_ acc: SIMD4<Int32>, _ w: SIMD16<Int8>, _ x: SIMD16<Int8>, _ group: Int) -> SIMD4<Int32> {
-    let words = unsafeBitCast(x, to: SIMD4<Int32>.self)
-    let splat = unsafeBitCast(SIMD4<Int32>(repeating: words[group]), to: SIMD16<Int8>.self)
+  enum ZSMInt8Products {
     #if ZSM_DOTPROD
-      return sdot(acc, w, splat)  // SDot.swift
+      static let twoBlocksPerTrip = true
     #else
-      // Without dot products, in whole vectors (lane loops over the bytes stay scalar): sign-extend
-      // the even and odd bytes of each 16-bit lane by shifts, multiply-add them in 16 bits (at most
-      // 2 * 127 * 128 = 32512), then add the two 16-bit halves of each 32-bit lane.
-      let wv = unsafeBitCast(w, to: SIMD8<Int16>.self)
-      let xv = unsafeBitCast(splat, to: SIMD8<Int16>.self)
-      // Typed steps: Swift 6.2 cannot type-check these as single expressions in reasonable time.
-      let wLo: SIMD8<Int16> = (wv &<< 8) &>> 8
-      let xLo: SIMD8<Int16> = (xv &<< 8) &>> 8
-      let pairs: SIMD8<Int16> = wLo &* xLo &+ (wv &>> 8) &* (xv &>> 8)
-      let u = unsafeBitCast(pairs, to: SIMD4<Int32>.self)
-      let uLo: SIMD4<Int32> = (u &<< 16) &>> 16
-      let uHi: SIMD4<Int32> = u &>> 16
-      return acc &+ uLo &+ uHi
+      static let twoBlocksPerTrip = false
     #endif
   }
+
+  #if ZSM_DOTPROD
+    /// `acc[i] + sum_k w[4i+k] * x[4*group+k]` for i in 0..<4: `sdot v.4s, w.16b, x.4b[group]`.
+    @inline(__always)
+    func dotLane(_ acc: SIMD4<Int32>, _ w: SIMD16<Int8>, _ x: SIMD16<Int8>, _ group: Int) -> SIMD4<Int32> {
+      let words = unsafeBitCast(x, to: SIMD4<Int32>.self)
+      let splat = unsafeBitCast(SIMD4<Int32>(repeating: words[group]), to: SIMD16<Int8>.self)
+      return sdot(acc, w, splat)  // SDot.swift
+    }
+  #else
+    /// 16-bit lane `lane` of `x` (2 input codes) in every 16-bit lane: `dup v.8h, v.h[lane]`.
+    @inline(__always)
+    func splatPair(_ x: SIMD16<Int8>, _ lane: Int) -> SIMD16<Int8> {
+      let halves = unsafeBitCast(x, to: SIMD8<Int16>.self)
+      return unsafeBitCast(SIMD8<Int16>(repeating: halves[lane]), to: SIMD16<Int8>.self)
+    }
+  #endif
 
   /// The 4 bytes at `p` in every 32-bit lane.
   @inline(__always)
@@ -476,22 +478,48 @@
       let w1 = loadBytes16(bp + 16)
       let w2 = loadBytes16(bp + 32)
       let w3 = loadBytes16(bp + 48)
-      c00 = dotLane(c00, w0, x0, g)
-      c01 = dotLane(c01, w1, x0, g)
-      c02 = dotLane(c02, w2, x0, g)
-      c03 = dotLane(c03, w3, x0, g)
-      c10 = dotLane(c10, w0, x1, g)
-      c11 = dotLane(c11, w1, x1, g)
-      c12 = dotLane(c12, w2, x1, g)
-      c13 = dotLane(c13, w3, x1, g)
-      c20 = dotLane(c20, w0, x2, g)
-      c21 = dotLane(c21, w1, x2, g)
-      c22 = dotLane(c22, w2, x2, g)
-      c23 = dotLane(c23, w3, x2, g)
-      c30 = dotLane(c30, w0, x3, g)
-      c31 = dotLane(c31, w1, x3, g)
-      c32 = dotLane(c32, w2, x3, g)
-      c33 = dotLane(c33, w3, x3, g)
+      #if ZSM_DOTPROD
+        c00 = dotLane(c00, w0, x0, g)
+        c01 = dotLane(c01, w1, x0, g)
+        c02 = dotLane(c02, w2, x0, g)
+        c03 = dotLane(c03, w3, x0, g)
+        c10 = dotLane(c10, w0, x1, g)
+        c11 = dotLane(c11, w1, x1, g)
+        c12 = dotLane(c12, w2, x1, g)
+        c13 = dotLane(c13, w3, x1, g)
+        c20 = dotLane(c20, w0, x2, g)
+        c21 = dotLane(c21, w1, x2, g)
+        c22 = dotLane(c22, w2, x2, g)
+        c23 = dotLane(c23, w3, x2, g)
+        c30 = dotLane(c30, w0, x3, g)
+        c31 = dotLane(c31, w1, x3, g)
+        c32 = dotLane(c32, w2, x3, g)
+        c33 = dotLane(c33, w3, x3, g)
+      #else
+        // Output channels 0-7 (a) then 8-15 (b), input channels k0, k1 (01) and k2, k3 (23) of
+        // group g, the input pairs splatted for each half: with both halves' weights and the
+        // 8 splats live at once, 16 accumulators and 4 input vectors left too few registers
+        // (106 q spills in the loop).
+        let (lo, hi) = (2 &* g, 2 &* g &+ 1)
+        let (a01, a23) = pairWeights(w0, w1)
+        c00 = mulPairsLow(c00, a01, splatPair(x0, lo), a23, splatPair(x0, hi))
+        c01 = mulPairsHigh(c01, a01, splatPair(x0, lo), a23, splatPair(x0, hi))
+        c10 = mulPairsLow(c10, a01, splatPair(x1, lo), a23, splatPair(x1, hi))
+        c11 = mulPairsHigh(c11, a01, splatPair(x1, lo), a23, splatPair(x1, hi))
+        c20 = mulPairsLow(c20, a01, splatPair(x2, lo), a23, splatPair(x2, hi))
+        c21 = mulPairsHigh(c21, a01, splatPair(x2, lo), a23, splatPair(x2, hi))
+        c30 = mulPairsLow(c30, a01, splatPair(x3, lo), a23, splatPair(x3, hi))
+        c31 = mulPairsHigh(c31, a01, splatPair(x3, lo), a23, splatPair(x3, hi))
+        let (b01, b23) = pairWeights(w2, w3)
+        c02 = mulPairsLow(c02, b01, splatPair(x0, lo), b23, splatPair(x0, hi))
+        c03 = mulPairsHigh(c03, b01, splatPair(x0, lo), b23, splatPair(x0, hi))
+        c12 = mulPairsLow(c12, b01, splatPair(x1, lo), b23, splatPair(x1, hi))
+        c13 = mulPairsHigh(c13, b01, splatPair(x1, lo), b23, splatPair(x1, hi))
+        c22 = mulPairsLow(c22, b01, splatPair(x2, lo), b23, splatPair(x2, hi))
+        c23 = mulPairsHigh(c23, b01, splatPair(x2, lo), b23, splatPair(x2, hi))
+        c32 = mulPairsLow(c32, b01, splatPair(x3, lo), b23, splatPair(x3, hi))
+        c33 = mulPairsHigh(c33, b01, splatPair(x3, lo), b23, splatPair(x3, hi))
+      #endif
       bp += 64
     }
     // No nested function calls `step` (a nested function calling another that captures the
@@ -504,7 +532,9 @@
       for run in 0..<runs {
         let off = ky &* kyStride &+ run &* kxStride
         var ic = 0
-        while ic &+ 32 <= runLength {  // 2 x 16 input channels per trip: half the loop overhead
+        // 2 x 16 input channels per trip: half the loop overhead. Not without dot products,
+        // whose steps need more registers: with 8 input vectors live, the accumulators spilled.
+        while ZSMInt8Products.twoBlocksPerTrip && ic &+ 32 <= runLength {
           let at = off &+ ic
           let x0 = loadBytes16(a0 + at)
           let x1 = loadBytes16(a1 + at)
@@ -524,7 +554,7 @@
           step(y0, y1, y2, y3, 3)
           ic &+= 32
         }
-        if ic &+ 16 <= runLength {  // 16 input channels of every pixel
+        while ic &+ 16 <= runLength {  // 16 input channels of every pixel
           let at = off &+ ic
           let x0 = loadBytes16(a0 + at)
           let x1 = loadBytes16(a1 + at)

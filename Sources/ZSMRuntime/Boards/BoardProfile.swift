@@ -175,13 +175,14 @@ public struct BoardProfile: Equatable, Sendable {
     /// "arithmetic" (fp16 FMA, ARMv8.2 fphp).
     public var fp16: String
     /// The int8 kernel family: "vnni" (AVX-512 VNNI), "avx2" (AVX2 `vpmaddwd`), "sdot" (ARMv8.2
-    /// dotprod), "neon16" (aarch64 without dotprod: 16-bit NEON multiply-adds) or "none".
+    /// dotprod), "smull" (aarch64 without dotprod: NEON widening multiplies, `smull`/`smlal`/
+    /// `sadalp`) or "none".
     public var int8: String
     public var layers: [Layer]
     public var note: String?
 
     public static let fp16Modes = ["storage", "arithmetic"]
-    public static let int8Kernels = ["vnni", "avx2", "sdot", "neon16", "none"]
+    public static let int8Kernels = ["vnni", "avx2", "sdot", "smull", "none"]
     public static let layerChoices = ["fp32", "storage", "arithmetic", "int8"]
     /// The layer groups (see ZSMModel's `Int8Policy.group(of:)`).
     public static let groups = [
