@@ -358,6 +358,9 @@
     UnsafeRawPointer(p).loadUnaligned(as: SIMD16<Int8>.self)
   }
 
+  /// Whether `int8Tile` reads 2 x 16 input channels per trip (half the loop overhead) or 16:
+  /// without dot products a step needs more registers (paired weights, splatted inputs), and
+  /// with the 8 input vectors of 2 x 16 live the accumulators spilled.
   enum ZSMInt8Products {
     #if ZSM_DOTPROD
       static let twoBlocksPerTrip = true
@@ -497,9 +500,8 @@
         c33 = dotLane(c33, w3, x3, g)
       #else
         // Output channels 0-7 (a) then 8-15 (b), input channels k0, k1 (01) and k2, k3 (23) of
-        // group g, the input pairs splatted for each half: with both halves' weights and the
-        // 8 splats live at once, 16 accumulators and 4 input vectors left too few registers
-        // (106 q spills in the loop).
+        // group g; each pixel's two input pairs splatted (LLVM shares the splats between the
+        // halves).
         let (lo, hi) = (2 &* g, 2 &* g &+ 1)
         let (a01, a23) = pairWeights(w0, w1)
         c00 = mulPairsLow(c00, a01, splatPair(x0, lo), a23, splatPair(x0, hi))
@@ -532,8 +534,6 @@
       for run in 0..<runs {
         let off = ky &* kyStride &+ run &* kxStride
         var ic = 0
-        // 2 x 16 input channels per trip: half the loop overhead. Not without dot products,
-        // whose steps need more registers: with 8 input vectors live, the accumulators spilled.
         while ZSMInt8Products.twoBlocksPerTrip && ic &+ 32 <= runLength {
           let at = off &+ ic
           let x0 = loadBytes16(a0 + at)
