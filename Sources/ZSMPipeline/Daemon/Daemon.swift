@@ -368,6 +368,7 @@ public final class Daemon {
         config = previous
         throw error
       }
+      MemoryLimit.releaseFreeHeap()  // the previous network's buffers
       log("configuration reloaded from \(configPath)")
     } catch { log("reload failed, keeping the previous configuration: \(error)") }
   }

@@ -1,3 +1,4 @@
+import CZSMCPU
 import Synchronization
 
 #if canImport(Glibc)
@@ -94,6 +95,14 @@ public enum MemoryLimit {
   public static func deallocate(_ pointer: UnsafeMutableRawPointer, byteCount: Int) {
     if byteCount >= mappedThreshold { munmap(pointer, byteCount) } else { free(pointer) }
     state.withLock { $0.inUse -= byteCount }
+  }
+
+  /// Gives the heap's free pages back to the kernel (glibc `malloc_trim(0)`; nothing elsewhere).
+  /// For a long-running process after it released one network and built another: the freed
+  /// buffers below the mapping threshold otherwise stay resident in whatever pieces the new
+  /// allocations did not reuse, and the resident size after a reload wanders by megabytes.
+  public static func releaseFreeHeap() {
+    _ = zsm_release_free_heap()
   }
 
   /// `n` with a decimal unit (B, kB, MB, GB, TB), as the error messages show sizes.
