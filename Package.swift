@@ -187,8 +187,8 @@ let int8Settings: [SwiftSetting] = int8Defines + vnniDefine
 let zsmTargets: [Target] = [
   // MARK: - Runtime (no third-party dependencies)
 
-  /// The arithmetic. Imports nothing (no Foundation, no Glibc; CZSMNeon's `sdot` on dotprod
-  /// aarch64 builds), so the same files also compile as Embedded Swift for aarch64.
+  /// The arithmetic. Imports nothing (no Foundation, no Glibc; on aarch64 CZSMNeon's header for
+  /// the int8 products), so the same files also compile as Embedded Swift for aarch64.
   .target(name: "ZSMKernels", dependencies: ["CZSMNeon"], swiftSettings: kernelsModuleSettings),
   /// Header-only C: the ARM instructions Swift 6.2 cannot reach (`sdot`, byte narrowing), as
   /// `static inline` functions the importing Swift inlines; empty on x86.
