@@ -17,8 +17,8 @@ struct Bench: ParsableCommand {
       Always build in release mode for the CPU you run on:
         swift build -c release && .build/release/zsm bench
       Names are stable for scripts, e.g. conv3x3-64-64-180x144, conv1x1-128-64-180x144,
-      deform3x3-64-64-g8-180x144 (sampling + multiply, excluding its offset conv). Each stride-1
-      3x3 shape of the released (nf 64) and compact (nf 16) networks runs direct and by Winograd
+      deform3x3-64-64-g8-180x144 (sampling + multiply, excluding its offset conv; the shipped
+      ZSM-Lite's is deform3x3-16-16-g2-80x60). Each stride-1 3x3 shape of the released (nf 64) and compact (nf 16) networks runs direct and by Winograd
       F(4,3), e.g. conv3x3-64-64-80x60 and conv3x3-64-64-80x60-winograd (GFLOP/s counted as the
       direct convolution's FLOPs: the effective rate; the ratio of the two is the speed-up).
 
@@ -189,9 +189,14 @@ struct BenchReport {
     {
       out.append("conv3x3-64-64-180x144: \(n) threads are \(fmt(one.seconds / many.seconds, 2))x one thread")
     }
-    for t in threads {
-      if let d = find("deform3x3-64-64-g8-180x144", t), let c = find("conv3x3-64-64-180x144", t) {
-        out.append("deform3x3-64-64-g8-180x144 / conv3x3-64-64-180x144 time at \(t)T: \(fmt(d.seconds / c.seconds, 2))")
+    // The released network's deformable shape and the shipped ZSM-Lite's.
+    for (deform, conv) in [
+      ("deform3x3-64-64-g8-180x144", "conv3x3-64-64-180x144"), ("deform3x3-16-16-g2-80x60", "conv3x3-16-16-80x60"),
+    ] {
+      for t in threads {
+        if let d = find(deform, t), let c = find(conv, t) {
+          out.append("\(deform) / \(conv) time at \(t)T: \(fmt(d.seconds / c.seconds, 2))")
+        }
       }
     }
     return out

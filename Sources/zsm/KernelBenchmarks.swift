@@ -32,6 +32,7 @@ enum KernelBenchmarks {
       conv3x3(cin: 64, cout: 216, width: 180, height: 144),
       conv1x1(cin: 128, cout: 64, width: 180, height: 144),
       deform3x3(channels: 64, groups: 8, width: 180, height: 144),
+      deform3x3(channels: 16, groups: 2, width: 80, height: 60),
     ]
   }
 
@@ -43,7 +44,10 @@ enum KernelBenchmarks {
     let shapes: [(cin: Int, cout: Int, width: Int, height: Int, direct: Bool)] = [
       (64, 64, 180, 144, false), (64, 64, 80, 60, true), (64, 64, 40, 30, true), (64, 64, 20, 15, true),
       (128, 64, 180, 144, false), (64, 216, 180, 144, false), (64, 256, 180, 144, false), (64, 216, 80, 60, true),
-      (16, 16, 80, 60, true), (32, 64, 80, 60, true), (16, 54, 80, 60, true),
+      // ZSM-Lite (nf 16): residual blocks, LSTM gate conv, offset/mask conv, offset and fea convs,
+      // then the x4 tail (upconv1, upconv2, HRconv).
+      (16, 16, 80, 60, true), (32, 64, 80, 60, true), (16, 54, 80, 60, true), (32, 16, 80, 60, true),
+      (16, 64, 80, 60, true), (16, 64, 160, 120, true), (16, 16, 320, 240, true),
     ]
     var cases: [KernelBenchmark] = []
     for s in shapes {

@@ -37,9 +37,11 @@ KERNELS = [
     ('conv 16-ch tail (p5x16)', r'^microKernel_p5x16\(', ['fmla.4s'], 'macs:80', [], False),
     ('conv1x1 16-ch block', r'^conv1x1\(', ['fmla.4s'], 'macs:96', [], False),
     ('deform GEMM (runTileRow)', r'^runTileRow\(', ['fmla.4s'], 'macs:96', [], False),
-    ('deform gather (8 ch/group)', r'^deformConv3x3\(', ['fmla.4s'], 'stored', [], False),
-    ('deform gather (16 ch/group)', r'^deformConv3x3\(', ['fmla.4s'], 'stored', [], False),
+    # The gather is out of line (its fp32 and fp16-input specialisations; the larger is checked).
+    ('deform gather (8 ch/group)', r'^specialized gatherColumns<', ['fmla.4s'], 'stored', [], False),
+    ('deform gather (16 ch/group)', r'^specialized gatherColumns<', ['fmla.4s'], 'stored', [], False),
     ('deform coordinates (16 taps)', r'^SamplingGeometry\.fillCornerTable\(', ['fmul.4s'], 'body:16', [], False),
+    ('deform coordinates, chunks', r'^SamplingGeometry\.fillChunkCornerTable\(', ['fmul.4s'], 'body:16', [], False),
     # The pixel loop calls the per-pixel kernel, checked on its own below (out of line: see
     # Resize.swift); its taps are scalar per pixel, so scalar FP is allowed.
     ('upsample2x', r'^upsample2x\(', [], 'stored', ['specialized upsamplePixel', 'upsamplePixel'],

@@ -13,6 +13,14 @@
 /// L2-resident) and the same register-blocked micro-kernel as the 3x3 convolution multiplies it
 /// with the packed weights. Coordinates and corner weights are computed once per
 /// (pixel, group, tap), 16 lanes at a time, and the corners are read as channel vectors.
+/// With fewer than 64 lanes (groups x taps) a pixel leaves much of its last block empty (14 of
+/// 32 lanes at 2 groups), so the lanes of `chunkPixels` neighbouring pixels are computed
+/// together, filling whole blocks (8 pixels of 18 lanes at 2 groups: 9 blocks, not 16); each
+/// chunk's offsets and mask logits are first copied apart, one array per quantity (`dy`, `dx`,
+/// logit) indexed by chunk lane. Measured (`zsm bench`, 1 thread, medians of 5 runs): the
+/// shipped ZSM-Lite's deform3x3-16-16-g2-80x60 0.58 -> 0.44 ms. At 8 groups (72 lanes, 10 blocks) chunks of 2
+/// pixels would save 1 block in 10 but were 3% slower (the copy, and blocks that straddle two
+/// pixels' copies wait for the stores): there each pixel reads its own parameters.
 ///
 /// Each tap reads a 2x2 window of pixels that lies inside the map: its top-left corner is the
 /// bilinear one clamped to `[0, H-2] x [0, W-2]`, and each window row (column) weighs
@@ -26,16 +34,27 @@ public enum DeformableConv {
   public static func scratchCount(inputChannels: Int, groups: Int, tilePixels: Int, outputChannels: Int? = nil)
     -> Int
   {
-    let lanes = paddedLanes(groups)
     let outputRow = tilePixels * ((outputChannels ?? inputChannels) + 63) / 64 * 64
-    return tilePixels * 9 * inputChannels + 9 * lanes + outputRow
+    // Per chunk lane: 4 words of the lane table, 5 of the corner table, 3 of offsets and logit.
+    return tilePixels * 9 * inputChannels + 12 * chunkLanes(groups) + outputRow
   }
 
   /// A good tile: a multiple of both full micro-kernel widths, 110 KB of columns at C = 64.
   public static let defaultTilePixels = 48
 
+  /// Pixels whose (group, tap) lanes are computed together: 1 from 64 lanes up, else the fewest
+  /// that fill whole 16-lane blocks (`16 / gcd(9 * groups, 16)`).
   @inline(__always)
-  static func paddedLanes(_ groups: Int) -> Int { (groups * 9 + 15) / 16 * 16 }
+  static func chunkPixels(_ groups: Int) -> Int {
+    guard groups * 9 < 64 else { return 1 }
+    var (a, b) = (groups * 9, 16)
+    while b != 0 { (a, b) = (b, a % b) }
+    return 16 / a
+  }
+
+  /// Lanes of a chunk's tables, in whole blocks of 16.
+  @inline(__always)
+  static func chunkLanes(_ groups: Int) -> Int { (chunkPixels(groups) * groups * 9 + 15) / 16 * 16 }
 }
 
 /// Computes output rows `rows` of the deformable convolution (see `DeformableConv`).
@@ -77,7 +96,8 @@ public func deformConv3x3(
   }
 }
 
-// Inlined so the fp32 entry point holds the loop itself (Tests/ARM64/loops.py checks it by name).
+// Inlined into the entry points; the gather and the corner tables are out of line
+// (Tests/ARM64/loops.py checks their loops by name).
 @inline(__always)
 func deformConvRows<I: MapElement, O: MapElement>(
   input: FeatureMapOf<I>, offsetsAndMask: FeatureMap, groups: Int, weights: PackedConvWeights,
@@ -87,31 +107,38 @@ func deformConvRows<I: MapElement, O: MapElement>(
   let cin = input.channels
   let groupChannels = cin / groups
   let lanes = groups * 9
-  let blocks = DeformableConv.paddedLanes(groups) / 16
+  let chunk = DeformableConv.chunkPixels(groups)
+  let chunkLanes = DeformableConv.chunkLanes(groups)
+  let blocks = chunkLanes / 16
   let columns = scratch
-  // Lane l = g*9 + k sits in block l / 16, slot l % 16. Two block-major tables, so that one
-  // pointer and constant displacements reach every entry of a lane (a table per quantity
-  // needed a register each, and the gather loop spilled):
-  // - per call, 64 words a block: tap row, tap column (floats), the lane's first input
-  //   channel and its column offset `k * cin + g * groupChannels` (Int32);
-  // - per pixel, 80 words a block: the window's 4 corner weights (floats), then the offset
+  // Chunk lane L = j * lanes + g * 9 + k (pixel j of the chunk, group g, tap k) sits in block
+  // L / 16, slot L % 16. Two block-major tables, so that one pointer and constant displacements
+  // reach every entry of a lane (a table per quantity needed a register each, and the gather
+  // loop spilled):
+  // - per call, 64 words a block: tap row, tap column plus j (floats), the lane's first input
+  //   channel and its column offset `j * 9 * cin + k * cin + g * groupChannels` (Int32);
+  // - per chunk, 80 words a block: the window's 4 corner weights (floats), then the offset
   //   of its top-left corner (Int32, the lane's first channel included).
+  // Then the chunk's offsets and logits by lane (chunks of 2 or more pixels): dy, dx, logit,
+  // `chunkLanes` floats each.
   let laneTable = UnsafeMutableRawPointer(scratch + tilePixels * 9 * cin)
   let cornerTable = laneTable + 64 &* 4 &* blocks
-  let outputTile = (cornerTable + 80 &* 4 &* blocks).assumingMemoryBound(to: Float.self)
+  let chunkParams = (cornerTable + 80 &* 4 &* blocks).assumingMemoryBound(to: Float.self)
+  let outputTile = chunkParams + 3 &* chunkLanes
   // The window's second column and row (the first again on a map 1 pixel wide or high, where
   // their weights are 0).
   let columnStep = input.width > 1 ? input.pixelStride : 0
   let rowStep = input.height > 1 ? input.rowStride : 0
   let wide = weights.layout.paddedOutputChannels
-  for l in 0..<(16 * blocks) {
+  for lane in 0..<chunkLanes {
+    let (j, l) = (lane / lanes, lane % lanes)
     let k = l % 9
-    let g = min(l / 9, groups - 1)
-    let entry = laneTable + 4 &* (64 &* (l / 16) &+ l % 16)
+    let g = l / 9
+    let entry = laneTable + 4 &* (64 &* (lane / 16) &+ lane % 16)
     entry.storeBytes(of: Float(k / 3), as: Float.self)
-    entry.storeBytes(of: Float(k % 3), toByteOffset: 64, as: Float.self)
+    entry.storeBytes(of: Float(k % 3 + j), toByteOffset: 64, as: Float.self)
     entry.storeBytes(of: Int32(g * groupChannels), toByteOffset: 128, as: Int32.self)
-    entry.storeBytes(of: Int32(k * cin + g * groupChannels), toByteOffset: 192, as: Int32.self)
+    entry.storeBytes(of: Int32(j * 9 * cin + k * cin + g * groupChannels), toByteOffset: 192, as: Int32.self)
   }
   let geometry = SamplingGeometry(
     height: input.height, width: input.width, rowStride: input.rowStride, pixelStride: input.pixelStride)
@@ -121,18 +148,39 @@ func deformConvRows<I: MapElement, O: MapElement>(
     var x0 = 0
     while x0 < output.width {
       let count = min(tilePixels, output.width &- x0)
-      for j in 0..<count {
-        let ox = x0 &+ j
-        let params = paramsRow + ox &* offsetsAndMask.pixelStride
-        // 1. Coordinates, validity and corner weights, 16 (group, tap) lanes at a time.
-        geometry.fillCornerTable(
-          blocks: blocks, lanes: lanes, params: params, oy: oy, ox: ox, laneTable: UnsafeRawPointer(laneTable),
-          cornerTable: cornerTable)
-        // 2. Gather: column[tap][c] = sum over corners of weight * input[corner][c].
+      if chunk == 1 {
+        for j in 0..<count {
+          // 1. Coordinates and corner weights, 16 lanes at a time, from the pixel's parameters.
+          geometry.fillCornerTable(
+            blocks: blocks, lanes: lanes, params: paramsRow + (x0 &+ j) &* offsetsAndMask.pixelStride, oy: oy,
+            ox: x0 &+ j, laneTable: UnsafeRawPointer(laneTable), cornerTable: cornerTable)
+          // 2. Gather: column[tap][c] = sum over corners of weight * input[corner][c].
+          gatherColumns(
+            input: UnsafePointer(input.base), column: columns + j &* 9 &* cin, lanes: lanes,
+            groupChannels: groupChannels, columnStep: columnStep, rowStep: rowStep,
+            laneTable: UnsafeRawPointer(laneTable), cornerTable: UnsafeRawPointer(cornerTable))
+        }
+      }
+      var j0 = chunk == 1 ? count : 0
+      while j0 < count {
+        let pixels = min(chunk, count &- j0)
+        // 1. The chunk's offsets and logits by lane (pixels past the tile repeat its last).
+        for j in 0..<chunk {
+          let ox = x0 &+ j0 &+ min(j, pixels &- 1)
+          copyLaneParameters(
+            paramsRow + ox &* offsetsAndMask.pixelStride, lanes: lanes, into: chunkParams + j &* lanes,
+            chunkLanes: chunkLanes)
+        }
+        // 2. Coordinates and corner weights, 16 lanes at a time.
+        geometry.fillChunkCornerTable(
+          blocks: blocks, params: UnsafePointer(chunkParams), chunkLanes: chunkLanes, oy: oy, ox: x0 &+ j0,
+          laneTable: UnsafeRawPointer(laneTable), cornerTable: cornerTable)
+        // 3. Gather: column[tap][c] = sum over corners of weight * input[corner][c].
         gatherColumns(
-          input: UnsafePointer(input.base), column: columns + j &* 9 &* cin, lanes: lanes,
+          input: UnsafePointer(input.base), column: columns + j0 &* 9 &* cin, lanes: pixels &* lanes,
           groupChannels: groupChannels, columnStep: columnStep, rowStep: rowStep,
           laneTable: UnsafeRawPointer(laneTable), cornerTable: UnsafeRawPointer(cornerTable))
+        j0 &+= pixels
       }
       // 3. Multiply the tile's columns with the packed weights.
       if O.self == Float.self {
@@ -155,6 +203,33 @@ func deformConvRows<I: MapElement, O: MapElement>(
   }
 }
 
+/// Copies one pixel's `lanes` offset pairs and mask logits (`params`: dy, dx interleaved, then
+/// the logits) apart: dy to `destination[l]`, dx to `destination[chunkLanes + l]`, the logit to
+/// `destination[2 * chunkLanes + l]`. By 16 lanes, the last 16 overlapping the one before; a
+/// pixel of fewer than 16 lanes (1 group) one by one.
+@inline(__always)
+func copyLaneParameters(
+  _ params: UnsafePointer<Float>, lanes: Int, into destination: UnsafeMutablePointer<Float>, chunkLanes: Int
+) {
+  guard lanes >= 16 else {
+    for l in 0..<lanes {
+      destination[l] = params[2 &* l]
+      destination[chunkLanes &+ l] = params[2 &* l &+ 1]
+      destination[2 &* chunkLanes &+ l] = params[2 &* lanes &+ l]
+    }
+    return
+  }
+  var l = 0
+  while l < lanes {
+    let first = min(l, lanes &- 16)
+    let (dy, dx) = deinterleave(loadVector(params + 2 &* first), loadVector(params + (2 &* first &+ 16)))
+    storeVector(dy, destination + first)
+    storeVector(dx, destination + (chunkLanes &+ first))
+    storeVector(loadVector(params + (2 &* lanes &+ first)), destination + (2 &* chunkLanes &+ first))
+    l &+= 16
+  }
+}
+
 /// The sampling positions of one output pixel's deformable taps, as the gather needs them.
 struct SamplingGeometry {
   let height: Int
@@ -163,9 +238,7 @@ struct SamplingGeometry {
   let pixelStride: Int
 
   /// Fills the corner table of the output pixel (`oy`, `ox`) whose offsets and mask logits
-  /// start at `params`, 16 lanes (a block) at a time: each lane's 4 window weights (mask x
-  /// bilinear, 0 for a window row or column that is not sampled) and its window's offset (see
-  /// `DeformableConv`).
+  /// start at `params`, 16 lanes (a block) at a time (see `fillCornerBlock`).
   /// Not inlined into the (large, generic) row loop: apart, its constants stay in registers
   /// across the blocks.
   @inline(never)
@@ -174,15 +247,48 @@ struct SamplingGeometry {
     cornerTable: UnsafeMutableRawPointer
   ) {
     for block in 0..<blocks {
+      let l0 = 16 &* block
+      var dy = SIMD16<Float>()
+      var dx = SIMD16<Float>()
+      var logit = SIMD16<Float>()
+      if l0 &+ 16 <= lanes {
+        (dy, dx) = deinterleave(loadVector(params + 2 &* l0), loadVector(params + (2 &* l0 &+ 16)))
+        logit = loadVector(params + (2 &* lanes &+ l0))
+      } else {
+        for i in 0..<(lanes &- l0) {
+          dy[i] = params[2 &* (l0 &+ i)]
+          dx[i] = params[2 &* (l0 &+ i) &+ 1]
+          logit[i] = params[2 &* lanes &+ l0 &+ i]
+        }
+      }
       fillCornerBlock(
-        block: block, lanes: lanes, params: params, oy: oy, ox: ox, laneTable: laneTable, cornerTable: cornerTable)
+        block: block, dy: dy, dx: dx, logit: logit, oy: oy, ox: ox, laneTable: laneTable, cornerTable: cornerTable)
     }
   }
 
+  /// Fills the corner table of a chunk of output pixels whose first is (`oy`, `ox`), from
+  /// their offsets and logits by lane (`params`: dy, dx, logit, `chunkLanes` floats each).
+  @inline(never)
+  func fillChunkCornerTable(
+    blocks: Int, params: UnsafePointer<Float>, chunkLanes: Int, oy: Int, ox: Int, laneTable: UnsafeRawPointer,
+    cornerTable: UnsafeMutableRawPointer
+  ) {
+    for block in 0..<blocks {
+      let l0 = 16 &* block
+      fillCornerBlock(
+        block: block, dy: loadVector(params + l0), dx: loadVector(params + (chunkLanes &+ l0)),
+        logit: loadVector(params + (2 &* chunkLanes &+ l0)), oy: oy, ox: ox, laneTable: laneTable,
+        cornerTable: cornerTable)
+    }
+  }
+
+  /// One block of 16 lanes: each lane's 4 window weights (mask x bilinear, 0 for a window row
+  /// or column that is not sampled) and its window's offset (see `DeformableConv`), from the
+  /// lanes' offsets `dy`, `dx` and mask logits.
   @inline(__always)
   func fillCornerBlock(
-    block: Int, lanes: Int, params: UnsafePointer<Float>, oy: Int, ox: Int, laneTable: UnsafeRawPointer,
-    cornerTable: UnsafeMutableRawPointer
+    block: Int, dy: SIMD16<Float>, dx: SIMD16<Float>, logit: SIMD16<Float>, oy: Int, ox: Int,
+    laneTable: UnsafeRawPointer, cornerTable: UnsafeMutableRawPointer
   ) {
     let rowStride32 = SIMD16<Int32>(repeating: Int32(truncatingIfNeeded: rowStride))
     let pixelStride32 = SIMD16<Int32>(repeating: Int32(truncatingIfNeeded: pixelStride))
@@ -197,22 +303,8 @@ struct SamplingGeometry {
     // a map 1 pixel high (wide), whose window repeats the one row (column).
     let secondY = SIMD16<Float>(repeating: height > 1 ? 1 : 8)
     let secondX = SIMD16<Float>(repeating: width > 1 ? 1 : 8)
-    let l0 = 16 &* block
     let lane = laneTable + 256 &* block
     let corner = cornerTable + 320 &* block
-    var dy = SIMD16<Float>()
-    var dx = SIMD16<Float>()
-    var logit = SIMD16<Float>()
-    if l0 &+ 16 <= lanes {
-      (dy, dx) = deinterleave(loadVector(params + 2 &* l0), loadVector(params + (2 &* l0 &+ 16)))
-      logit = loadVector(params + (2 &* lanes &+ l0))
-    } else {
-      for i in 0..<(lanes &- l0) {
-        dy[i] = params[2 &* (l0 &+ i)]
-        dx[i] = params[2 &* (l0 &+ i) &+ 1]
-        logit[i] = params[2 &* lanes &+ l0 &+ i]
-      }
-    }
     // Typed steps: Swift 6.2's type checker picks the scalar loadVector in one expression.
     let tapRow: SIMD16<Float> = lane.loadUnaligned(as: SIMD16<Float>.self)
     let tapCol: SIMD16<Float> = lane.loadUnaligned(fromByteOffset: 64, as: SIMD16<Float>.self)
@@ -264,8 +356,9 @@ private func hat(_ t: SIMD16<Float>) -> SIMD16<Float> {
 /// `column[k * cin + c] = sum over the 4 corners of weight * input[corner + c]` for every lane
 /// (see the tables in `deformConvRows`), one lane at a time: its words are at constant
 /// displacements from one pointer, and its 4 corners are one address and the column and row
-/// steps from it.
-@inline(__always)
+/// steps from it. Not inlined: in the row loop its table pointer was spilled and reloaded from
+/// the stack for every corner (3% of the 64-channel sampler).
+@inline(never)
 private func gatherColumns<I: MapElement>(
   input: UnsafePointer<I>, column: UnsafeMutablePointer<Float>, lanes: Int, groupChannels: Int, columnStep: Int,
   rowStep: Int, laneTable: UnsafeRawPointer, cornerTable: UnsafeRawPointer
