@@ -90,11 +90,19 @@ final class GoldenTests: XCTestCase {
   /// default policy leaves this nf 16 fixture's narrow layers direct), at every map size,
   /// fixture sizes not multiples of the tile included: same 1e-4 bound.
   func testSmallWinogradEverywhere() throws {
-    let saved = (WinogradPolicy.minimumChannels, WinogradPolicy.minimumWidth, RuntimeTuning.winograd)
-    WinogradPolicy.minimumChannels = 16
+    let saved = (
+      WinogradPolicy.minimumInputChannels, WinogradPolicy.minimumOutputChannels, WinogradPolicy.minimumWidth,
+      RuntimeTuning.winograd
+    )
+    (WinogradPolicy.minimumInputChannels, WinogradPolicy.minimumOutputChannels) = (16, 16)
     WinogradPolicy.minimumWidth = 1
     RuntimeTuning.winograd = true
-    defer { (WinogradPolicy.minimumChannels, WinogradPolicy.minimumWidth, RuntimeTuning.winograd) = saved }
+    defer {
+      (
+        WinogradPolicy.minimumInputChannels, WinogradPolicy.minimumOutputChannels, WinogradPolicy.minimumWidth,
+        RuntimeTuning.winograd
+      ) = saved
+    }
     try checkFixture("small_32x24_n3", checkpoint: "model.pth", threads: 2)
   }
 

@@ -19,11 +19,19 @@ final class NetworkAllocationTests: XCTestCase {
   /// The same with every stride-1 3x3 layer of this nf 16 fixture by Winograd (its weights
   /// made in the shared buffer at each run), fp32 and fp16 maps.
   func testNoAllocationPerWinogradWindowAfterTheFirst() throws {
-    let saved = (WinogradPolicy.minimumChannels, WinogradPolicy.minimumWidth, RuntimeTuning.winograd)
-    WinogradPolicy.minimumChannels = 16
+    let saved = (
+      WinogradPolicy.minimumInputChannels, WinogradPolicy.minimumOutputChannels, WinogradPolicy.minimumWidth,
+      RuntimeTuning.winograd
+    )
+    (WinogradPolicy.minimumInputChannels, WinogradPolicy.minimumOutputChannels) = (16, 16)
     WinogradPolicy.minimumWidth = 1
     RuntimeTuning.winograd = true
-    defer { (WinogradPolicy.minimumChannels, WinogradPolicy.minimumWidth, RuntimeTuning.winograd) = saved }
+    defer {
+      (
+        WinogradPolicy.minimumInputChannels, WinogradPolicy.minimumOutputChannels, WinogradPolicy.minimumWidth,
+        RuntimeTuning.winograd
+      ) = saved
+    }
     try checkNoAllocation(precisions: [.fp32, .fp16])
   }
 

@@ -87,12 +87,16 @@ public enum WinogradPolicy {
   public static func eligible(kernelSize: Int, stride: Int, inputChannels: Int, outputChannels: Int) -> Bool {
     RuntimeTuning.winograd && kernelSize == 3 && stride == 1
       && WinogradLayout.supports(inputChannels: inputChannels, outputChannels: outputChannels)
-      && inputChannels >= minimumChannels && outputChannels >= minimumChannels
+      && inputChannels >= minimumInputChannels && outputChannels >= minimumOutputChannels
   }
 
-  /// The fewest input and output channels for which Winograd is used (below, the transforms
-  /// cost more than the multiplies they save; measured with `zsm bench`).
-  nonisolated(unsafe) public static var minimumChannels = 32
+  /// The fewest input and output channels for which Winograd is used: below, the transforms
+  /// cost more than the multiplies they save. Measured with `zsm bench --threads 1` on the
+  /// compact model's shapes at 80x60 (2-vCPU Intel Xeon, AVX-512), Winograd vs direct: 16->64
+  /// 1.17x (1.27x at 160x120), 16->54 1.20x, 32->64 1.56x, but 32->16 1.07x and 16->16 0.83x
+  /// (1.04x at 320x240): the output transform of 16 channels costs as much as their products.
+  nonisolated(unsafe) public static var minimumInputChannels = 16
+  nonisolated(unsafe) public static var minimumOutputChannels = 32
   /// The narrowest output (pixels) for which Winograd is used: on narrower maps the weight
   /// transform made at each run and the edge tiles cost more than the multiplies saved
   /// (measured with `zsm bench`).
