@@ -187,6 +187,9 @@ def main(argv=None) -> int:
     workdir.mkdir(parents=True, exist_ok=True)
     cfg = make_weights(a, workdir)
     make_input(a, workdir)
+    # The ONNX export is made by the first ONNX Runtime round and reused by the later ones; one
+    # left by an earlier run in this workdir has other weights or another input shape.
+    (workdir / "model.onnx").unlink(missing_ok=True)
     if "zsm-int8" in a.engines:
         calibrate_zsm(a, workdir)
     print(f"model {a.model} {cfg}; {a.frames} frames of {a.width}x{a.height} -> {2 * a.frames - 1} of "
