@@ -18,9 +18,10 @@ struct Bench: ParsableCommand {
         swift build -c release && .build/release/zsm bench
       Names are stable for scripts, e.g. conv3x3-64-64-180x144, conv1x1-128-64-180x144,
       deform3x3-64-64-g8-180x144 (sampling + multiply, excluding its offset conv; the shipped
-      ZSM-Lite's is deform3x3-16-16-g2-80x60). Each stride-1 3x3 shape of the released (nf 64) and compact (nf 16) networks runs direct and by Winograd
-      F(4,3), e.g. conv3x3-64-64-80x60 and conv3x3-64-64-80x60-winograd (GFLOP/s counted as the
-      direct convolution's FLOPs: the effective rate; the ratio of the two is the speed-up).
+      ZSM-Lite's is deform3x3-16-16-g2-80x60). Each stride-1 3x3 shape of the released (nf 64)
+      and compact (nf 16) networks runs direct and by Winograd F(4,3), e.g. conv3x3-64-64-80x60
+      and conv3x3-64-64-80x60-winograd (GFLOP/s counted as the direct convolution's FLOPs: the
+      effective rate; the ratio of the two is the speed-up).
 
       A run takes minutes: on a terminal a progress line on stderr says what is being measured
       (--progress: also when stderr is a pipe or a log, one line per step); the results alone go
