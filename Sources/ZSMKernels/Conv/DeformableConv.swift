@@ -148,33 +148,27 @@ func deformConvRows<I: MapElement, O: MapElement>(
     var x0 = 0
     while x0 < output.width {
       let count = min(tilePixels, output.width &- x0)
-      if chunk == 1 {
-        for j in 0..<count {
-          // 1. Coordinates and corner weights, 16 lanes at a time, from the pixel's parameters.
-          geometry.fillCornerTable(
-            blocks: blocks, lanes: lanes, params: paramsRow + (x0 &+ j) &* offsetsAndMask.pixelStride, oy: oy,
-            ox: x0 &+ j, laneTable: UnsafeRawPointer(laneTable), cornerTable: cornerTable)
-          // 2. Gather: column[tap][c] = sum over corners of weight * input[corner][c].
-          gatherColumns(
-            input: UnsafePointer(input.base), column: columns + j &* 9 &* cin, lanes: lanes,
-            groupChannels: groupChannels, columnStep: columnStep, rowStep: rowStep,
-            laneTable: UnsafeRawPointer(laneTable), cornerTable: UnsafeRawPointer(cornerTable))
-        }
-      }
-      var j0 = chunk == 1 ? count : 0
+      var j0 = 0
       while j0 < count {
         let pixels = min(chunk, count &- j0)
-        // 1. The chunk's offsets and logits by lane (pixels past the tile repeat its last).
-        for j in 0..<chunk {
-          let ox = x0 &+ j0 &+ min(j, pixels &- 1)
-          copyLaneParameters(
-            paramsRow + ox &* offsetsAndMask.pixelStride, lanes: lanes, into: chunkParams + j &* lanes,
-            chunkLanes: chunkLanes)
+        if chunk == 1 {
+          // 1-2. Coordinates and corner weights, 16 lanes at a time, from the pixel's parameters.
+          geometry.fillCornerTable(
+            blocks: blocks, lanes: lanes, params: paramsRow + (x0 &+ j0) &* offsetsAndMask.pixelStride, oy: oy,
+            ox: x0 &+ j0, laneTable: UnsafeRawPointer(laneTable), cornerTable: cornerTable)
+        } else {
+          // 1. The chunk's offsets and logits by lane (pixels past the tile repeat its last).
+          for j in 0..<chunk {
+            let ox = x0 &+ j0 &+ min(j, pixels &- 1)
+            copyLaneParameters(
+              paramsRow + ox &* offsetsAndMask.pixelStride, lanes: lanes, into: chunkParams + j &* lanes,
+              chunkLanes: chunkLanes)
+          }
+          // 2. Coordinates and corner weights, 16 lanes at a time.
+          geometry.fillChunkCornerTable(
+            blocks: blocks, params: UnsafePointer(chunkParams), chunkLanes: chunkLanes, oy: oy, ox: x0 &+ j0,
+            laneTable: UnsafeRawPointer(laneTable), cornerTable: cornerTable)
         }
-        // 2. Coordinates and corner weights, 16 lanes at a time.
-        geometry.fillChunkCornerTable(
-          blocks: blocks, params: UnsafePointer(chunkParams), chunkLanes: chunkLanes, oy: oy, ox: x0 &+ j0,
-          laneTable: UnsafeRawPointer(laneTable), cornerTable: cornerTable)
         // 3. Gather: column[tap][c] = sum over corners of weight * input[corner][c].
         gatherColumns(
           input: UnsafePointer(input.base), column: columns + j0 &* 9 &* cin, lanes: pixels &* lanes,
@@ -182,7 +176,7 @@ func deformConvRows<I: MapElement, O: MapElement>(
           laneTable: UnsafeRawPointer(laneTable), cornerTable: UnsafeRawPointer(cornerTable))
         j0 &+= pixels
       }
-      // 3. Multiply the tile's columns with the packed weights.
+      // 4. Multiply the tile's columns with the packed weights.
       if O.self == Float.self {
         let out = UnsafeMutableRawPointer(output.pixel(oy, x0)).assumingMemoryBound(to: Float.self)
         runTileRow(
