@@ -99,7 +99,32 @@ func targetHasDotProd() -> Bool {
 /// `conv3x3Int8Dot`, the network's int8 kernel on aarch64. (Typed steps: Swift 6.2.)
 let dotProd = targetHasDotProd()
 let dotProdSettings: [SwiftSetting] = dotProd ? [.define("ZSM_DOTPROD")] : []
-let kernelsModuleSettings: [SwiftSetting] = kernelSettings + dotProdSettings
+
+/// Whether an x86 build targets AVX-512 (32 vector registers of 16 floats): a named CPU or
+/// -march that has it (x86-64-v4), or this machine's cpuinfo `avx512f` for native. ZSM_AVX512
+/// then selects ZSMKernels' wide fp32 micro-kernels (6 pixels x 64 channels, 24 zmm
+/// accumulators); without it (AVX2: 16 ymm registers) they take 6 pixels x 16 channels, as on
+/// aarch64, since the wide tile would spill (Tools/gen-kernels.py).
+func targetHasAVX512() -> Bool {
+  guard targetIsX86() else { return false }
+  let (cpu, march) = cpuSelection()
+  let avx512Names: Set = [
+    "x86-64-v4", "skylake-avx512", "cascadelake", "cooperlake", "cannonlake", "icelake-server", "icelake-client",
+    "tigerlake", "rocketlake", "sapphirerapids", "emeraldrapids", "graniterapids", "znver4", "znver5",
+  ]
+  if let march { return avx512Names.contains(march) }
+  if cpu == "native" {
+    #if arch(x86_64)
+      let info = (try? String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8)) ?? ""
+      return info.contains(" avx512f")
+    #else
+      return false
+    #endif
+  }
+  return avx512Names.contains(cpu)
+}
+let avx512Settings: [SwiftSetting] = targetHasAVX512() ? [.define("ZSM_AVX512")] : []
+let kernelsModuleSettings: [SwiftSetting] = kernelSettings + dotProdSettings + avx512Settings
 
 /// Whether the CPU the build targets has AVX-512 VNNI: the int8 kernels then use `vpdpbusd`,
 /// which LLVM cannot compile for other CPUs (Swift has no per-function target attributes).

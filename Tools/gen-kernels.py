@@ -7,7 +7,8 @@ CI regenerates the file and fails on a difference, so edit this script, never th
 
 Contract of every micro-kernel `microKernel_p<P>x<16V>` (P output pixels x 16*V output channels,
 held in P*V SIMD16<Float> accumulators, written as separate scalar vars so LLVM keeps them in
-registers; 24 accumulators + 4 weight vectors + 1 broadcast fit the 32 zmm registers):
+registers; with AVX-512, 24 accumulators + 4 weight vectors + 1 broadcast fit the 32 zmm
+registers):
 
     acc[p][0..<16V] = sum over ky < nKy, kx < nKx, k < kPerTap of
         a[p*pStride + ky*kyStride + kx*kxStride + k] * b[((ky*nKx + kx)*kPerTap + k)*16V + 0..<16V]
@@ -17,12 +18,18 @@ The same kernel serves the 3x3 convolution (nKy = nKx = 3, kPerTap = Cin), the 1
 (1, 1, Cin) and the deformable convolution over its gathered column tile (1, 1, 9*Cin).
 """
 
-# (V vectors of 16 channels, P pixels of the full tile). x86-64 with AVX-512 has 32 registers of
-# 16 lanes: 24 accumulators fit. NEON has 32 registers of 4 lanes, so a SIMD16<Float> takes 4 of
-# them: 6 pixels x 16 channels (24 registers) + 4 for weights + 1 broadcast is the largest tile
-# that does not spill; on aarch64 every output block is 16 channels wide.
-SHAPES = [(4, 6), (2, 12), (1, 12)]
-SHAPES_ARM64 = [(1, 6)]
+# (V vectors of 16 channels, P pixels of the full tile). x86-64 with AVX-512 (ZSM_AVX512, set
+# by Package.swift) has 32 registers of 16 lanes: 24 accumulators fit. Every other target holds
+# a SIMD16<Float> in several narrower registers, and gets 16-channel output blocks of 6 pixels:
+# - NEON: 32 registers of 4 lanes, a SIMD16<Float> takes 4: 6 x 16 channels is 24 registers,
+#   + 4 for the weights and 1 broadcast.
+# - AVX2: 16 ymm registers of 8 lanes, a SIMD16<Float> takes 2: 6 x 16
+#   channels is 12 registers, + 2 for the weights and 1 broadcast = 15 of 16. The AVX-512 tile
+#   (6 x 64) would need 48 ymm registers for its accumulators alone and spill on every step.
+# - x86-64 without AVX2 (a generic build: 16 xmm registers of 4 lanes) spills with any tile;
+#   it is the portable, slow build.
+SHAPES_WIDE = [(4, 6), (2, 12), (1, 12)]
+SHAPES_NARROW = [(1, 6)]
 
 
 def kernel(p_count, v_count):
@@ -141,7 +148,7 @@ def main():
     "// swift-format-ignore-file",
     "",
   ]
-  for condition, shapes in (("#if arch(arm64)", SHAPES_ARM64), ("#else", SHAPES)):
+  for condition, shapes in (("#if ZSM_AVX512", SHAPES_WIDE), ("#else", SHAPES_NARROW)):
     out.append(condition)
     out.append("")
     for v_count, full in shapes:

@@ -1,8 +1,9 @@
 /// Packed weight layout shared by the 3x3, 1x1 and deformable convolutions.
 ///
 /// Output channels are padded to a multiple of 16 and cut into blocks of 64 channels, then at
-/// most one block of 32 and one of 16 (216 -> 64+64+64+32; 3 -> 16); on aarch64 into blocks
-/// of 16. Block `[o0, o0+nr)` is
+/// most one block of 32 and one of 16 (216 -> 64+64+64+32; 3 -> 16) on x86 with AVX-512
+/// (`ZSM_AVX512`); on every other target (aarch64, AVX2) into blocks of 16, the widest whose
+/// micro-kernel tile fits the registers (Tools/gen-kernels.py). Block `[o0, o0+nr)` is
 /// stored as `[tap][ic][nr]`, so the reduction index `K = tap * Cin + ic` walks the block's
 /// weights contiguously; blocks follow each other (block `o0` starts at `o0 * taps * Cin`).
 public struct ConvWeightLayout: Sendable, Equatable {
@@ -26,15 +27,15 @@ public struct ConvWeightLayout: Sendable, Equatable {
   /// Floats of packed bias (zero past `outputChannels`).
   public var packedBiasCount: Int { paddedOutputChannels }
 
-  /// Width of the block that starts at output channel `o0` (always 16 on aarch64, where wider
-  /// tiles would not fit NEON's registers; see Tools/gen-kernels.py).
+  /// Width of the block that starts at output channel `o0` (always 16 without AVX-512, where
+  /// wider tiles would not fit the registers; see Tools/gen-kernels.py).
   @inline(__always)
   public func blockWidth(at o0: Int) -> Int {
-    #if arch(arm64)
-      return 16
-    #else
+    #if ZSM_AVX512
       let remaining = paddedOutputChannels - o0
       return remaining >= 64 ? 64 : (remaining >= 32 ? 32 : 16)
+    #else
+      return 16
     #endif
   }
 

@@ -20,12 +20,7 @@ func runTileRow(
     let outBlock = out + o0
     let resBlock = residual + o0
     let valid = min(nr, cout - o0)
-    #if arch(arm64)
-      runOutputBlock16(
-        count: count, a: a, pStride: pStride, kxStride: kxStride, kyStride: kyStride, nKy: nKy, nKx: nKx,
-        kPerTap: kPerTap, b: b, out: outBlock, outPStride: outPStride, bias: bias, epilogue: epilogue,
-        residual: resBlock, residualPStride: residualPStride, validLanes: valid)
-    #else
+    #if ZSM_AVX512
       switch nr {
       case 64:
         runOutputBlock64(
@@ -43,6 +38,11 @@ func runTileRow(
           kPerTap: kPerTap, b: b, out: outBlock, outPStride: outPStride, bias: bias, epilogue: epilogue,
           residual: resBlock, residualPStride: residualPStride, validLanes: valid)
       }
+    #else
+      runOutputBlock16(
+        count: count, a: a, pStride: pStride, kxStride: kxStride, kyStride: kyStride, nKy: nKy, nKx: nKx,
+        kPerTap: kPerTap, b: b, out: outBlock, outPStride: outPStride, bias: bias, epilogue: epilogue,
+        residual: resBlock, residualPStride: residualPStride, validLanes: valid)
     #endif
     o0 &+= nr
   }

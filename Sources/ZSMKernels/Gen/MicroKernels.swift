@@ -2,442 +2,7 @@
 //   python3 Tools/gen-kernels.py > Sources/ZSMKernels/Gen/MicroKernels.swift
 // swift-format-ignore-file
 
-#if arch(arm64)
-
-@inline(__always)
-func microKernel_p1x16(
-  _ a: UnsafePointer<Float>, _ pStride: Int, _ kxStride: Int, _ kyStride: Int,
-  _ nKy: Int, _ nKx: Int, _ kPerTap: Int, _ b: UnsafePointer<Float>,
-  _ out: UnsafeMutablePointer<Float>, _ outPStride: Int, _ epilogue: EpilogueBlock
-) {
-  var c0_0 = SIMD16<Float>()
-  var bp = b
-  for ky in 0..<nKy {
-    for kx in 0..<nKx {
-      var ap = a + (ky &* kyStride &+ kx &* kxStride)
-      for _ in 0..<kPerTap {
-        let b0 = loadVector(bp + 0)
-        let x0 = SIMD16<Float>(repeating: ap[0])
-        c0_0 = c0_0.addingProduct(x0, b0)
-        ap += 1
-        bp += 16
-      }
-    }
-  }
-  if epilogue.validLanes >= 16 {
-    let bias0 = loadVector(epilogue.bias + 0)
-    let o0 = out + 0 &* outPStride
-    switch epilogue.kind {
-    case .none:
-      storeVector(c0_0 + bias0, o0 + 0)
-    case .relu:
-      storeVector(relu(c0_0 + bias0), o0 + 0)
-    case .leakyRelu:
-      storeVector(leakyRelu(c0_0 + bias0), o0 + 0)
-    case .residual:
-      let r0 = epilogue.residual + 0 &* epilogue.residualPStride
-      storeVector(c0_0 + bias0 + loadVector(r0 + 0), o0 + 0)
-    }
-  } else {
-    epilogue.finish(c0_0, pixel: 0, vector: 0, out: out, outPStride: outPStride)
-  }
-}
-
-@inline(__always)
-func microKernel_p2x16(
-  _ a: UnsafePointer<Float>, _ pStride: Int, _ kxStride: Int, _ kyStride: Int,
-  _ nKy: Int, _ nKx: Int, _ kPerTap: Int, _ b: UnsafePointer<Float>,
-  _ out: UnsafeMutablePointer<Float>, _ outPStride: Int, _ epilogue: EpilogueBlock
-) {
-  var c0_0 = SIMD16<Float>()
-  var c1_0 = SIMD16<Float>()
-  var bp = b
-  for ky in 0..<nKy {
-    for kx in 0..<nKx {
-      var ap = a + (ky &* kyStride &+ kx &* kxStride)
-      for _ in 0..<kPerTap {
-        let b0 = loadVector(bp + 0)
-        let x0 = SIMD16<Float>(repeating: ap[0])
-        c0_0 = c0_0.addingProduct(x0, b0)
-        let x1 = SIMD16<Float>(repeating: ap[1 &* pStride])
-        c1_0 = c1_0.addingProduct(x1, b0)
-        ap += 1
-        bp += 16
-      }
-    }
-  }
-  if epilogue.validLanes >= 16 {
-    let bias0 = loadVector(epilogue.bias + 0)
-    let o0 = out + 0 &* outPStride
-    let o1 = out + 1 &* outPStride
-    switch epilogue.kind {
-    case .none:
-      storeVector(c0_0 + bias0, o0 + 0)
-      storeVector(c1_0 + bias0, o1 + 0)
-    case .relu:
-      storeVector(relu(c0_0 + bias0), o0 + 0)
-      storeVector(relu(c1_0 + bias0), o1 + 0)
-    case .leakyRelu:
-      storeVector(leakyRelu(c0_0 + bias0), o0 + 0)
-      storeVector(leakyRelu(c1_0 + bias0), o1 + 0)
-    case .residual:
-      let r0 = epilogue.residual + 0 &* epilogue.residualPStride
-      storeVector(c0_0 + bias0 + loadVector(r0 + 0), o0 + 0)
-      let r1 = epilogue.residual + 1 &* epilogue.residualPStride
-      storeVector(c1_0 + bias0 + loadVector(r1 + 0), o1 + 0)
-    }
-  } else {
-    epilogue.finish(c0_0, pixel: 0, vector: 0, out: out, outPStride: outPStride)
-    epilogue.finish(c1_0, pixel: 1, vector: 0, out: out, outPStride: outPStride)
-  }
-}
-
-@inline(__always)
-func microKernel_p3x16(
-  _ a: UnsafePointer<Float>, _ pStride: Int, _ kxStride: Int, _ kyStride: Int,
-  _ nKy: Int, _ nKx: Int, _ kPerTap: Int, _ b: UnsafePointer<Float>,
-  _ out: UnsafeMutablePointer<Float>, _ outPStride: Int, _ epilogue: EpilogueBlock
-) {
-  var c0_0 = SIMD16<Float>()
-  var c1_0 = SIMD16<Float>()
-  var c2_0 = SIMD16<Float>()
-  var bp = b
-  for ky in 0..<nKy {
-    for kx in 0..<nKx {
-      var ap = a + (ky &* kyStride &+ kx &* kxStride)
-      for _ in 0..<kPerTap {
-        let b0 = loadVector(bp + 0)
-        let x0 = SIMD16<Float>(repeating: ap[0])
-        c0_0 = c0_0.addingProduct(x0, b0)
-        let x1 = SIMD16<Float>(repeating: ap[1 &* pStride])
-        c1_0 = c1_0.addingProduct(x1, b0)
-        let x2 = SIMD16<Float>(repeating: ap[2 &* pStride])
-        c2_0 = c2_0.addingProduct(x2, b0)
-        ap += 1
-        bp += 16
-      }
-    }
-  }
-  if epilogue.validLanes >= 16 {
-    let bias0 = loadVector(epilogue.bias + 0)
-    let o0 = out + 0 &* outPStride
-    let o1 = out + 1 &* outPStride
-    let o2 = out + 2 &* outPStride
-    switch epilogue.kind {
-    case .none:
-      storeVector(c0_0 + bias0, o0 + 0)
-      storeVector(c1_0 + bias0, o1 + 0)
-      storeVector(c2_0 + bias0, o2 + 0)
-    case .relu:
-      storeVector(relu(c0_0 + bias0), o0 + 0)
-      storeVector(relu(c1_0 + bias0), o1 + 0)
-      storeVector(relu(c2_0 + bias0), o2 + 0)
-    case .leakyRelu:
-      storeVector(leakyRelu(c0_0 + bias0), o0 + 0)
-      storeVector(leakyRelu(c1_0 + bias0), o1 + 0)
-      storeVector(leakyRelu(c2_0 + bias0), o2 + 0)
-    case .residual:
-      let r0 = epilogue.residual + 0 &* epilogue.residualPStride
-      storeVector(c0_0 + bias0 + loadVector(r0 + 0), o0 + 0)
-      let r1 = epilogue.residual + 1 &* epilogue.residualPStride
-      storeVector(c1_0 + bias0 + loadVector(r1 + 0), o1 + 0)
-      let r2 = epilogue.residual + 2 &* epilogue.residualPStride
-      storeVector(c2_0 + bias0 + loadVector(r2 + 0), o2 + 0)
-    }
-  } else {
-    epilogue.finish(c0_0, pixel: 0, vector: 0, out: out, outPStride: outPStride)
-    epilogue.finish(c1_0, pixel: 1, vector: 0, out: out, outPStride: outPStride)
-    epilogue.finish(c2_0, pixel: 2, vector: 0, out: out, outPStride: outPStride)
-  }
-}
-
-@inline(__always)
-func microKernel_p4x16(
-  _ a: UnsafePointer<Float>, _ pStride: Int, _ kxStride: Int, _ kyStride: Int,
-  _ nKy: Int, _ nKx: Int, _ kPerTap: Int, _ b: UnsafePointer<Float>,
-  _ out: UnsafeMutablePointer<Float>, _ outPStride: Int, _ epilogue: EpilogueBlock
-) {
-  var c0_0 = SIMD16<Float>()
-  var c1_0 = SIMD16<Float>()
-  var c2_0 = SIMD16<Float>()
-  var c3_0 = SIMD16<Float>()
-  var bp = b
-  for ky in 0..<nKy {
-    for kx in 0..<nKx {
-      var ap = a + (ky &* kyStride &+ kx &* kxStride)
-      for _ in 0..<kPerTap {
-        let b0 = loadVector(bp + 0)
-        let x0 = SIMD16<Float>(repeating: ap[0])
-        c0_0 = c0_0.addingProduct(x0, b0)
-        let x1 = SIMD16<Float>(repeating: ap[1 &* pStride])
-        c1_0 = c1_0.addingProduct(x1, b0)
-        let x2 = SIMD16<Float>(repeating: ap[2 &* pStride])
-        c2_0 = c2_0.addingProduct(x2, b0)
-        let x3 = SIMD16<Float>(repeating: ap[3 &* pStride])
-        c3_0 = c3_0.addingProduct(x3, b0)
-        ap += 1
-        bp += 16
-      }
-    }
-  }
-  if epilogue.validLanes >= 16 {
-    let bias0 = loadVector(epilogue.bias + 0)
-    let o0 = out + 0 &* outPStride
-    let o1 = out + 1 &* outPStride
-    let o2 = out + 2 &* outPStride
-    let o3 = out + 3 &* outPStride
-    switch epilogue.kind {
-    case .none:
-      storeVector(c0_0 + bias0, o0 + 0)
-      storeVector(c1_0 + bias0, o1 + 0)
-      storeVector(c2_0 + bias0, o2 + 0)
-      storeVector(c3_0 + bias0, o3 + 0)
-    case .relu:
-      storeVector(relu(c0_0 + bias0), o0 + 0)
-      storeVector(relu(c1_0 + bias0), o1 + 0)
-      storeVector(relu(c2_0 + bias0), o2 + 0)
-      storeVector(relu(c3_0 + bias0), o3 + 0)
-    case .leakyRelu:
-      storeVector(leakyRelu(c0_0 + bias0), o0 + 0)
-      storeVector(leakyRelu(c1_0 + bias0), o1 + 0)
-      storeVector(leakyRelu(c2_0 + bias0), o2 + 0)
-      storeVector(leakyRelu(c3_0 + bias0), o3 + 0)
-    case .residual:
-      let r0 = epilogue.residual + 0 &* epilogue.residualPStride
-      storeVector(c0_0 + bias0 + loadVector(r0 + 0), o0 + 0)
-      let r1 = epilogue.residual + 1 &* epilogue.residualPStride
-      storeVector(c1_0 + bias0 + loadVector(r1 + 0), o1 + 0)
-      let r2 = epilogue.residual + 2 &* epilogue.residualPStride
-      storeVector(c2_0 + bias0 + loadVector(r2 + 0), o2 + 0)
-      let r3 = epilogue.residual + 3 &* epilogue.residualPStride
-      storeVector(c3_0 + bias0 + loadVector(r3 + 0), o3 + 0)
-    }
-  } else {
-    epilogue.finish(c0_0, pixel: 0, vector: 0, out: out, outPStride: outPStride)
-    epilogue.finish(c1_0, pixel: 1, vector: 0, out: out, outPStride: outPStride)
-    epilogue.finish(c2_0, pixel: 2, vector: 0, out: out, outPStride: outPStride)
-    epilogue.finish(c3_0, pixel: 3, vector: 0, out: out, outPStride: outPStride)
-  }
-}
-
-@inline(__always)
-func microKernel_p5x16(
-  _ a: UnsafePointer<Float>, _ pStride: Int, _ kxStride: Int, _ kyStride: Int,
-  _ nKy: Int, _ nKx: Int, _ kPerTap: Int, _ b: UnsafePointer<Float>,
-  _ out: UnsafeMutablePointer<Float>, _ outPStride: Int, _ epilogue: EpilogueBlock
-) {
-  var c0_0 = SIMD16<Float>()
-  var c1_0 = SIMD16<Float>()
-  var c2_0 = SIMD16<Float>()
-  var c3_0 = SIMD16<Float>()
-  var c4_0 = SIMD16<Float>()
-  var bp = b
-  for ky in 0..<nKy {
-    for kx in 0..<nKx {
-      var ap = a + (ky &* kyStride &+ kx &* kxStride)
-      for _ in 0..<kPerTap {
-        let b0 = loadVector(bp + 0)
-        let x0 = SIMD16<Float>(repeating: ap[0])
-        c0_0 = c0_0.addingProduct(x0, b0)
-        let x1 = SIMD16<Float>(repeating: ap[1 &* pStride])
-        c1_0 = c1_0.addingProduct(x1, b0)
-        let x2 = SIMD16<Float>(repeating: ap[2 &* pStride])
-        c2_0 = c2_0.addingProduct(x2, b0)
-        let x3 = SIMD16<Float>(repeating: ap[3 &* pStride])
-        c3_0 = c3_0.addingProduct(x3, b0)
-        let x4 = SIMD16<Float>(repeating: ap[4 &* pStride])
-        c4_0 = c4_0.addingProduct(x4, b0)
-        ap += 1
-        bp += 16
-      }
-    }
-  }
-  if epilogue.validLanes >= 16 {
-    let bias0 = loadVector(epilogue.bias + 0)
-    let o0 = out + 0 &* outPStride
-    let o1 = out + 1 &* outPStride
-    let o2 = out + 2 &* outPStride
-    let o3 = out + 3 &* outPStride
-    let o4 = out + 4 &* outPStride
-    switch epilogue.kind {
-    case .none:
-      storeVector(c0_0 + bias0, o0 + 0)
-      storeVector(c1_0 + bias0, o1 + 0)
-      storeVector(c2_0 + bias0, o2 + 0)
-      storeVector(c3_0 + bias0, o3 + 0)
-      storeVector(c4_0 + bias0, o4 + 0)
-    case .relu:
-      storeVector(relu(c0_0 + bias0), o0 + 0)
-      storeVector(relu(c1_0 + bias0), o1 + 0)
-      storeVector(relu(c2_0 + bias0), o2 + 0)
-      storeVector(relu(c3_0 + bias0), o3 + 0)
-      storeVector(relu(c4_0 + bias0), o4 + 0)
-    case .leakyRelu:
-      storeVector(leakyRelu(c0_0 + bias0), o0 + 0)
-      storeVector(leakyRelu(c1_0 + bias0), o1 + 0)
-      storeVector(leakyRelu(c2_0 + bias0), o2 + 0)
-      storeVector(leakyRelu(c3_0 + bias0), o3 + 0)
-      storeVector(leakyRelu(c4_0 + bias0), o4 + 0)
-    case .residual:
-      let r0 = epilogue.residual + 0 &* epilogue.residualPStride
-      storeVector(c0_0 + bias0 + loadVector(r0 + 0), o0 + 0)
-      let r1 = epilogue.residual + 1 &* epilogue.residualPStride
-      storeVector(c1_0 + bias0 + loadVector(r1 + 0), o1 + 0)
-      let r2 = epilogue.residual + 2 &* epilogue.residualPStride
-      storeVector(c2_0 + bias0 + loadVector(r2 + 0), o2 + 0)
-      let r3 = epilogue.residual + 3 &* epilogue.residualPStride
-      storeVector(c3_0 + bias0 + loadVector(r3 + 0), o3 + 0)
-      let r4 = epilogue.residual + 4 &* epilogue.residualPStride
-      storeVector(c4_0 + bias0 + loadVector(r4 + 0), o4 + 0)
-    }
-  } else {
-    epilogue.finish(c0_0, pixel: 0, vector: 0, out: out, outPStride: outPStride)
-    epilogue.finish(c1_0, pixel: 1, vector: 0, out: out, outPStride: outPStride)
-    epilogue.finish(c2_0, pixel: 2, vector: 0, out: out, outPStride: outPStride)
-    epilogue.finish(c3_0, pixel: 3, vector: 0, out: out, outPStride: outPStride)
-    epilogue.finish(c4_0, pixel: 4, vector: 0, out: out, outPStride: outPStride)
-  }
-}
-
-@inline(__always)
-func microKernel_p6x16(
-  _ a: UnsafePointer<Float>, _ pStride: Int, _ kxStride: Int, _ kyStride: Int,
-  _ nKy: Int, _ nKx: Int, _ kPerTap: Int, _ b: UnsafePointer<Float>,
-  _ out: UnsafeMutablePointer<Float>, _ outPStride: Int, _ epilogue: EpilogueBlock
-) {
-  var c0_0 = SIMD16<Float>()
-  var c1_0 = SIMD16<Float>()
-  var c2_0 = SIMD16<Float>()
-  var c3_0 = SIMD16<Float>()
-  var c4_0 = SIMD16<Float>()
-  var c5_0 = SIMD16<Float>()
-  var bp = b
-  for ky in 0..<nKy {
-    for kx in 0..<nKx {
-      var ap = a + (ky &* kyStride &+ kx &* kxStride)
-      for _ in 0..<kPerTap {
-        let b0 = loadVector(bp + 0)
-        let x0 = SIMD16<Float>(repeating: ap[0])
-        c0_0 = c0_0.addingProduct(x0, b0)
-        let x1 = SIMD16<Float>(repeating: ap[1 &* pStride])
-        c1_0 = c1_0.addingProduct(x1, b0)
-        let x2 = SIMD16<Float>(repeating: ap[2 &* pStride])
-        c2_0 = c2_0.addingProduct(x2, b0)
-        let x3 = SIMD16<Float>(repeating: ap[3 &* pStride])
-        c3_0 = c3_0.addingProduct(x3, b0)
-        let x4 = SIMD16<Float>(repeating: ap[4 &* pStride])
-        c4_0 = c4_0.addingProduct(x4, b0)
-        let x5 = SIMD16<Float>(repeating: ap[5 &* pStride])
-        c5_0 = c5_0.addingProduct(x5, b0)
-        ap += 1
-        bp += 16
-      }
-    }
-  }
-  if epilogue.validLanes >= 16 {
-    let bias0 = loadVector(epilogue.bias + 0)
-    let o0 = out + 0 &* outPStride
-    let o1 = out + 1 &* outPStride
-    let o2 = out + 2 &* outPStride
-    let o3 = out + 3 &* outPStride
-    let o4 = out + 4 &* outPStride
-    let o5 = out + 5 &* outPStride
-    switch epilogue.kind {
-    case .none:
-      storeVector(c0_0 + bias0, o0 + 0)
-      storeVector(c1_0 + bias0, o1 + 0)
-      storeVector(c2_0 + bias0, o2 + 0)
-      storeVector(c3_0 + bias0, o3 + 0)
-      storeVector(c4_0 + bias0, o4 + 0)
-      storeVector(c5_0 + bias0, o5 + 0)
-    case .relu:
-      storeVector(relu(c0_0 + bias0), o0 + 0)
-      storeVector(relu(c1_0 + bias0), o1 + 0)
-      storeVector(relu(c2_0 + bias0), o2 + 0)
-      storeVector(relu(c3_0 + bias0), o3 + 0)
-      storeVector(relu(c4_0 + bias0), o4 + 0)
-      storeVector(relu(c5_0 + bias0), o5 + 0)
-    case .leakyRelu:
-      storeVector(leakyRelu(c0_0 + bias0), o0 + 0)
-      storeVector(leakyRelu(c1_0 + bias0), o1 + 0)
-      storeVector(leakyRelu(c2_0 + bias0), o2 + 0)
-      storeVector(leakyRelu(c3_0 + bias0), o3 + 0)
-      storeVector(leakyRelu(c4_0 + bias0), o4 + 0)
-      storeVector(leakyRelu(c5_0 + bias0), o5 + 0)
-    case .residual:
-      let r0 = epilogue.residual + 0 &* epilogue.residualPStride
-      storeVector(c0_0 + bias0 + loadVector(r0 + 0), o0 + 0)
-      let r1 = epilogue.residual + 1 &* epilogue.residualPStride
-      storeVector(c1_0 + bias0 + loadVector(r1 + 0), o1 + 0)
-      let r2 = epilogue.residual + 2 &* epilogue.residualPStride
-      storeVector(c2_0 + bias0 + loadVector(r2 + 0), o2 + 0)
-      let r3 = epilogue.residual + 3 &* epilogue.residualPStride
-      storeVector(c3_0 + bias0 + loadVector(r3 + 0), o3 + 0)
-      let r4 = epilogue.residual + 4 &* epilogue.residualPStride
-      storeVector(c4_0 + bias0 + loadVector(r4 + 0), o4 + 0)
-      let r5 = epilogue.residual + 5 &* epilogue.residualPStride
-      storeVector(c5_0 + bias0 + loadVector(r5 + 0), o5 + 0)
-    }
-  } else {
-    epilogue.finish(c0_0, pixel: 0, vector: 0, out: out, outPStride: outPStride)
-    epilogue.finish(c1_0, pixel: 1, vector: 0, out: out, outPStride: outPStride)
-    epilogue.finish(c2_0, pixel: 2, vector: 0, out: out, outPStride: outPStride)
-    epilogue.finish(c3_0, pixel: 3, vector: 0, out: out, outPStride: outPStride)
-    epilogue.finish(c4_0, pixel: 4, vector: 0, out: out, outPStride: outPStride)
-    epilogue.finish(c5_0, pixel: 5, vector: 0, out: out, outPStride: outPStride)
-  }
-}
-
-/// Runs the micro-kernel for `count` pixels (1...P) of a tile.
-@inline(__always)
-func microKernelTail16(
-  _ count: Int, _ a: UnsafePointer<Float>, _ pStride: Int, _ kxStride: Int, _ kyStride: Int,
-  _ nKy: Int, _ nKx: Int, _ kPerTap: Int, _ b: UnsafePointer<Float>,
-  _ out: UnsafeMutablePointer<Float>, _ outPStride: Int, _ epilogue: EpilogueBlock
-) {
-  switch count {
-  case 1:
-    microKernel_p1x16(a, pStride, kxStride, kyStride, nKy, nKx, kPerTap, b, out, outPStride, epilogue)
-  case 2:
-    microKernel_p2x16(a, pStride, kxStride, kyStride, nKy, nKx, kPerTap, b, out, outPStride, epilogue)
-  case 3:
-    microKernel_p3x16(a, pStride, kxStride, kyStride, nKy, nKx, kPerTap, b, out, outPStride, epilogue)
-  case 4:
-    microKernel_p4x16(a, pStride, kxStride, kyStride, nKy, nKx, kPerTap, b, out, outPStride, epilogue)
-  case 5:
-    microKernel_p5x16(a, pStride, kxStride, kyStride, nKy, nKx, kPerTap, b, out, outPStride, epilogue)
-  case 6:
-    microKernel_p6x16(a, pStride, kxStride, kyStride, nKy, nKx, kPerTap, b, out, outPStride, epilogue)
-  default: break
-  }
-}
-
-/// One 16-channel output block over `count` pixels: full 6-pixel tiles, then the tail.
-@inline(__always)
-func runOutputBlock16(
-  count: Int, a: UnsafePointer<Float>, pStride: Int, kxStride: Int, kyStride: Int, nKy: Int, nKx: Int,
-  kPerTap: Int, b: UnsafePointer<Float>, out: UnsafeMutablePointer<Float>, outPStride: Int,
-  bias: UnsafePointer<Float>, epilogue: Epilogue, residual: UnsafePointer<Float>, residualPStride: Int,
-  validLanes: Int
-) {
-  var x = 0
-  while x < count {
-    let ep = EpilogueBlock(
-      bias: bias, kind: epilogue, residual: residual + x &* residualPStride, residualPStride: residualPStride,
-      validLanes: validLanes)
-    let tileA = a + x &* pStride
-    let tileOut = out + x &* outPStride
-    if x &+ 6 <= count {
-      microKernel_p6x16(tileA, pStride, kxStride, kyStride, nKy, nKx, kPerTap, b, tileOut, outPStride, ep)
-      x &+= 6
-    } else {
-      microKernelTail16(count &- x, tileA, pStride, kxStride, kyStride, nKy, nKx, kPerTap, b, tileOut, outPStride, ep)
-      x = count
-    }
-  }
-}
-
-#else
+#if ZSM_AVX512
 
 @inline(__always)
 func microKernel_p1x64(
@@ -4290,6 +3855,441 @@ func runOutputBlock16(
     if x &+ 12 <= count {
       microKernel_p12x16(tileA, pStride, kxStride, kyStride, nKy, nKx, kPerTap, b, tileOut, outPStride, ep)
       x &+= 12
+    } else {
+      microKernelTail16(count &- x, tileA, pStride, kxStride, kyStride, nKy, nKx, kPerTap, b, tileOut, outPStride, ep)
+      x = count
+    }
+  }
+}
+
+#else
+
+@inline(__always)
+func microKernel_p1x16(
+  _ a: UnsafePointer<Float>, _ pStride: Int, _ kxStride: Int, _ kyStride: Int,
+  _ nKy: Int, _ nKx: Int, _ kPerTap: Int, _ b: UnsafePointer<Float>,
+  _ out: UnsafeMutablePointer<Float>, _ outPStride: Int, _ epilogue: EpilogueBlock
+) {
+  var c0_0 = SIMD16<Float>()
+  var bp = b
+  for ky in 0..<nKy {
+    for kx in 0..<nKx {
+      var ap = a + (ky &* kyStride &+ kx &* kxStride)
+      for _ in 0..<kPerTap {
+        let b0 = loadVector(bp + 0)
+        let x0 = SIMD16<Float>(repeating: ap[0])
+        c0_0 = c0_0.addingProduct(x0, b0)
+        ap += 1
+        bp += 16
+      }
+    }
+  }
+  if epilogue.validLanes >= 16 {
+    let bias0 = loadVector(epilogue.bias + 0)
+    let o0 = out + 0 &* outPStride
+    switch epilogue.kind {
+    case .none:
+      storeVector(c0_0 + bias0, o0 + 0)
+    case .relu:
+      storeVector(relu(c0_0 + bias0), o0 + 0)
+    case .leakyRelu:
+      storeVector(leakyRelu(c0_0 + bias0), o0 + 0)
+    case .residual:
+      let r0 = epilogue.residual + 0 &* epilogue.residualPStride
+      storeVector(c0_0 + bias0 + loadVector(r0 + 0), o0 + 0)
+    }
+  } else {
+    epilogue.finish(c0_0, pixel: 0, vector: 0, out: out, outPStride: outPStride)
+  }
+}
+
+@inline(__always)
+func microKernel_p2x16(
+  _ a: UnsafePointer<Float>, _ pStride: Int, _ kxStride: Int, _ kyStride: Int,
+  _ nKy: Int, _ nKx: Int, _ kPerTap: Int, _ b: UnsafePointer<Float>,
+  _ out: UnsafeMutablePointer<Float>, _ outPStride: Int, _ epilogue: EpilogueBlock
+) {
+  var c0_0 = SIMD16<Float>()
+  var c1_0 = SIMD16<Float>()
+  var bp = b
+  for ky in 0..<nKy {
+    for kx in 0..<nKx {
+      var ap = a + (ky &* kyStride &+ kx &* kxStride)
+      for _ in 0..<kPerTap {
+        let b0 = loadVector(bp + 0)
+        let x0 = SIMD16<Float>(repeating: ap[0])
+        c0_0 = c0_0.addingProduct(x0, b0)
+        let x1 = SIMD16<Float>(repeating: ap[1 &* pStride])
+        c1_0 = c1_0.addingProduct(x1, b0)
+        ap += 1
+        bp += 16
+      }
+    }
+  }
+  if epilogue.validLanes >= 16 {
+    let bias0 = loadVector(epilogue.bias + 0)
+    let o0 = out + 0 &* outPStride
+    let o1 = out + 1 &* outPStride
+    switch epilogue.kind {
+    case .none:
+      storeVector(c0_0 + bias0, o0 + 0)
+      storeVector(c1_0 + bias0, o1 + 0)
+    case .relu:
+      storeVector(relu(c0_0 + bias0), o0 + 0)
+      storeVector(relu(c1_0 + bias0), o1 + 0)
+    case .leakyRelu:
+      storeVector(leakyRelu(c0_0 + bias0), o0 + 0)
+      storeVector(leakyRelu(c1_0 + bias0), o1 + 0)
+    case .residual:
+      let r0 = epilogue.residual + 0 &* epilogue.residualPStride
+      storeVector(c0_0 + bias0 + loadVector(r0 + 0), o0 + 0)
+      let r1 = epilogue.residual + 1 &* epilogue.residualPStride
+      storeVector(c1_0 + bias0 + loadVector(r1 + 0), o1 + 0)
+    }
+  } else {
+    epilogue.finish(c0_0, pixel: 0, vector: 0, out: out, outPStride: outPStride)
+    epilogue.finish(c1_0, pixel: 1, vector: 0, out: out, outPStride: outPStride)
+  }
+}
+
+@inline(__always)
+func microKernel_p3x16(
+  _ a: UnsafePointer<Float>, _ pStride: Int, _ kxStride: Int, _ kyStride: Int,
+  _ nKy: Int, _ nKx: Int, _ kPerTap: Int, _ b: UnsafePointer<Float>,
+  _ out: UnsafeMutablePointer<Float>, _ outPStride: Int, _ epilogue: EpilogueBlock
+) {
+  var c0_0 = SIMD16<Float>()
+  var c1_0 = SIMD16<Float>()
+  var c2_0 = SIMD16<Float>()
+  var bp = b
+  for ky in 0..<nKy {
+    for kx in 0..<nKx {
+      var ap = a + (ky &* kyStride &+ kx &* kxStride)
+      for _ in 0..<kPerTap {
+        let b0 = loadVector(bp + 0)
+        let x0 = SIMD16<Float>(repeating: ap[0])
+        c0_0 = c0_0.addingProduct(x0, b0)
+        let x1 = SIMD16<Float>(repeating: ap[1 &* pStride])
+        c1_0 = c1_0.addingProduct(x1, b0)
+        let x2 = SIMD16<Float>(repeating: ap[2 &* pStride])
+        c2_0 = c2_0.addingProduct(x2, b0)
+        ap += 1
+        bp += 16
+      }
+    }
+  }
+  if epilogue.validLanes >= 16 {
+    let bias0 = loadVector(epilogue.bias + 0)
+    let o0 = out + 0 &* outPStride
+    let o1 = out + 1 &* outPStride
+    let o2 = out + 2 &* outPStride
+    switch epilogue.kind {
+    case .none:
+      storeVector(c0_0 + bias0, o0 + 0)
+      storeVector(c1_0 + bias0, o1 + 0)
+      storeVector(c2_0 + bias0, o2 + 0)
+    case .relu:
+      storeVector(relu(c0_0 + bias0), o0 + 0)
+      storeVector(relu(c1_0 + bias0), o1 + 0)
+      storeVector(relu(c2_0 + bias0), o2 + 0)
+    case .leakyRelu:
+      storeVector(leakyRelu(c0_0 + bias0), o0 + 0)
+      storeVector(leakyRelu(c1_0 + bias0), o1 + 0)
+      storeVector(leakyRelu(c2_0 + bias0), o2 + 0)
+    case .residual:
+      let r0 = epilogue.residual + 0 &* epilogue.residualPStride
+      storeVector(c0_0 + bias0 + loadVector(r0 + 0), o0 + 0)
+      let r1 = epilogue.residual + 1 &* epilogue.residualPStride
+      storeVector(c1_0 + bias0 + loadVector(r1 + 0), o1 + 0)
+      let r2 = epilogue.residual + 2 &* epilogue.residualPStride
+      storeVector(c2_0 + bias0 + loadVector(r2 + 0), o2 + 0)
+    }
+  } else {
+    epilogue.finish(c0_0, pixel: 0, vector: 0, out: out, outPStride: outPStride)
+    epilogue.finish(c1_0, pixel: 1, vector: 0, out: out, outPStride: outPStride)
+    epilogue.finish(c2_0, pixel: 2, vector: 0, out: out, outPStride: outPStride)
+  }
+}
+
+@inline(__always)
+func microKernel_p4x16(
+  _ a: UnsafePointer<Float>, _ pStride: Int, _ kxStride: Int, _ kyStride: Int,
+  _ nKy: Int, _ nKx: Int, _ kPerTap: Int, _ b: UnsafePointer<Float>,
+  _ out: UnsafeMutablePointer<Float>, _ outPStride: Int, _ epilogue: EpilogueBlock
+) {
+  var c0_0 = SIMD16<Float>()
+  var c1_0 = SIMD16<Float>()
+  var c2_0 = SIMD16<Float>()
+  var c3_0 = SIMD16<Float>()
+  var bp = b
+  for ky in 0..<nKy {
+    for kx in 0..<nKx {
+      var ap = a + (ky &* kyStride &+ kx &* kxStride)
+      for _ in 0..<kPerTap {
+        let b0 = loadVector(bp + 0)
+        let x0 = SIMD16<Float>(repeating: ap[0])
+        c0_0 = c0_0.addingProduct(x0, b0)
+        let x1 = SIMD16<Float>(repeating: ap[1 &* pStride])
+        c1_0 = c1_0.addingProduct(x1, b0)
+        let x2 = SIMD16<Float>(repeating: ap[2 &* pStride])
+        c2_0 = c2_0.addingProduct(x2, b0)
+        let x3 = SIMD16<Float>(repeating: ap[3 &* pStride])
+        c3_0 = c3_0.addingProduct(x3, b0)
+        ap += 1
+        bp += 16
+      }
+    }
+  }
+  if epilogue.validLanes >= 16 {
+    let bias0 = loadVector(epilogue.bias + 0)
+    let o0 = out + 0 &* outPStride
+    let o1 = out + 1 &* outPStride
+    let o2 = out + 2 &* outPStride
+    let o3 = out + 3 &* outPStride
+    switch epilogue.kind {
+    case .none:
+      storeVector(c0_0 + bias0, o0 + 0)
+      storeVector(c1_0 + bias0, o1 + 0)
+      storeVector(c2_0 + bias0, o2 + 0)
+      storeVector(c3_0 + bias0, o3 + 0)
+    case .relu:
+      storeVector(relu(c0_0 + bias0), o0 + 0)
+      storeVector(relu(c1_0 + bias0), o1 + 0)
+      storeVector(relu(c2_0 + bias0), o2 + 0)
+      storeVector(relu(c3_0 + bias0), o3 + 0)
+    case .leakyRelu:
+      storeVector(leakyRelu(c0_0 + bias0), o0 + 0)
+      storeVector(leakyRelu(c1_0 + bias0), o1 + 0)
+      storeVector(leakyRelu(c2_0 + bias0), o2 + 0)
+      storeVector(leakyRelu(c3_0 + bias0), o3 + 0)
+    case .residual:
+      let r0 = epilogue.residual + 0 &* epilogue.residualPStride
+      storeVector(c0_0 + bias0 + loadVector(r0 + 0), o0 + 0)
+      let r1 = epilogue.residual + 1 &* epilogue.residualPStride
+      storeVector(c1_0 + bias0 + loadVector(r1 + 0), o1 + 0)
+      let r2 = epilogue.residual + 2 &* epilogue.residualPStride
+      storeVector(c2_0 + bias0 + loadVector(r2 + 0), o2 + 0)
+      let r3 = epilogue.residual + 3 &* epilogue.residualPStride
+      storeVector(c3_0 + bias0 + loadVector(r3 + 0), o3 + 0)
+    }
+  } else {
+    epilogue.finish(c0_0, pixel: 0, vector: 0, out: out, outPStride: outPStride)
+    epilogue.finish(c1_0, pixel: 1, vector: 0, out: out, outPStride: outPStride)
+    epilogue.finish(c2_0, pixel: 2, vector: 0, out: out, outPStride: outPStride)
+    epilogue.finish(c3_0, pixel: 3, vector: 0, out: out, outPStride: outPStride)
+  }
+}
+
+@inline(__always)
+func microKernel_p5x16(
+  _ a: UnsafePointer<Float>, _ pStride: Int, _ kxStride: Int, _ kyStride: Int,
+  _ nKy: Int, _ nKx: Int, _ kPerTap: Int, _ b: UnsafePointer<Float>,
+  _ out: UnsafeMutablePointer<Float>, _ outPStride: Int, _ epilogue: EpilogueBlock
+) {
+  var c0_0 = SIMD16<Float>()
+  var c1_0 = SIMD16<Float>()
+  var c2_0 = SIMD16<Float>()
+  var c3_0 = SIMD16<Float>()
+  var c4_0 = SIMD16<Float>()
+  var bp = b
+  for ky in 0..<nKy {
+    for kx in 0..<nKx {
+      var ap = a + (ky &* kyStride &+ kx &* kxStride)
+      for _ in 0..<kPerTap {
+        let b0 = loadVector(bp + 0)
+        let x0 = SIMD16<Float>(repeating: ap[0])
+        c0_0 = c0_0.addingProduct(x0, b0)
+        let x1 = SIMD16<Float>(repeating: ap[1 &* pStride])
+        c1_0 = c1_0.addingProduct(x1, b0)
+        let x2 = SIMD16<Float>(repeating: ap[2 &* pStride])
+        c2_0 = c2_0.addingProduct(x2, b0)
+        let x3 = SIMD16<Float>(repeating: ap[3 &* pStride])
+        c3_0 = c3_0.addingProduct(x3, b0)
+        let x4 = SIMD16<Float>(repeating: ap[4 &* pStride])
+        c4_0 = c4_0.addingProduct(x4, b0)
+        ap += 1
+        bp += 16
+      }
+    }
+  }
+  if epilogue.validLanes >= 16 {
+    let bias0 = loadVector(epilogue.bias + 0)
+    let o0 = out + 0 &* outPStride
+    let o1 = out + 1 &* outPStride
+    let o2 = out + 2 &* outPStride
+    let o3 = out + 3 &* outPStride
+    let o4 = out + 4 &* outPStride
+    switch epilogue.kind {
+    case .none:
+      storeVector(c0_0 + bias0, o0 + 0)
+      storeVector(c1_0 + bias0, o1 + 0)
+      storeVector(c2_0 + bias0, o2 + 0)
+      storeVector(c3_0 + bias0, o3 + 0)
+      storeVector(c4_0 + bias0, o4 + 0)
+    case .relu:
+      storeVector(relu(c0_0 + bias0), o0 + 0)
+      storeVector(relu(c1_0 + bias0), o1 + 0)
+      storeVector(relu(c2_0 + bias0), o2 + 0)
+      storeVector(relu(c3_0 + bias0), o3 + 0)
+      storeVector(relu(c4_0 + bias0), o4 + 0)
+    case .leakyRelu:
+      storeVector(leakyRelu(c0_0 + bias0), o0 + 0)
+      storeVector(leakyRelu(c1_0 + bias0), o1 + 0)
+      storeVector(leakyRelu(c2_0 + bias0), o2 + 0)
+      storeVector(leakyRelu(c3_0 + bias0), o3 + 0)
+      storeVector(leakyRelu(c4_0 + bias0), o4 + 0)
+    case .residual:
+      let r0 = epilogue.residual + 0 &* epilogue.residualPStride
+      storeVector(c0_0 + bias0 + loadVector(r0 + 0), o0 + 0)
+      let r1 = epilogue.residual + 1 &* epilogue.residualPStride
+      storeVector(c1_0 + bias0 + loadVector(r1 + 0), o1 + 0)
+      let r2 = epilogue.residual + 2 &* epilogue.residualPStride
+      storeVector(c2_0 + bias0 + loadVector(r2 + 0), o2 + 0)
+      let r3 = epilogue.residual + 3 &* epilogue.residualPStride
+      storeVector(c3_0 + bias0 + loadVector(r3 + 0), o3 + 0)
+      let r4 = epilogue.residual + 4 &* epilogue.residualPStride
+      storeVector(c4_0 + bias0 + loadVector(r4 + 0), o4 + 0)
+    }
+  } else {
+    epilogue.finish(c0_0, pixel: 0, vector: 0, out: out, outPStride: outPStride)
+    epilogue.finish(c1_0, pixel: 1, vector: 0, out: out, outPStride: outPStride)
+    epilogue.finish(c2_0, pixel: 2, vector: 0, out: out, outPStride: outPStride)
+    epilogue.finish(c3_0, pixel: 3, vector: 0, out: out, outPStride: outPStride)
+    epilogue.finish(c4_0, pixel: 4, vector: 0, out: out, outPStride: outPStride)
+  }
+}
+
+@inline(__always)
+func microKernel_p6x16(
+  _ a: UnsafePointer<Float>, _ pStride: Int, _ kxStride: Int, _ kyStride: Int,
+  _ nKy: Int, _ nKx: Int, _ kPerTap: Int, _ b: UnsafePointer<Float>,
+  _ out: UnsafeMutablePointer<Float>, _ outPStride: Int, _ epilogue: EpilogueBlock
+) {
+  var c0_0 = SIMD16<Float>()
+  var c1_0 = SIMD16<Float>()
+  var c2_0 = SIMD16<Float>()
+  var c3_0 = SIMD16<Float>()
+  var c4_0 = SIMD16<Float>()
+  var c5_0 = SIMD16<Float>()
+  var bp = b
+  for ky in 0..<nKy {
+    for kx in 0..<nKx {
+      var ap = a + (ky &* kyStride &+ kx &* kxStride)
+      for _ in 0..<kPerTap {
+        let b0 = loadVector(bp + 0)
+        let x0 = SIMD16<Float>(repeating: ap[0])
+        c0_0 = c0_0.addingProduct(x0, b0)
+        let x1 = SIMD16<Float>(repeating: ap[1 &* pStride])
+        c1_0 = c1_0.addingProduct(x1, b0)
+        let x2 = SIMD16<Float>(repeating: ap[2 &* pStride])
+        c2_0 = c2_0.addingProduct(x2, b0)
+        let x3 = SIMD16<Float>(repeating: ap[3 &* pStride])
+        c3_0 = c3_0.addingProduct(x3, b0)
+        let x4 = SIMD16<Float>(repeating: ap[4 &* pStride])
+        c4_0 = c4_0.addingProduct(x4, b0)
+        let x5 = SIMD16<Float>(repeating: ap[5 &* pStride])
+        c5_0 = c5_0.addingProduct(x5, b0)
+        ap += 1
+        bp += 16
+      }
+    }
+  }
+  if epilogue.validLanes >= 16 {
+    let bias0 = loadVector(epilogue.bias + 0)
+    let o0 = out + 0 &* outPStride
+    let o1 = out + 1 &* outPStride
+    let o2 = out + 2 &* outPStride
+    let o3 = out + 3 &* outPStride
+    let o4 = out + 4 &* outPStride
+    let o5 = out + 5 &* outPStride
+    switch epilogue.kind {
+    case .none:
+      storeVector(c0_0 + bias0, o0 + 0)
+      storeVector(c1_0 + bias0, o1 + 0)
+      storeVector(c2_0 + bias0, o2 + 0)
+      storeVector(c3_0 + bias0, o3 + 0)
+      storeVector(c4_0 + bias0, o4 + 0)
+      storeVector(c5_0 + bias0, o5 + 0)
+    case .relu:
+      storeVector(relu(c0_0 + bias0), o0 + 0)
+      storeVector(relu(c1_0 + bias0), o1 + 0)
+      storeVector(relu(c2_0 + bias0), o2 + 0)
+      storeVector(relu(c3_0 + bias0), o3 + 0)
+      storeVector(relu(c4_0 + bias0), o4 + 0)
+      storeVector(relu(c5_0 + bias0), o5 + 0)
+    case .leakyRelu:
+      storeVector(leakyRelu(c0_0 + bias0), o0 + 0)
+      storeVector(leakyRelu(c1_0 + bias0), o1 + 0)
+      storeVector(leakyRelu(c2_0 + bias0), o2 + 0)
+      storeVector(leakyRelu(c3_0 + bias0), o3 + 0)
+      storeVector(leakyRelu(c4_0 + bias0), o4 + 0)
+      storeVector(leakyRelu(c5_0 + bias0), o5 + 0)
+    case .residual:
+      let r0 = epilogue.residual + 0 &* epilogue.residualPStride
+      storeVector(c0_0 + bias0 + loadVector(r0 + 0), o0 + 0)
+      let r1 = epilogue.residual + 1 &* epilogue.residualPStride
+      storeVector(c1_0 + bias0 + loadVector(r1 + 0), o1 + 0)
+      let r2 = epilogue.residual + 2 &* epilogue.residualPStride
+      storeVector(c2_0 + bias0 + loadVector(r2 + 0), o2 + 0)
+      let r3 = epilogue.residual + 3 &* epilogue.residualPStride
+      storeVector(c3_0 + bias0 + loadVector(r3 + 0), o3 + 0)
+      let r4 = epilogue.residual + 4 &* epilogue.residualPStride
+      storeVector(c4_0 + bias0 + loadVector(r4 + 0), o4 + 0)
+      let r5 = epilogue.residual + 5 &* epilogue.residualPStride
+      storeVector(c5_0 + bias0 + loadVector(r5 + 0), o5 + 0)
+    }
+  } else {
+    epilogue.finish(c0_0, pixel: 0, vector: 0, out: out, outPStride: outPStride)
+    epilogue.finish(c1_0, pixel: 1, vector: 0, out: out, outPStride: outPStride)
+    epilogue.finish(c2_0, pixel: 2, vector: 0, out: out, outPStride: outPStride)
+    epilogue.finish(c3_0, pixel: 3, vector: 0, out: out, outPStride: outPStride)
+    epilogue.finish(c4_0, pixel: 4, vector: 0, out: out, outPStride: outPStride)
+    epilogue.finish(c5_0, pixel: 5, vector: 0, out: out, outPStride: outPStride)
+  }
+}
+
+/// Runs the micro-kernel for `count` pixels (1...P) of a tile.
+@inline(__always)
+func microKernelTail16(
+  _ count: Int, _ a: UnsafePointer<Float>, _ pStride: Int, _ kxStride: Int, _ kyStride: Int,
+  _ nKy: Int, _ nKx: Int, _ kPerTap: Int, _ b: UnsafePointer<Float>,
+  _ out: UnsafeMutablePointer<Float>, _ outPStride: Int, _ epilogue: EpilogueBlock
+) {
+  switch count {
+  case 1:
+    microKernel_p1x16(a, pStride, kxStride, kyStride, nKy, nKx, kPerTap, b, out, outPStride, epilogue)
+  case 2:
+    microKernel_p2x16(a, pStride, kxStride, kyStride, nKy, nKx, kPerTap, b, out, outPStride, epilogue)
+  case 3:
+    microKernel_p3x16(a, pStride, kxStride, kyStride, nKy, nKx, kPerTap, b, out, outPStride, epilogue)
+  case 4:
+    microKernel_p4x16(a, pStride, kxStride, kyStride, nKy, nKx, kPerTap, b, out, outPStride, epilogue)
+  case 5:
+    microKernel_p5x16(a, pStride, kxStride, kyStride, nKy, nKx, kPerTap, b, out, outPStride, epilogue)
+  case 6:
+    microKernel_p6x16(a, pStride, kxStride, kyStride, nKy, nKx, kPerTap, b, out, outPStride, epilogue)
+  default: break
+  }
+}
+
+/// One 16-channel output block over `count` pixels: full 6-pixel tiles, then the tail.
+@inline(__always)
+func runOutputBlock16(
+  count: Int, a: UnsafePointer<Float>, pStride: Int, kxStride: Int, kyStride: Int, nKy: Int, nKx: Int,
+  kPerTap: Int, b: UnsafePointer<Float>, out: UnsafeMutablePointer<Float>, outPStride: Int,
+  bias: UnsafePointer<Float>, epilogue: Epilogue, residual: UnsafePointer<Float>, residualPStride: Int,
+  validLanes: Int
+) {
+  var x = 0
+  while x < count {
+    let ep = EpilogueBlock(
+      bias: bias, kind: epilogue, residual: residual + x &* residualPStride, residualPStride: residualPStride,
+      validLanes: validLanes)
+    let tileA = a + x &* pStride
+    let tileOut = out + x &* outPStride
+    if x &+ 6 <= count {
+      microKernel_p6x16(tileA, pStride, kxStride, kyStride, nKy, nKx, kPerTap, b, tileOut, outPStride, ep)
+      x &+= 6
     } else {
       microKernelTail16(count &- x, tileA, pStride, kxStride, kyStride, nKy, nKx, kPerTap, b, tileOut, outPStride, ep)
       x = count
