@@ -27,6 +27,13 @@ public struct ConvWeightLayout: Sendable, Equatable {
   /// Floats of packed bias (zero past `outputChannels`).
   public var packedBiasCount: Int { paddedOutputChannels }
 
+  /// The widest output-channel block of this build: 64 with AVX-512 (`ZSM_AVX512`), else 16.
+  #if ZSM_AVX512
+    public static let widestBlock = 64
+  #else
+    public static let widestBlock = 16
+  #endif
+
   /// Width of the block that starts at output channel `o0` (always 16 without AVX-512, where
   /// wider tiles would not fit the registers; see Tools/gen-kernels.py).
   @inline(__always)

@@ -92,11 +92,24 @@ public enum WinogradPolicy {
 
   /// The fewest input and output channels for which Winograd is used: below, the transforms
   /// cost more than the multiplies they save. Measured with `zsm bench --threads 1` on the
-  /// compact model's shapes at 80x60 (2-vCPU Intel Xeon, AVX-512), Winograd vs direct: 16->64
-  /// 1.17x (1.27x at 160x120), 16->54 1.20x, 32->64 1.56x, but 32->16 1.07x and 16->16 0.83x
-  /// (1.04x at 320x240): the output transform of 16 channels costs as much as their products.
+  /// compact model's shapes at 80x60, Winograd vs direct:
+  /// - AVX-512 (2-vCPU Intel Xeon; 64-channel micro-kernel blocks): 16->64 1.17x (1.27x at
+  ///   160x120), 16->54 1.20x, 32->64 1.56x, but 32->16 1.07x and 16->16 0.83x (1.04x at
+  ///   320x240): the output transform of 16 channels costs as much as their products.
+  /// - AVX2 (2-vCPU AMD EPYC, Zen 3; 16-channel blocks): 16->16 1.17x (1.33x at 320x240),
+  ///   32->16 1.54x, 16->54 1.25x, 16->64 1.61x: Winograd from 16 output channels.
+  /// - aarch64 keeps 32 (16->16 not measured there).
   nonisolated(unsafe) public static var minimumInputChannels = 16
-  nonisolated(unsafe) public static var minimumOutputChannels = 32
+  nonisolated(unsafe) public static var minimumOutputChannels = defaultMinimumOutputChannels
+
+  /// `minimumOutputChannels` of this build (see above).
+  public static var defaultMinimumOutputChannels: Int {
+    #if arch(x86_64)
+      return ConvWeightLayout.widestBlock == 64 ? 32 : 16
+    #else
+      return 32
+    #endif
+  }
   /// The narrowest output (pixels) for which Winograd is used: on narrower maps the weight
   /// transform made at each run and the edge tiles cost more than the multiplies saved
   /// (measured with `zsm bench`).
