@@ -81,6 +81,15 @@ final class PrecisionArenaTests: XCTestCase {
 /// int8 against fp32 on the fixtures (random weights): calibrated on the fixture's own
 /// window, then run quantised. Bound from issue 7: >= 40 dB PSNR against fp32.
 final class Int8PrecisionTests: XCTestCase {
+  /// Every candidate layer in int8 on every host: on AVX2 builds `Int8Policy.winogradOverInt8`
+  /// would keep the Winograd-wide ones in fp32, and this measures the int8 kernels' accuracy.
+  private var savedWinogradOverInt8 = false
+  override func setUp() {
+    savedWinogradOverInt8 = Int8Policy.winogradOverInt8
+    Int8Policy.winogradOverInt8 = false
+  }
+  override func tearDown() { Int8Policy.winogradOverInt8 = savedWinogradOverInt8 }
+
   func testInt8AgainstFP32OnFixtures() throws {
     #if ZSM_INT8
       for fixture in ["tiny_16x12_n2", "small_32x24_n3", "tiny_13x10_n4", "tiny_11x7_n5"] {
@@ -138,6 +147,59 @@ final class Int8PrecisionTests: XCTestCase {
 /// override quantises exactly that group (and the output changes), and that the policy's
 /// network runs exactly the policy's groups in int8.
 final class Int8GroupTests: XCTestCase {
+  /// As in Int8PrecisionTests: every candidate layer of a group in int8, on every host.
+  private var savedWinogradOverInt8 = false
+  override func setUp() {
+    savedWinogradOverInt8 = Int8Policy.winogradOverInt8
+    Int8Policy.winogradOverInt8 = false
+  }
+  override func tearDown() { Int8Policy.winogradOverInt8 = savedWinogradOverInt8 }
+
+  /// `Int8Policy.winogradOverInt8` (the AVX2 builds' default): an int8 layer that takes the
+  /// Winograd path at its width runs it in fp32, so with every residual block Winograd-wide
+  /// (16 -> 16, policy lowered to 16 channels and 1 pixel) an int8 network of that group alone
+  /// gives the fp32 network's output bit for bit; without the flag, it differs.
+  func testWinogradOverInt8KeepsWinogradLayersInFP32() throws {
+    #if ZSM_INT8
+      let fixture = "small_32x24_n3"  // nf 16: residual blocks 16 -> 16, stride 1
+      let saved = (
+        WinogradPolicy.minimumInputChannels, WinogradPolicy.minimumOutputChannels, WinogradPolicy.minimumWidth
+      )
+      (WinogradPolicy.minimumInputChannels, WinogradPolicy.minimumOutputChannels, WinogradPolicy.minimumWidth) =
+        (16, 16, 1)
+      defer {
+        (WinogradPolicy.minimumInputChannels, WinogradPolicy.minimumOutputChannels, WinogradPolicy.minimumWidth) =
+          saved
+      }
+      let (stateDict, config) = try StateDict.loadZSM(path: TestPaths.fixture(fixture, "model.pth"))
+      let input = try TensorFile.read(path: TestPaths.fixture(fixture, "input.bin"))
+      let (n, h, w) = (input.shape[1], input.shape[3], input.shape[4])
+      let fp32 = try ZSMNetwork(stateDict: stateDict, config: config, threads: 2)
+      try fp32.prepare(frames: n, height: h, width: w)
+      let recorder = fp32.recordActivations()
+      var reference = [Float](repeating: .nan, count: (2 * n - 1) * 3 * 16 * h * w)
+      fp32.run(input: input.data, output: &reference)
+      fp32.stopRecording()
+      let table = CalibrationTable(
+        modelSHA256: String(repeating: "0", count: 64), method: "test", clip: fixture, frames: n, windows: 1,
+        entries: recorder.entries(quantile: 0.9999), psnrY: [])
+      func run(winogradOverInt8: Bool) throws -> [Float] {
+        Int8Policy.winogradOverInt8 = winogradOverInt8
+        let int8 = try ZSMNetwork(
+          stateDict: stateDict, config: config, threads: 2, precision: .int8, calibration: table,
+          int8Groups: ["residual_blocks"])
+        try int8.prepare(frames: n, height: h, width: w)
+        var output = [Float](repeating: .nan, count: reference.count)
+        int8.run(input: input.data, output: &output)
+        return output
+      }
+      XCTAssertEqual(try run(winogradOverInt8: true), reference, "Winograd-wide int8 layers should run fp32 Winograd")
+      XCTAssertNotEqual(try run(winogradOverInt8: false), reference, "without the flag they run int8")
+    #else
+      throw XCTSkip(Int8RefusalTests.noKernels)
+    #endif
+  }
+
   func testEachCandidateGroupOnFixtures() throws {
     #if ZSM_INT8
       for fixture in ["tiny_16x12_n2", "small_32x24_n3", "tiny_13x10_n4", "tiny_11x7_n5"] {

@@ -251,7 +251,7 @@ extension GraphContext {
       if fp16Arithmetic { return }  // no staging rows
     }
     #if ZSM_INT8
-      if let w = int8Weights(layer) {
+      if let w = int8Weights(layer, outputWidth: view(output).width) {
         let i = view(input)
         let bytes = int8StagingBytes(
           weights: w, inputWidth: i.width, outputWidth: layer.outputSize(height: 1, width: i.width).width)
@@ -269,9 +269,13 @@ extension GraphContext {
   }
 
   #if ZSM_INT8
-    /// The int8 weights `layer` runs with, if it runs in int8.
-    func int8Weights(_ layer: Conv2D) -> Int8ConvWeights? {
+    /// The int8 weights `layer` runs with on an output `outputWidth` wide, if it runs in int8
+    /// there: not where `Int8Policy.winogradOverInt8` keeps a layer that takes the Winograd
+    /// path at this width in fp32. (Depends on the width only, as `prefersWinograd`, so a band
+    /// buffer and its full map agree, and planning and running agree.)
+    func int8Weights(_ layer: Conv2D, outputWidth: Int) -> Int8ConvWeights? {
       guard layer.int8Slot >= 0, let int8 else { return nil }
+      if Int8Policy.winogradOverInt8 && layer.prefersWinograd(outputWidth: outputWidth) { return nil }
       return int8.weights[layer.int8Slot]
     }
   #endif
@@ -289,7 +293,7 @@ extension GraphContext {
         recorder.record(slot: layer.int8Slot, m, rows: inputRows ?? 0..<m.height)
       }
       #if ZSM_INT8
-        if let w = int8Weights(layer), let staging {
+        if let w = int8Weights(layer, outputWidth: output.width), let staging {
           precondition(input.element == .float32 && output.element == .float32, "int8 layers read and write fp32")
           pool.forEachRowRange(
             rows: rows ?? 0..<output.height,

@@ -90,9 +90,10 @@ struct WeightPacker {
         b.withUnsafeBufferPointer { bp in layer.withNarrowOutput(oihw: wp.baseAddress!, bias: bp.baseAddress!) }
       }
     }
-    // In int8 networks the quantised layers run int8 (no Winograd weights).
+    // In int8 networks the quantised layers run int8 (no Winograd weights), except where
+    // Winograd beats the int8 kernel (`Int8Policy.winogradOverInt8`: they get both).
     let int8Layer = Int8Policy.mayQuantize(layer, groups: int8Groups)
-    if winograd && !int8Layer
+    if winograd && (!int8Layer || Int8Policy.winogradOverInt8)
       && WinogradPolicy.eligible(kernelSize: kernel, stride: stride, inputChannels: cin, outputChannels: cout)
     {
       let layout = WinogradLayout(inputChannels: cin, outputChannels: cout)

@@ -37,6 +37,18 @@ public enum Int8Policy {
     "residual_blocks", "pyramid", "fea_convs", "upsampling", "offset_convs", "offset_mask", "lstm_gates",
   ]
 
+  /// Whether an int8 layer that takes the Winograd path in fp32 at its map width
+  /// (`Conv2D.prefersWinograd`) runs there in fp32 instead: in builds whose int8 kernel is
+  /// AVX2's `vpmaddwd`, which is 1.5-1.6x the direct fp32 kernel but slower than fp32 Winograd
+  /// (`zsm bench --threads 1`, 2-vCPU AMD EPYC Zen 3: `conv3x3-64-64-180x144` fp32 19.7 ms,
+  /// int8 12.4, Winograd 8.1). VNNI (3.6x the direct kernel) and aarch64 keep int8 everywhere.
+  /// Such layers lose nothing in accuracy; their int8 weights stay loaded for narrower maps.
+  #if ZSM_INT8 && arch(x86_64) && !ZSM_VNNI
+    nonisolated(unsafe) public static var winogradOverInt8 = true
+  #else
+    nonisolated(unsafe) public static var winogradOverInt8 = false
+  #endif
+
   /// Whether `layer` is an int8 candidate (the kernel can run it; calibration records its input).
   public static func isCandidate(_ layer: Conv2D) -> Bool {
     guard layer.kernelSize == 3, layer.inputChannels % 4 == 0 else { return false }
