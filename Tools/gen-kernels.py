@@ -23,9 +23,9 @@ The same kernel serves the 3x3 convolution (nKy = nKx = 3, kPerTap = Cin), the 1
 # a SIMD16<Float> in several narrower registers, and gets 16-channel output blocks of 6 pixels:
 # - NEON: 32 registers of 4 lanes, a SIMD16<Float> takes 4: 6 x 16 channels is 24 registers,
 #   + 4 for the weights and 1 broadcast.
-# - AVX2: 16 ymm registers of 8 lanes, a SIMD16<Float> takes 2: 6 x 16
-#   channels is 12 registers, + 2 for the weights and 1 broadcast = 15 of 16. The AVX-512 tile
-#   (6 x 64) would need 48 ymm registers for its accumulators alone and spill on every step.
+# - AVX2: 16 ymm registers of 8 lanes, a SIMD16<Float> takes 2: 6 x 16 channels is 12
+#   registers, + 2 for the weights and 1 broadcast = 15 of 16. The AVX-512 tile (6 x 64) would
+#   need 48 ymm registers for its accumulators alone and spill on every step.
 # - x86-64 without AVX2 (a generic build: 16 xmm registers of 4 lanes) spills with any tile;
 #   it is the portable, slow build.
 SHAPES_WIDE = [(4, 6), (2, 12), (1, 12)]

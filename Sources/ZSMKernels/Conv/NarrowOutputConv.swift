@@ -7,7 +7,8 @@
 /// output channel) over 16 input channels, and a horizontal sum per output value ends it:
 /// 27 multiply-adds of 16 lanes per pixel and 16 input channels (instead of 144), for 4 pixels
 /// at a time (12 accumulators, 6 input vectors of a kernel row shared by the 3 column taps,
-/// 9 weight vectors). Needs a multiple of 16 input channels and the input's 1-pixel halo.
+/// 9 weight vectors; on AVX2, 2 pixels and 6 accumulators). Needs a multiple of 16 input
+/// channels and the input's 1-pixel halo.
 public enum NarrowOutputConv {
   public static let outputChannels = 3
 
@@ -64,6 +65,47 @@ public func conv3x3NarrowOutput(
   }
   for oy in rows {
     var x = 0
+    #if arch(x86_64) && !ZSM_AVX512
+      // AVX2 (16 ymm registers): 2 pixels at a time, 6 accumulators in 12 ymm registers, the
+      // inputs reloaded per column tap and the weights read as FMA memory operands. The
+      // 4-pixel step below keeps 24 ymm registers of accumulators and spilled on every step.
+      while x &+ 2 <= output.width {
+        var a00 = SIMD16<Float>()
+        var a01 = SIMD16<Float>()
+        var a02 = SIMD16<Float>()
+        var a10 = SIMD16<Float>()
+        var a11 = SIMD16<Float>()
+        var a12 = SIMD16<Float>()
+        var block = 0
+        while block < cin {
+          for ky in 0..<3 {
+            let row = UnsafePointer(input.base + ((oy &+ ky &- 1) &* input.rowStride &+ (x &- 1) &* ps &+ block))
+            let w = weights + (3 &* ky &* tapStride &+ block)
+            for kx in 0..<3 {
+              let p0 = loadVector(row + kx &* ps)
+              let p1 = loadVector(row + (kx &+ 1) &* ps)
+              let wk = w + kx &* tapStride
+              a00 = a00.addingProduct(p0, loadVector(wk))
+              a10 = a10.addingProduct(p1, loadVector(wk))
+              a01 = a01.addingProduct(p0, loadVector(wk + cin))
+              a11 = a11.addingProduct(p1, loadVector(wk + cin))
+              a02 = a02.addingProduct(p0, loadVector(wk + 2 &* cin))
+              a12 = a12.addingProduct(p1, loadVector(wk + 2 &* cin))
+            }
+          }
+          block &+= 16
+        }
+        let d0 = output.pixel(oy, x)
+        let d1 = d0 + output.pixelStride
+        finish(horizontalSum(a00), 0, d0)
+        finish(horizontalSum(a01), 1, d0)
+        finish(horizontalSum(a02), 2, d0)
+        finish(horizontalSum(a10), 0, d1)
+        finish(horizontalSum(a11), 1, d1)
+        finish(horizontalSum(a12), 2, d1)
+        x &+= 2
+      }
+    #endif
     while x &+ 4 <= output.width {
       var a00 = SIMD16<Float>()
       var a01 = SIMD16<Float>()
