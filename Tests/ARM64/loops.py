@@ -54,7 +54,7 @@ KERNELS = [
     ('lstmUpdate', r'^lstmUpdate\(', ['fmla.4s', 'fmul.4s'], 'stored', ['vectorSigmoid', 'vectorTanh'], False),
     ('vectorSigmoid (straight line)', r'^vectorSigmoid\(', ['fmla.4s'], 'body:16', [], False),
     ('vectorTanh (straight line)', r'^vectorTanh\(', ['fmla.4s'], 'body:16', [], False),
-    # 6 accumulators of 16 lanes (24 q registers; Peak.swift), no spills: 96 fmla per trip.
+    # 6 accumulators of 16 lanes (24 q registers; Peak.swift), no spills: 24 fmla v.4s, 96 MACs.
     ('fmaPeakLoop', r'^fmaPeakLoop\(', ['fmla.4s'], 'macs:96', [], False),
     # Reduced precision (issue 7), checked in the v8.2 build only: the v8.0 build computes the same
     # with scalarised fp16 FMAs and lane-loop dot products (slow; on such CPUs conv3x3F16 and the
