@@ -106,22 +106,11 @@ let dotProdSettings: [SwiftSetting] = dotProd ? [.define("ZSM_DOTPROD")] : []
 /// accumulators); without it (AVX2: 16 ymm registers) they take 6 pixels x 16 channels, as on
 /// aarch64, since the wide tile would spill (Tools/gen-kernels.py).
 func targetHasAVX512() -> Bool {
-  guard targetIsX86() else { return false }
-  let (cpu, march) = cpuSelection()
-  let avx512Names: Set = [
+  let avx512Names: Set<String> = [
     "x86-64-v4", "skylake-avx512", "cascadelake", "cooperlake", "cannonlake", "icelake-server", "icelake-client",
     "tigerlake", "rocketlake", "sapphirerapids", "emeraldrapids", "graniterapids", "znver4", "znver5",
   ]
-  if let march { return avx512Names.contains(march) }
-  if cpu == "native" {
-    #if arch(x86_64)
-      let info = (try? String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8)) ?? ""
-      return info.contains(" avx512f")
-    #else
-      return false
-    #endif
-  }
-  return avx512Names.contains(cpu)
+  return targetIsX86() && targetX86Has(cpuinfoFlag: "avx512f", cpus: avx512Names, marches: avx512Names)
 }
 let avx512Settings: [SwiftSetting] = targetHasAVX512() ? [.define("ZSM_AVX512")] : []
 let kernelsModuleSettings: [SwiftSetting] = kernelSettings + dotProdSettings + avx512Settings
@@ -129,22 +118,29 @@ let kernelsModuleSettings: [SwiftSetting] = kernelSettings + dotProdSettings + a
 /// Whether the CPU the build targets has AVX-512 VNNI: the int8 kernels then use `vpdpbusd`,
 /// which LLVM cannot compile for other CPUs (Swift has no per-function target attributes).
 func targetHasVNNI() -> Bool {
-  let (cpu, march) = cpuSelection()
-  let vnniCPUs: Set = [
+  let vnniCPUs: Set<String> = [
     "znver4", "znver5", "icelake-server", "icelake-client", "tigerlake", "sapphirerapids", "cascadelake",
     "cooperlake", "rocketlake", "graniterapids", "emeraldrapids",
   ]
-  // A later -march replaces the CPU's features (x86-64-v3: AVX2, no AVX-512).
-  if march != nil { return false }
+  // No -march names VNNI (x86-64-v4 has AVX-512 without it).
+  return targetX86Has(cpuinfoFlag: "avx512_vnni", cpus: vnniCPUs, marches: [])
+}
+
+/// Whether the x86 CPU the build targets has a feature: its -march is one of `marches` (a
+/// later -march replaces the CPU's features: x86-64-v3 has AVX2, no AVX-512), or, without one,
+/// this machine's cpuinfo lists `cpuinfoFlag` for `native`, or the named CPU is one of `cpus`.
+func targetX86Has(cpuinfoFlag: String, cpus: Set<String>, marches: Set<String>) -> Bool {
+  let (cpu, march) = cpuSelection()
+  if let march { return marches.contains(march) }
   if cpu == "native" {
     #if arch(x86_64)
       let info = (try? String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8)) ?? ""
-      return info.contains(" avx512_vnni")
+      return info.contains(" " + cpuinfoFlag)
     #else
       return false
     #endif
   }
-  return vnniCPUs.contains(cpu)
+  return cpus.contains(cpu)
 }
 
 /// What `zsm --version` reports about the build: the CPU flags, and the git commit when the
@@ -166,23 +162,13 @@ func buildInfoSettings() -> [CSetting] {
 /// Whether the CPU the build targets has AVX2 (the minimum of the x86 int8 kernels): a named
 /// CPU or -march of Haswell / Zen 1 or later, x86-64-v3/v4, or this machine's cpuinfo.
 func targetHasAVX2() -> Bool {
-  let (cpu, march) = cpuSelection()
-  let avx2Names: Set = [
+  let avx2Names: Set<String> = [
     "x86-64-v3", "x86-64-v4", "haswell", "broadwell", "skylake", "skylake-avx512", "cannonlake", "alderlake",
     "raptorlake", "meteorlake", "arrowlake", "lunarlake", "gracemont", "znver1", "znver2", "znver3", "znver4",
     "znver5", "icelake-server", "icelake-client", "tigerlake", "sapphirerapids", "cascadelake", "cooperlake",
     "rocketlake", "graniterapids", "emeraldrapids",
   ]
-  if let march { return avx2Names.contains(march) }
-  if cpu == "native" {
-    #if arch(x86_64)
-      let info = (try? String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8)) ?? ""
-      return info.contains(" avx2")
-    #else
-      return false
-    #endif
-  }
-  return avx2Names.contains(cpu)
+  return targetX86Has(cpuinfoFlag: "avx2", cpus: avx2Names, marches: avx2Names)
 }
 
 /// The int8 kernels of the build (ZSMKernelsInt8): `vpdpbusd` where the target CPU has

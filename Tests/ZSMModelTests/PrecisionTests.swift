@@ -80,16 +80,19 @@ final class PrecisionArenaTests: XCTestCase {
 
 /// int8 against fp32 on the fixtures (random weights): calibrated on the fixture's own
 /// window, then run quantised. Bound from issue 7: >= 40 dB PSNR against fp32.
-final class Int8PrecisionTests: XCTestCase {
-  /// Every candidate layer in int8 on every host: on AVX2 builds `Int8Policy.winogradOverInt8`
-  /// would keep the Winograd-wide ones in fp32, and this measures the int8 kernels' accuracy.
+/// Tests of the int8 kernels' accuracy run every candidate layer in int8 on every host: on
+/// AVX2 builds `Int8Policy.winogradOverInt8` would keep the Winograd-wide ones in fp32. The
+/// flag is off for each test and restored after it.
+class Int8KernelTestCase: XCTestCase {
   private var savedWinogradOverInt8 = false
   override func setUp() {
     savedWinogradOverInt8 = Int8Policy.winogradOverInt8
     Int8Policy.winogradOverInt8 = false
   }
   override func tearDown() { Int8Policy.winogradOverInt8 = savedWinogradOverInt8 }
+}
 
+final class Int8PrecisionTests: Int8KernelTestCase {
   func testInt8AgainstFP32OnFixtures() throws {
     #if ZSM_INT8
       for fixture in ["tiny_16x12_n2", "small_32x24_n3", "tiny_13x10_n4", "tiny_11x7_n5"] {
@@ -146,15 +149,7 @@ final class Int8PrecisionTests: XCTestCase {
 /// behind `Int8Policy.groups`; `zsm profile --compare-int8` measures the time). Checks that the
 /// override quantises exactly that group (and the output changes), and that the policy's
 /// network runs exactly the policy's groups in int8.
-final class Int8GroupTests: XCTestCase {
-  /// As in Int8PrecisionTests: every candidate layer of a group in int8, on every host.
-  private var savedWinogradOverInt8 = false
-  override func setUp() {
-    savedWinogradOverInt8 = Int8Policy.winogradOverInt8
-    Int8Policy.winogradOverInt8 = false
-  }
-  override func tearDown() { Int8Policy.winogradOverInt8 = savedWinogradOverInt8 }
-
+final class Int8GroupTests: Int8KernelTestCase {
   /// `Int8Policy.winogradOverInt8` (the AVX2 builds' default): an int8 layer that takes the
   /// Winograd path at its width runs it in fp32, so with every residual block Winograd-wide
   /// (16 -> 16, policy lowered to 16 channels and 1 pixel) an int8 network of that group alone
