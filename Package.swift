@@ -94,9 +94,9 @@ func targetHasDotProd() -> Bool {
   return dotProdCPUs.contains(cpu)
 }
 
-/// ZSMKernels' settings: on aarch64 builds with dot products, ZSM_DOTPROD turns on
-/// Sources/ZSMKernels/Conv/SDot.swift (`sdot` from CZSMNeon's C header) and the `sdot` path of
-/// `conv3x3Int8Dot`, the network's int8 kernel on aarch64. (Typed steps: Swift 6.2.)
+/// On aarch64 builds with dot products, ZSM_DOTPROD turns on ZSMKernelsInt8's SDot.swift
+/// (`sdot` from CZSMNeon's C header) and the `sdot` path of `conv3x3Int8Dot` (ARMDot.swift), the
+/// network's int8 kernel on aarch64. (Typed steps: Swift 6.2.)
 let dotProd = targetHasDotProd()
 let dotProdSettings: [SwiftSetting] = dotProd ? [.define("ZSM_DOTPROD")] : []
 
@@ -113,7 +113,7 @@ func targetHasAVX512() -> Bool {
   return targetIsX86() && targetX86Has(cpuinfoFlag: "avx512f", cpus: avx512Names, marches: avx512Names)
 }
 let avx512Settings: [SwiftSetting] = targetHasAVX512() ? [.define("ZSM_AVX512")] : []
-let kernelsModuleSettings: [SwiftSetting] = kernelSettings + dotProdSettings + avx512Settings
+let kernelsModuleSettings: [SwiftSetting] = kernelSettings + avx512Settings
 
 /// Whether the CPU the build targets has AVX-512 VNNI: the int8 kernels then use `vpdpbusd`,
 /// which LLVM cannot compile for other CPUs (Swift has no per-function target attributes).
@@ -198,11 +198,11 @@ let int8Settings: [SwiftSetting] = int8Defines + vnniDefine
 let zsmTargets: [Target] = [
   // MARK: - Runtime (no third-party dependencies)
 
-  /// The arithmetic. Imports nothing (no Foundation, no Glibc; on aarch64 CZSMNeon's header for
-  /// the int8 products), so the same files also compile as Embedded Swift for aarch64.
-  .target(name: "ZSMKernels", dependencies: ["CZSMNeon"], swiftSettings: kernelsModuleSettings),
+  /// The arithmetic. Imports nothing (no Foundation, no Glibc, no C), so the same files also
+  /// compile as Embedded Swift for aarch64.
+  .target(name: "ZSMKernels", swiftSettings: kernelsModuleSettings),
   /// Header-only C: the ARM instructions Swift 6.2 cannot reach (`sdot`, byte narrowing), as
-  /// `static inline` functions the importing Swift inlines; empty on x86.
+  /// `static inline` functions the importing Swift (ZSMKernelsInt8) inlines; empty on x86.
   .target(name: "CZSMNeon"),
   /// Tensor descriptors, the static arena and its planner, the worker pool.
   .target(name: "ZSMRuntime", dependencies: ["ZSMKernels", "CZSMCPU"], swiftSettings: kernelSettings),

@@ -1,12 +1,10 @@
-// The aarch64 backend of the int8 convolution: ZSMKernels' `conv3x3Int8Dot`
-// (Sources/ZSMKernels/Conv/ARMReducedPrecision.swift, also tested as Embedded Swift by
-// Tests/ARM64/run.sh), tiles of 4 pixels x 16 output channels. On builds for ARMv8.2 dot products
-// (Package.swift defines ZSM_DOTPROD where the board's `build.march` has `+dotprod`) each step
-// is one `sdot v.4s, v.16b, v.4b[i]` (from C: Sources/CZSMNeon); on ARMv8.0 (rpi4) the widening
-// multiplies `smull`/`smlal` and the pairwise accumulate `sadalp` (also from C) compute the same
-// integers. A dotprod build does not start on a CPU
-// without `asimddp` (AT_HWCAP, checked by CZSMCPU before main), so `sdot` never meets a CPU that
-// lacks it.
+// The aarch64 backend of the int8 convolution: `conv3x3Int8Dot` (ARMDot.swift, also tested as
+// Embedded Swift by Tests/ARM64/run.sh), tiles of 4 pixels x 16 output channels. On builds for
+// ARMv8.2 dot products (Package.swift defines ZSM_DOTPROD where the board's `build.march` has
+// `+dotprod`) each step is one `sdot v.4s, v.16b, v.4b[i]` (from C: Sources/CZSMNeon); on ARMv8.0
+// (rpi4) the widening multiplies `smull`/`smlal` and the pairwise accumulate `sadalp` (also from
+// C) compute the same integers. A dotprod build does not start on a CPU without `asimddp`
+// (AT_HWCAP, checked by CZSMCPU before main), so `sdot` never meets a CPU that lacks it.
 //
 // `sdot` multiplies signed bytes, so the u8 codes of the x86 backends are staged as `code - 128`
 // (`int8CodeOffset`) and the packing folds `+128 * sum(q)` into the per-channel correction:
@@ -17,8 +15,8 @@
 // The packed weights are `Int8ConvWeights` (shared with x86): its layout with 16-channel blocks of
 // s8 and 4 channels per word is `Int8DotWeights`'s `[block][tap][cin / 4][16][4]`, so the kernel
 // reads them through an `Int8DotWeights` view without a copy. `Int8DotWeights` itself stays, as
-// the descriptor of the ZSMKernels kernel (which cannot import this module) and with its own
-// `pack` for the Embedded self-test.
+// the descriptor of the kernel, which the Embedded self-test compiles without this file, and
+// with its own `pack` for that test.
 #if arch(arm64)
   import ZSMKernels
 

@@ -3,8 +3,8 @@
 // packing, the staging and (on x86) the driver are shared; the micro-kernels are one backend's,
 // chosen by the build's target (Package.swift): on x86 VNNI.swift (`vpdpbusd`, AVX-512 VNNI) or
 // AVX2.swift (`vpmaddwd`), each with its generated Gen/*MicroKernels.swift; on aarch64 ARM.swift,
-// which runs ZSMKernels' `conv3x3Int8Dot` (`sdot` on ARMv8.2 dotprod builds, 16-bit multiply-adds
-// otherwise). A backend defines `Int8Activation` (the staged code's storage), `Int8Weight` (the
+// which runs ARMDot.swift's `conv3x3Int8Dot` (`sdot` on ARMv8.2 dotprod builds, 16-bit
+// multiply-adds otherwise). A backend defines `Int8Activation` (the staged code's storage), `Int8Weight` (the
 // packed weight's storage), `int8CodeOffset` (what is subtracted from a u8 code to stage it:
 // 128 where the activations are staged signed), `int8BlockChannels` and `int8BackendName`; the
 // x86 ones also `Int8Accumulator`, `int8KernelPixels`, `dotAccumulate`, `loadInt32s` and

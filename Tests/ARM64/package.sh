@@ -119,8 +119,9 @@ if cross_build rpi5 "$V82" build-rpi5.log --build-tests; then
   # steps x 4 lanes x 16 accumulators = 128 in the unrolled loop), with no calls to the Swift
   # runtime's dynamic exclusivity checks (swift_beginAccess: Swift 6.2 made them for nested
   # functions calling one another, and kept the accumulators in memory). (Tests/ARM64/run.sh
-  # checks the sdot loop itself, built by the host's Swift.)
-  awk '/^[0-9a-f]+ <\$s10ZSMKernels14conv3x3Int8Dot/{f=1} f && /^$/{exit} f' "$OUT/zsm.dis" > "$OUT/conv3x3Int8Dot.dis"
+  # checks the sdot loop itself, built by the host's Swift.) `$s14ZSMKernelsInt807conv3x3B3Dot` is
+  # ZSMKernelsInt8.conv3x3Int8Dot mangled (`B3` repeats the word "Int8" of the module name).
+  awk '/^[0-9a-f]+ <\$s14ZSMKernelsInt807conv3x3B3Dot/{f=1} f && /^$/{exit} f' "$OUT/zsm.dis" > "$OUT/conv3x3Int8Dot.dis"
   d=$(grep -cE $'\tsdot\tv[0-9]+\\.4s, v[0-9]+\\.16b, v[0-9]+\\.4b\\[[0-3]\\]' "$OUT/conv3x3Int8Dot.dis")
   m=$(grep -cE $'\t(mla|mul|smlal2?|smull2?)\tv[0-9]+\\.(8h|4s)' "$OUT/conv3x3Int8Dot.dis")
   x=$(grep -c 'swift_beginAccess' "$OUT/conv3x3Int8Dot.dis")
@@ -151,7 +152,7 @@ if cross_build rpi4 "$V80" build-rpi4.log --build-tests; then
   grep -q '^int8 kernels: yes (NEON smull' "$OUT/version-rpi4.txt" \
     || fail "the rpi4 zsm --version does not name the smull int8 backend (see $OUT/version-rpi4.txt)"
   aarch64-linux-gnu-objdump -d --no-show-raw-insn "$R4" > "$OUT/zsm-rpi4.dis"
-  awk '/^[0-9a-f]+ <\$s10ZSMKernels14conv3x3Int8Dot/{f=1} f && /^$/{exit} f' "$OUT/zsm-rpi4.dis" \
+  awk '/^[0-9a-f]+ <\$s14ZSMKernelsInt807conv3x3B3Dot/{f=1} f && /^$/{exit} f' "$OUT/zsm-rpi4.dis" \
     > "$OUT/conv3x3Int8Dot-rpi4.dis"
   m=$(grep -cE $'\t(smlal2?|smull2?)\tv[0-9]+\\.8h, v[0-9]+\\.(8|16)b' "$OUT/conv3x3Int8Dot-rpi4.dis")
   p=$(grep -cE $'\tsadalp\tv[0-9]+\\.4s, v[0-9]+\\.8h' "$OUT/conv3x3Int8Dot-rpi4.dis")

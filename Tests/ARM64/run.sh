@@ -33,10 +33,12 @@ if [ ${#need[@]} -gt 0 ]; then
     || { echo "FAIL: apt-get install ${need[*]} (see $OUT/apt.log)"; exit 1; }
 fi
 
+# ZSMKernels plus ZSMKernelsInt8's aarch64 int8 kernel (ARMDot.swift), whose products come from
+# the C header of Sources/CZSMNeon, imported by its SDot.swift as in the package build: v82 turns
+# on its sdot path (`vdotq_s32`), v80 has the smull/smlal/sadalp one. The self-test drives the
+# kernel through Shims.swift; the rest of ZSMKernelsInt8 is tested in the package (package.sh).
 mapfile -t SOURCES < <(find Sources/ZSMKernels -name '*.swift' | sort)
-# conv3x3Int8Dot's products come from the C header of Sources/CZSMNeon, imported by
-# Sources/ZSMKernels/Conv/SDot.swift as in the package build: v82 turns on its sdot path
-# (`vdotq_s32`), v80 has the smull/smlal/sadalp one.
+SOURCES+=(Sources/ZSMKernelsInt8/ARMDot.swift Sources/ZSMKernelsInt8/SDot.swift)
 declare -A MARCH=([v80]="-I Sources/CZSMNeon/include"
   [v82]="-Xcc -march=armv8.2-a+fp16+dotprod -D ZSM_DOTPROD -I Sources/CZSMNeon/include")
 echo "== compiling ${#SOURCES[@]} kernel files + Shims.swift as Embedded Swift for aarch64 (v80, v82 in parallel)"

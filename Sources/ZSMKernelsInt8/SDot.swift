@@ -3,8 +3,8 @@
 // with dot products, the board's `+dotprod`, e.g. Boards/rpi5.json; Tests/ARM64/run.sh for its
 // v8.2 Embedded build); without them (ARMv8.0, e.g. Boards/rpi4.json) the widening multiplies
 // `smull`/`smlal` and the pairwise accumulate `sadalp`, which compute the same integers. On
-// other architectures the `#if` is empty. They live in this module because `conv3x3Int8Dot` in
-// ARMReducedPrecision.swift must inline them, which a module boundary would prevent.
+// other architectures the `#if` is empty. They live in the module of `conv3x3Int8Dot`
+// (ARMDot.swift), which must inline them.
 //
 // The instructions come from `static inline` functions of Sources/CZSMNeon/include/CZSMNeon.h,
 // which the clang importer compiles into this module's LLVM IR, so they inline like Swift. Not
