@@ -1,6 +1,9 @@
 // Small SIMD helpers. Each one was chosen because it compiles to single instructions; the
 // stdlib's generic conversions, `clamped`, `pointwiseMin/Max` become calls or stack traffic
-// (see the project README, "Kernel rules").
+// (see the project README, "Kernel rules"). Lane comparisons take a vector on both sides
+// (`v .< SIMD16<Float>()`, not `v .< 0`): Swift 6.2.3, the aarch64 compiler, builds the mask of a
+// vector-scalar `SIMD16<Float>` comparison one lane at a time through the stack (about 12
+// instructions a lane; one `fcmgt` per 4 lanes for vector-vector), and .ci/run rejects the form.
 
 @inline(__always)
 func loadVector(_ p: UnsafePointer<Float>) -> SIMD16<Float> {
@@ -32,12 +35,12 @@ public let leakySlope: Float = 0.1
 
 @inline(__always)
 func leakyRelu(_ v: SIMD16<Float>) -> SIMD16<Float> {
-  v.replacing(with: v * leakySlope, where: v .< 0)
+  v.replacing(with: v * leakySlope, where: v .< SIMD16<Float>())
 }
 
 @inline(__always)
 func relu(_ v: SIMD16<Float>) -> SIMD16<Float> {
-  v.replacing(with: 0, where: v .< 0)
+  v.replacing(with: 0, where: v .< SIMD16<Float>())
 }
 
 @inline(__always)
@@ -76,8 +79,10 @@ func toFloat(_ v: SIMD16<Int32>) -> SIMD16<Float> {
 /// degree-6 polynomial, as Cephes `expf`). Inputs are clamped to that range.
 @inline(__always)
 func vectorExp(_ x: SIMD16<Float>) -> SIMD16<Float> {
-  var v = x.replacing(with: 88.0, where: x .> 88.0)
-  v = v.replacing(with: -87.0, where: v .< -87.0)
+  let high = SIMD16<Float>(repeating: 88)
+  let low = SIMD16<Float>(repeating: -87)
+  var v = x.replacing(with: high, where: x .> high)
+  v = v.replacing(with: low, where: v .< low)
   // n = round(v / ln 2) by the 1.5 * 2^23 addition (as roundToInt32), which leaves the
   // integer in the low mantissa bits too: `rounded(.toNearestOrEven)` compiled to four
   // 128-bit vroundps here, and the whole function then ran on xmm quarters.
@@ -114,7 +119,8 @@ func vectorSigmoid(_ x: SIMD16<Float>) -> SIMD16<Float> {
 /// 1 - 2 / (e^(2|x|) + 1) with the sign restored. Relative error about 1e-7.
 @inline(__always)
 func vectorTanh(_ x: SIMD16<Float>) -> SIMD16<Float> {
-  let ax = x.replacing(with: -x, where: x .< 0)
+  let negative = x .< SIMD16<Float>()
+  let ax = x.replacing(with: -x, where: negative)
   let z = x * x
   var p = SIMD16<Float>(repeating: -5.704_988_727_45e-3)
   p = SIMD16<Float>(repeating: 2.063_908_879_54e-2).addingProduct(p, z)
@@ -123,6 +129,6 @@ func vectorTanh(_ x: SIMD16<Float>) -> SIMD16<Float> {
   p = SIMD16<Float>(repeating: -3.333_328_194_22e-1).addingProduct(p, z)
   let small = x.addingProduct(p * z, x)
   let large = 1 - 2 / (vectorExp(ax + ax) + 1)
-  let signedLarge = large.replacing(with: -large, where: x .< 0)
-  return signedLarge.replacing(with: small, where: ax .< 0.625)
+  let signedLarge = large.replacing(with: -large, where: negative)
+  return signedLarge.replacing(with: small, where: ax .< SIMD16<Float>(repeating: 0.625))
 }

@@ -148,8 +148,8 @@
     for k in 0..<4 { f[k] = Float(acc[k]) }  // scvtf (the generic initialiser is a call)
     var v = bias.addingProduct(f, scale)
     switch epilogue {
-    case .relu: v = v.replacing(with: 0, where: v .< 0)
-    case .leakyRelu: v = v.replacing(with: v * leakySlope, where: v .< 0)
+    case .relu: v = v.replacing(with: 0, where: v .< SIMD4<Float>())
+    case .leakyRelu: v = v.replacing(with: v * leakySlope, where: v .< SIMD4<Float>())
     case .residual:
       if lanes >= 4 {
         v += loadFloat4(res)

@@ -55,8 +55,8 @@
       let b = UnsafeRawPointer(bias + 8 &* vector).loadUnaligned(as: SIMD8<Float>.self)
       var v = b.addingProduct(convertToFloat(acc), s)
       switch kind {
-      case .relu: v = v.replacing(with: 0, where: v .< 0)
-      case .leakyRelu: v = v.replacing(with: v * leakySlope, where: v .< 0)
+      case .relu: v = v.replacing(with: 0, where: v .< SIMD8<Float>())
+      case .leakyRelu: v = v.replacing(with: v * leakySlope, where: v .< SIMD8<Float>())
       case .residual:
         v += UnsafeRawPointer(residual + (pixel &* residualPStride &+ 8 &* vector)).loadUnaligned(
           as: SIMD8<Float>.self)

@@ -325,6 +325,7 @@
     var c = 0
     let magic = SIMD16<Float>(repeating: 12_582_912)
     let offset = SIMD16<UInt32>(repeating: UInt32(int8CodeOffset))
+    let top = SIMD16<Float>(repeating: 255)
     #if arch(arm64)
       // NEON narrowing from C (CZSMNeon): Swift's lane loop below stays 16 scalar byte stores on
       // aarch64 (x86 selects vpmovdb for it).
@@ -335,8 +336,8 @@
     #endif
     while c &+ 16 <= count {
       var v = UnsafeRawPointer(source + c).loadUnaligned(as: SIMD16<Float>.self) * inverse + zeroPoint
-      v = v.replacing(with: 0, where: .!(v .> 0))
-      v = v.replacing(with: 255, where: v .> 255)
+      v = v.replacing(with: 0, where: .!(v .> SIMD16<Float>()))
+      v = v.replacing(with: top, where: v .> top)
       // The low byte of the sum's bits is the code; minus the offset, truncated, the staged code.
       let bits = unsafeBitCast(v + magic, to: SIMD16<UInt32>.self) &- offset
       var q = SIMD16<Int8Activation>()

@@ -45,8 +45,8 @@
       let b = UnsafeRawPointer(bias + 16 &* vector).loadUnaligned(as: SIMD16<Float>.self)
       var v = b.addingProduct(convertToFloat(acc), s)
       switch kind {
-      case .relu: v = v.replacing(with: 0, where: v .< 0)
-      case .leakyRelu: v = v.replacing(with: v * leakySlope, where: v .< 0)
+      case .relu: v = v.replacing(with: 0, where: v .< SIMD16<Float>())
+      case .leakyRelu: v = v.replacing(with: v * leakySlope, where: v .< SIMD16<Float>())
       case .residual:
         v += UnsafeRawPointer(residual + (pixel &* residualPStride &+ 16 &* vector)).loadUnaligned(
           as: SIMD16<Float>.self)

@@ -104,8 +104,12 @@ if cross_build rpi5 "$V82" build-rpi5.log --build-tests; then
   awk '/^[0-9a-f]+ <\$s.*microKernel_p6x16/{f=1} f && /^$/{exit} f' "$OUT/zsm.dis" > "$OUT/microKernel_p6x16.dis"
   n=$(grep -cE $'\tfmla\tv[0-9]+\\.4s' "$OUT/microKernel_p6x16.dis")
   calls=$(grep -cE $'\tbl\t.*<fmaf' "$OUT/zsm.dis")
-  echo "fmla v.4s in microKernel_p6x16: $n; calls to fmaf in zsm: $calls"
+  # Its epilogue's ReLU / LeakyReLU masks: vector compares (`fcmlt`, `cmlt`), no scalar `fcmp` lane
+  # loop (Swift 6.2.3 builds one for a vector-scalar comparison such as `v .< 0`).
+  sc=$(grep -cE $'\tfcmp\ts[0-9]+' "$OUT/microKernel_p6x16.dis")
+  echo "fmla v.4s in microKernel_p6x16: $n; scalar fcmp in it: $sc; calls to fmaf in zsm: $calls"
   [ "$n" -ge 24 ] || fail "the 6x16 micro-kernel has $n fmla v.4s (expected >= 24: 6 pixels x 4 vectors)"
+  [ "$sc" -eq 0 ] || fail "the 6x16 micro-kernel has $sc scalar fcmp (an epilogue mask built lane by lane)"
   [ "$calls" -eq 0 ] || fail "zsm calls fmaf $calls times (a scalarised FMA loop)"
   # --precision fp16 runs conv3x3F16Arith on this build (CPUFeatures.fp16Arithmetic): its tiles
   # must be vector fp16 FMAs (8 pixels x 2 vectors x 8 lanes = 128 per tile), none scalarised.

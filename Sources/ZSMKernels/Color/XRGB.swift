@@ -139,6 +139,7 @@ public func convertRGBToXRGB8888Bilinear(
 /// Clamps to [0, 255] (NaN -> 0) and rounds half-to-even.
 @_transparent
 func roundClamp255(_ v: SIMD16<Float>) -> SIMD16<Int32> {
-  let lo = v.replacing(with: 0, where: .!(v .>= 0))
-  return roundToInt32(lo.replacing(with: 255, where: lo .> 255))
+  let top = SIMD16<Float>(repeating: 255)
+  let lo = v.replacing(with: 0, where: .!(v .>= SIMD16<Float>()))
+  return roundToInt32(lo.replacing(with: top, where: lo .> top))
 }

@@ -216,16 +216,18 @@ struct EncodeVectors {
 
 @inline(__always)
 func clamp01(_ v: SIMD16<Float>) -> SIMD16<Float> {
-  let lo = v.replacing(with: 0, where: v .< 0)
-  return lo.replacing(with: 1, where: lo .> 1)
+  let one = SIMD16<Float>(repeating: 1)
+  let lo = v.replacing(with: 0, where: v .< SIMD16<Float>())
+  return lo.replacing(with: one, where: lo .> one)
 }
 
 /// Clamps to [0, 255] and rounds half-to-even to bytes. NaN becomes 0.
 /// Clamps to [0, 255] and rounds half-to-even, as 32-bit integers. NaN becomes 0.
 @_transparent
 func toCodes(_ v: SIMD16<Float>) -> SIMD16<Int32> {
-  let lo = v.replacing(with: 0, where: .!(v .>= 0))
-  let c = lo.replacing(with: 255, where: lo .> 255)
+  let top = SIMD16<Float>(repeating: 255)
+  let lo = v.replacing(with: 0, where: .!(v .>= SIMD16<Float>()))
+  let c = lo.replacing(with: top, where: lo .> top)
   return roundToInt32(c)
 }
 

@@ -184,7 +184,11 @@
     case .residual:
       if let residual {
         let r = residual.pixel(residualAt.y, residualAt.x &+ pixel)
-        for k in 0..<lanes { v[k] += Float(r[k]) }
+        if lanes == 16 {  // fcvtl, fcvtl2 (a lane loop here went through the stack)
+          v += widenHalves(loadHalf8(UnsafePointer(r)), loadHalf8(UnsafePointer(r + 8)))
+        } else {
+          for k in 0..<lanes { v[k] += Float(r[k]) }
+        }
       }
     }
     var lo = SIMD8<Float16>()

@@ -7,8 +7,9 @@
 /// output channel) over 16 input channels, and a horizontal sum per output value ends it:
 /// 27 multiply-adds of 16 lanes per pixel and 16 input channels (instead of 144), for 4 pixels
 /// at a time (12 accumulators, 6 input vectors of a kernel row shared by the 3 column taps,
-/// 9 weight vectors; on AVX2, 2 pixels and 6 accumulators). Needs a multiple of 16 input
-/// channels and the input's 1-pixel halo.
+/// 9 weight vectors; on AVX2, 2 pixels and 6 accumulators; on NEON, 4 pixels of 4-lane
+/// accumulators over 4 input channels at a time). Needs a multiple of 16 input channels and the
+/// input's 1-pixel halo.
 public enum NarrowOutputConv {
   public static let outputChannels = 3
 
@@ -41,6 +42,18 @@ func horizontalSum(_ v: SIMD16<Float>) -> Float {
   let b = a.lowHalf + a.highHalf
   let c = b.lowHalf + b.highHalf
   return c[0] + c[1]
+}
+
+/// The sum of the 4 lanes (faddp).
+@inline(__always)
+func horizontalSum4(_ v: SIMD4<Float>) -> Float {
+  let a = v.lowHalf + v.highHalf
+  return a[0] + a[1]
+}
+
+@inline(__always)
+func loadVector4(_ p: UnsafePointer<Float>) -> SIMD4<Float> {
+  UnsafeRawPointer(p).loadUnaligned(as: SIMD4<Float>.self)
 }
 
 /// Output rows `rows` of a 3x3 stride-1 convolution with 3 output channels (see
@@ -104,6 +117,78 @@ public func conv3x3NarrowOutput(
         finish(horizontalSum(a11), 1, d1)
         finish(horizontalSum(a12), 2, d1)
         x &+= 2
+      }
+    #endif
+    #if arch(arm64)
+      // NEON (32 q registers, no memory operands): 4 pixels x 3 output channels of 4-lane
+      // accumulators (12 q registers), 4 input channels at a time: 6 input and 3 weight vectors
+      // per kernel row and column tap, 21 registers in all. The 16-lane step below keeps 48 q
+      // registers of accumulators and spilled on every multiply-add.
+      while x &+ 4 <= output.width {
+        var a00 = SIMD4<Float>()
+        var a01 = SIMD4<Float>()
+        var a02 = SIMD4<Float>()
+        var a10 = SIMD4<Float>()
+        var a11 = SIMD4<Float>()
+        var a12 = SIMD4<Float>()
+        var a20 = SIMD4<Float>()
+        var a21 = SIMD4<Float>()
+        var a22 = SIMD4<Float>()
+        var a30 = SIMD4<Float>()
+        var a31 = SIMD4<Float>()
+        var a32 = SIMD4<Float>()
+        var c = 0
+        while c < cin {
+          for ky in 0..<3 {
+            // Input pixels x-1 ..< x+5 of row oy+ky-1, channels c ..< c+4.
+            let row = UnsafePointer(input.base + ((oy &+ ky &- 1) &* input.rowStride &+ (x &- 1) &* ps &+ c))
+            let v0 = loadVector4(row)
+            let v1 = loadVector4(row + ps)
+            let v2 = loadVector4(row + 2 &* ps)
+            let v3 = loadVector4(row + 3 &* ps)
+            let v4 = loadVector4(row + 4 &* ps)
+            let v5 = loadVector4(row + 5 &* ps)
+            let w = weights + (3 &* ky &* tapStride &+ c)
+            for kx in 0..<3 {
+              let wk = w + kx &* tapStride
+              let w0 = loadVector4(wk)
+              let w1 = loadVector4(wk + cin)
+              let w2 = loadVector4(wk + 2 &* cin)
+              let (p0, p1, p2, p3) =
+                kx == 0 ? (v0, v1, v2, v3) : kx == 1 ? (v1, v2, v3, v4) : (v2, v3, v4, v5)
+              a00 = a00.addingProduct(p0, w0)
+              a01 = a01.addingProduct(p0, w1)
+              a02 = a02.addingProduct(p0, w2)
+              a10 = a10.addingProduct(p1, w0)
+              a11 = a11.addingProduct(p1, w1)
+              a12 = a12.addingProduct(p1, w2)
+              a20 = a20.addingProduct(p2, w0)
+              a21 = a21.addingProduct(p2, w1)
+              a22 = a22.addingProduct(p2, w2)
+              a30 = a30.addingProduct(p3, w0)
+              a31 = a31.addingProduct(p3, w1)
+              a32 = a32.addingProduct(p3, w2)
+            }
+          }
+          c &+= 4
+        }
+        let d0 = output.pixel(oy, x)
+        let d1 = d0 + output.pixelStride
+        let d2 = d1 + output.pixelStride
+        let d3 = d2 + output.pixelStride
+        finish(horizontalSum4(a00), 0, d0)
+        finish(horizontalSum4(a01), 1, d0)
+        finish(horizontalSum4(a02), 2, d0)
+        finish(horizontalSum4(a10), 0, d1)
+        finish(horizontalSum4(a11), 1, d1)
+        finish(horizontalSum4(a12), 2, d1)
+        finish(horizontalSum4(a20), 0, d2)
+        finish(horizontalSum4(a21), 1, d2)
+        finish(horizontalSum4(a22), 2, d2)
+        finish(horizontalSum4(a30), 0, d3)
+        finish(horizontalSum4(a31), 1, d3)
+        finish(horizontalSum4(a32), 2, d3)
+        x &+= 4
       }
     #endif
     while x &+ 4 <= output.width {
