@@ -20,6 +20,12 @@ func loadVector8(_ p: UnsafePointer<Float>) -> SIMD8<Float> {
   UnsafeRawPointer(p).loadUnaligned(as: SIMD8<Float>.self)
 }
 
+/// 4 floats (one NEON q register). Public for ZSMKernelsInt8's aarch64 int8 epilogue.
+@inlinable @inline(__always)
+public func loadVector4(_ p: UnsafePointer<Float>) -> SIMD4<Float> {
+  UnsafeRawPointer(p).loadUnaligned(as: SIMD4<Float>.self)
+}
+
 @inline(__always)
 func storeVector(_ v: SIMD16<Float>, _ p: UnsafeMutablePointer<Float>) {
   UnsafeMutableRawPointer(p).storeBytes(of: v, as: SIMD16<Float>.self)

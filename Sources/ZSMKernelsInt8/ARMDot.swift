@@ -152,7 +152,7 @@
     case .leakyRelu: v = v.replacing(with: v * leakySlope, where: v .< SIMD4<Float>())
     case .residual:
       if lanes >= 4 {
-        v += loadFloat4(res)
+        v += loadVector4(res)
       } else {
         for k in 0..<lanes { v[k] += res[k] }
       }
@@ -168,11 +168,6 @@
   @inline(__always)
   func loadInt32x4(_ p: UnsafePointer<Int32>) -> SIMD4<Int32> {
     UnsafeRawPointer(p).loadUnaligned(as: SIMD4<Int32>.self)
-  }
-
-  @inline(__always)
-  func loadFloat4(_ p: UnsafePointer<Float>) -> SIMD4<Float> {
-    UnsafeRawPointer(p).loadUnaligned(as: SIMD4<Float>.self)
   }
 
   /// One tile of up to 4 output pixels x 16 output channels (weights `b` of that block); pixels
@@ -313,14 +308,14 @@
     }
     let scale = weights.outputScale + o0
     let bias = weights.bias + o0
-    let m0 = loadFloat4(scale)
-    let m1 = loadFloat4(scale + 4)
-    let m2 = loadFloat4(scale + 8)
-    let m3 = loadFloat4(scale + 12)
-    let b0 = loadFloat4(bias)
-    let b1 = loadFloat4(bias + 4)
-    let b2 = loadFloat4(bias + 8)
-    let b3 = loadFloat4(bias + 12)
+    let m0 = loadVector4(scale)
+    let m1 = loadVector4(scale + 4)
+    let m2 = loadVector4(scale + 8)
+    let m3 = loadVector4(scale + 12)
+    let b0 = loadVector4(bias)
+    let b1 = loadVector4(bias + 4)
+    let b2 = loadVector4(bias + 8)
+    let b3 = loadVector4(bias + 12)
     let o1 = out + outPStride
     let o2 = out + 2 &* outPStride
     let o3 = out + 3 &* outPStride

@@ -51,11 +51,6 @@ func horizontalSum4(_ v: SIMD4<Float>) -> Float {
   return a[0] + a[1]
 }
 
-@inline(__always)
-func loadVector4(_ p: UnsafePointer<Float>) -> SIMD4<Float> {
-  UnsafeRawPointer(p).loadUnaligned(as: SIMD4<Float>.self)
-}
-
 /// Output rows `rows` of a 3x3 stride-1 convolution with 3 output channels (see
 /// `NarrowOutputConv`): `weights` as `NarrowOutputConv.pack` lays them out, `bias` 3 floats,
 /// epilogue `.none`, `.relu` or `.leakyRelu` (no residual). `input` needs its 1-pixel halo.
@@ -81,7 +76,7 @@ public func conv3x3NarrowOutput(
     #if arch(x86_64) && !ZSM_AVX512
       // AVX2 (16 ymm registers): 2 pixels at a time, 6 accumulators in 12 ymm registers, the
       // inputs reloaded per column tap and the weights read as FMA memory operands. The
-      // 4-pixel step below keeps 24 ymm registers of accumulators and spilled on every step.
+      // 4-pixel step of AVX-512 keeps 24 ymm registers of accumulators and spilled on every step.
       while x &+ 2 <= output.width {
         var a00 = SIMD16<Float>()
         var a01 = SIMD16<Float>()
@@ -118,12 +113,11 @@ public func conv3x3NarrowOutput(
         finish(horizontalSum(a12), 2, d1)
         x &+= 2
       }
-    #endif
-    #if arch(arm64)
+    #elseif arch(arm64)
       // NEON (32 q registers, no memory operands): 4 pixels x 3 output channels of 4-lane
       // accumulators (12 q registers), 4 input channels at a time: 6 input and 3 weight vectors
-      // per kernel row and column tap, 21 registers in all. The 16-lane step below keeps 48 q
-      // registers of accumulators and spilled on every multiply-add.
+      // per kernel row and column tap, 21 registers in all. The 16-lane step (AVX-512's) keeps
+      // 48 q registers of accumulators and spilled on every multiply-add.
       while x &+ 4 <= output.width {
         var a00 = SIMD4<Float>()
         var a01 = SIMD4<Float>()
@@ -190,74 +184,76 @@ public func conv3x3NarrowOutput(
         finish(horizontalSum4(a32), 2, d3)
         x &+= 4
       }
-    #endif
-    while x &+ 4 <= output.width {
-      var a00 = SIMD16<Float>()
-      var a01 = SIMD16<Float>()
-      var a02 = SIMD16<Float>()
-      var a10 = SIMD16<Float>()
-      var a11 = SIMD16<Float>()
-      var a12 = SIMD16<Float>()
-      var a20 = SIMD16<Float>()
-      var a21 = SIMD16<Float>()
-      var a22 = SIMD16<Float>()
-      var a30 = SIMD16<Float>()
-      var a31 = SIMD16<Float>()
-      var a32 = SIMD16<Float>()
-      var block = 0
-      while block < cin {
-        for ky in 0..<3 {
-          // Input pixels x-1 ..< x+5 of row oy+ky-1, channels block ..< block+16.
-          let row = UnsafePointer(input.base + ((oy &+ ky &- 1) &* input.rowStride &+ (x &- 1) &* ps &+ block))
-          let v0 = loadVector(row)
-          let v1 = loadVector(row + ps)
-          let v2 = loadVector(row + 2 &* ps)
-          let v3 = loadVector(row + 3 &* ps)
-          let v4 = loadVector(row + 4 &* ps)
-          let v5 = loadVector(row + 5 &* ps)
-          let w = weights + (3 &* ky &* tapStride &+ block)
-          for kx in 0..<3 {
-            let wk = w + kx &* tapStride
-            let w0 = loadVector(wk)
-            let w1 = loadVector(wk + cin)
-            let w2 = loadVector(wk + 2 &* cin)
-            let (p0, p1, p2, p3) =
-              kx == 0 ? (v0, v1, v2, v3) : kx == 1 ? (v1, v2, v3, v4) : (v2, v3, v4, v5)
-            a00 = a00.addingProduct(p0, w0)
-            a01 = a01.addingProduct(p0, w1)
-            a02 = a02.addingProduct(p0, w2)
-            a10 = a10.addingProduct(p1, w0)
-            a11 = a11.addingProduct(p1, w1)
-            a12 = a12.addingProduct(p1, w2)
-            a20 = a20.addingProduct(p2, w0)
-            a21 = a21.addingProduct(p2, w1)
-            a22 = a22.addingProduct(p2, w2)
-            a30 = a30.addingProduct(p3, w0)
-            a31 = a31.addingProduct(p3, w1)
-            a32 = a32.addingProduct(p3, w2)
+    #else
+      // AVX-512 (32 zmm registers) and other targets: 4 pixels at a time, 12 accumulators.
+      while x &+ 4 <= output.width {
+        var a00 = SIMD16<Float>()
+        var a01 = SIMD16<Float>()
+        var a02 = SIMD16<Float>()
+        var a10 = SIMD16<Float>()
+        var a11 = SIMD16<Float>()
+        var a12 = SIMD16<Float>()
+        var a20 = SIMD16<Float>()
+        var a21 = SIMD16<Float>()
+        var a22 = SIMD16<Float>()
+        var a30 = SIMD16<Float>()
+        var a31 = SIMD16<Float>()
+        var a32 = SIMD16<Float>()
+        var block = 0
+        while block < cin {
+          for ky in 0..<3 {
+            // Input pixels x-1 ..< x+5 of row oy+ky-1, channels block ..< block+16.
+            let row = UnsafePointer(input.base + ((oy &+ ky &- 1) &* input.rowStride &+ (x &- 1) &* ps &+ block))
+            let v0 = loadVector(row)
+            let v1 = loadVector(row + ps)
+            let v2 = loadVector(row + 2 &* ps)
+            let v3 = loadVector(row + 3 &* ps)
+            let v4 = loadVector(row + 4 &* ps)
+            let v5 = loadVector(row + 5 &* ps)
+            let w = weights + (3 &* ky &* tapStride &+ block)
+            for kx in 0..<3 {
+              let wk = w + kx &* tapStride
+              let w0 = loadVector(wk)
+              let w1 = loadVector(wk + cin)
+              let w2 = loadVector(wk + 2 &* cin)
+              let (p0, p1, p2, p3) =
+                kx == 0 ? (v0, v1, v2, v3) : kx == 1 ? (v1, v2, v3, v4) : (v2, v3, v4, v5)
+              a00 = a00.addingProduct(p0, w0)
+              a01 = a01.addingProduct(p0, w1)
+              a02 = a02.addingProduct(p0, w2)
+              a10 = a10.addingProduct(p1, w0)
+              a11 = a11.addingProduct(p1, w1)
+              a12 = a12.addingProduct(p1, w2)
+              a20 = a20.addingProduct(p2, w0)
+              a21 = a21.addingProduct(p2, w1)
+              a22 = a22.addingProduct(p2, w2)
+              a30 = a30.addingProduct(p3, w0)
+              a31 = a31.addingProduct(p3, w1)
+              a32 = a32.addingProduct(p3, w2)
+            }
           }
+          block &+= 16
         }
-        block &+= 16
+        let d0 = output.pixel(oy, x)
+        let d1 = d0 + output.pixelStride
+        let d2 = d1 + output.pixelStride
+        let d3 = d2 + output.pixelStride
+        finish(horizontalSum(a00), 0, d0)
+        finish(horizontalSum(a01), 1, d0)
+        finish(horizontalSum(a02), 2, d0)
+        finish(horizontalSum(a10), 0, d1)
+        finish(horizontalSum(a11), 1, d1)
+        finish(horizontalSum(a12), 2, d1)
+        finish(horizontalSum(a20), 0, d2)
+        finish(horizontalSum(a21), 1, d2)
+        finish(horizontalSum(a22), 2, d2)
+        finish(horizontalSum(a30), 0, d3)
+        finish(horizontalSum(a31), 1, d3)
+        finish(horizontalSum(a32), 2, d3)
+        x &+= 4
       }
-      let d0 = output.pixel(oy, x)
-      let d1 = d0 + output.pixelStride
-      let d2 = d1 + output.pixelStride
-      let d3 = d2 + output.pixelStride
-      finish(horizontalSum(a00), 0, d0)
-      finish(horizontalSum(a01), 1, d0)
-      finish(horizontalSum(a02), 2, d0)
-      finish(horizontalSum(a10), 0, d1)
-      finish(horizontalSum(a11), 1, d1)
-      finish(horizontalSum(a12), 2, d1)
-      finish(horizontalSum(a20), 0, d2)
-      finish(horizontalSum(a21), 1, d2)
-      finish(horizontalSum(a22), 2, d2)
-      finish(horizontalSum(a30), 0, d3)
-      finish(horizontalSum(a31), 1, d3)
-      finish(horizontalSum(a32), 2, d3)
-      x &+= 4
-    }
-    // The last width % 4 pixels, one at a time.
+    #endif
+    // The pixels the step above left (fewer than it takes), one at a time.
     while x < output.width {
       var a0 = SIMD16<Float>()
       var a1 = SIMD16<Float>()
