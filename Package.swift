@@ -113,13 +113,7 @@ func targetHasAVX512() -> Bool {
   return targetIsX86() && targetX86Has(cpuinfoFlag: "avx512f", cpus: avx512Names, marches: avx512Names)
 }
 let avx512Settings: [SwiftSetting] = targetHasAVX512() ? [.define("ZSM_AVX512")] : []
-/// The two kernel modules are compiled with `-enforce-exclusivity=unchecked`: their tiles keep
-/// accumulators in `var`s that nested step functions update, and where Swift 6.2.3 (the aarch64
-/// compiler) did not inline those it checked every access at run time (52 calls to
-/// swift_beginAccess in `conv3x3Int8Dot`: twice the int8 window's instructions under qemu). The
-/// kernels work on raw pointers, which exclusivity checking does not cover anyway.
-let uncheckedExclusivity: [SwiftSetting] = [.unsafeFlags(["-enforce-exclusivity=unchecked"])]
-let kernelsModuleSettings: [SwiftSetting] = kernelSettings + avx512Settings + uncheckedExclusivity
+let kernelsModuleSettings: [SwiftSetting] = kernelSettings + avx512Settings
 
 /// Whether the CPU the build targets has AVX-512 VNNI: the int8 kernels then use `vpdpbusd`,
 /// which LLVM cannot compile for other CPUs (Swift has no per-function target attributes).
@@ -183,7 +177,14 @@ func targetHasAVX2() -> Bool {
 let vnni = targetIsX86() && targetHasVNNI()
 let int8X86 = targetIsX86() && (vnni || targetHasAVX2())
 let int8Available = int8X86 || !targetIsX86()
-/// (Typed steps: Swift 6.2 must type-check this manifest too.)
+/// (Typed steps: Swift 6.2 must type-check this manifest too.) ZSMKernelsInt8 is compiled with
+/// `-enforce-exclusivity=unchecked`: its aarch64 tile keeps 16 accumulators in `var`s that nested
+/// step functions update, and where Swift 6.2.3 (the aarch64 compiler) did not inline those it
+/// checked every access at run time (52 calls to swift_beginAccess in `conv3x3Int8Dot`: twice the
+/// int8 window's instructions under qemu); the kernels work on raw pointers, which exclusivity
+/// checking does not cover anyway. Not ZSMKernels: there 6.2.3 places no such checks, and the
+/// flag changed its inlining (the fp16 window +1.9% instructions under qemu).
+let uncheckedExclusivity: [SwiftSetting] = [.unsafeFlags(["-enforce-exclusivity=unchecked"])]
 let vnniDefine: [SwiftSetting] = vnni ? [.define("ZSM_VNNI")] : []
 let int8KernelSettings: [SwiftSetting] =
   kernelSettings + [.unsafeFlags(["-enable-builtin-module"])] + uncheckedExclusivity + vnniDefine + dotProdSettings
