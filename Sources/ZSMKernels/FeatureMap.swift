@@ -120,7 +120,9 @@ public struct AnyFeatureMap {
 public protocol MapElement {
   static func load16(_ p: UnsafePointer<Self>) -> SIMD16<Float>
   static func load8(_ p: UnsafePointer<Self>) -> SIMD8<Float>
+  static func load4(_ p: UnsafePointer<Self>) -> SIMD4<Float>
   static func store16(_ v: SIMD16<Float>, _ p: UnsafeMutablePointer<Self>)
+  static func store8(_ v: SIMD8<Float>, _ p: UnsafeMutablePointer<Self>)
   static func load1(_ p: UnsafePointer<Self>) -> Float
   static func store1(_ v: Float, _ p: UnsafeMutablePointer<Self>)
 }
@@ -128,8 +130,12 @@ public protocol MapElement {
 extension Float: MapElement {
   @inline(__always) public static func load16(_ p: UnsafePointer<Float>) -> SIMD16<Float> { loadVector(p) }
   @inline(__always) public static func load8(_ p: UnsafePointer<Float>) -> SIMD8<Float> { loadVector8(p) }
+  @inline(__always) public static func load4(_ p: UnsafePointer<Float>) -> SIMD4<Float> { loadVector4(p) }
   @inline(__always) public static func store16(_ v: SIMD16<Float>, _ p: UnsafeMutablePointer<Float>) {
     storeVector(v, p)
+  }
+  @inline(__always) public static func store8(_ v: SIMD8<Float>, _ p: UnsafeMutablePointer<Float>) {
+    storeVector8(v, p)
   }
   @inline(__always) public static func load1(_ p: UnsafePointer<Float>) -> Float { p.pointee }
   @inline(__always) public static func store1(_ v: Float, _ p: UnsafeMutablePointer<Float>) { p.pointee = v }
@@ -148,10 +154,21 @@ extension Float16: MapElement {
     for k in 0..<8 { f[k] = Float(h[k]) }
     return f
   }
+  @inline(__always) public static func load4(_ p: UnsafePointer<Float16>) -> SIMD4<Float> {
+    let h = UnsafeRawPointer(p).loadUnaligned(as: SIMD4<Float16>.self)
+    var f = SIMD4<Float>()
+    for k in 0..<4 { f[k] = Float(h[k]) }
+    return f
+  }
   @inline(__always) public static func store16(_ v: SIMD16<Float>, _ p: UnsafeMutablePointer<Float16>) {
     var h = SIMD16<Float16>()
     for k in 0..<16 { h[k] = Float16(v[k]) }
     UnsafeMutableRawPointer(p).storeBytes(of: h, as: SIMD16<Float16>.self)
+  }
+  @inline(__always) public static func store8(_ v: SIMD8<Float>, _ p: UnsafeMutablePointer<Float16>) {
+    var h = SIMD8<Float16>()
+    for k in 0..<8 { h[k] = Float16(v[k]) }
+    UnsafeMutableRawPointer(p).storeBytes(of: h, as: SIMD8<Float16>.self)
   }
   @inline(__always) public static func load1(_ p: UnsafePointer<Float16>) -> Float { Float(p.pointee) }
   @inline(__always) public static func store1(_ v: Float, _ p: UnsafeMutablePointer<Float16>) {

@@ -59,7 +59,7 @@ KERNELS = [
     # Reduced precision (issue 7), checked in the v8.2 build only: the v8.0 build computes the same
     # with scalarised fp16 FMAs and lane-loop dot products (slow; on such CPUs conv3x3F16 and the
     # fp32 conv are the kernels to use).
-    ('fp16-arith conv (p8x16, by element)', r'^conv3x3F16Arith\(', ['v82:fmla.8h'], 'macs:1024', [], 'v80'),
+    ('fp16-arith conv (p8x8, by element)', r'^conv3x3F16Arith\(', ['v82:fmla.8h'], 'macs:512', [], 'v80'),
     ('int8 sdot conv (p4x16, 2x unrolled)', r'^conv3x3Int8Dot\(', ['v82:sdot.4s'], 'macs:2048', [], 'v80'),
     # The same kernel in the v8.0 build: widening multiplies (smull, smlal) and sadalp instead.
     # (16 input channels per trip: 2 x 16 spilled the accumulators.)

@@ -112,12 +112,14 @@ if cross_build rpi5 "$V82" build-rpi5.log --build-tests; then
   [ "$sc" -eq 0 ] || fail "the 6x16 micro-kernel has $sc scalar fcmp (an epilogue mask built lane by lane)"
   [ "$calls" -eq 0 ] || fail "zsm calls fmaf $calls times (a scalarised FMA loop)"
   # --precision fp16 runs conv3x3F16Arith on this build (CPUFeatures.fp16Arithmetic): its tiles
-  # must be vector fp16 FMAs (8 pixels x 2 vectors x 8 lanes = 128 per tile), none scalarised.
+  # must be vector fp16 FMAs (8 pixels x 8 lanes of one input vector = 64 per tile step; the tile
+  # is 8 channels wide, as 16 spilled its registers on every step in the 6.2.3 build), none
+  # scalarised.
   awk '/^[0-9a-f]+ <\$s10ZSMKernels15conv3x3F16Arith/{f=1} f && /^$/{exit} f' "$OUT/zsm.dis" > "$OUT/conv3x3F16Arith.dis"
   h=$(grep -cE $'\tfmla\tv[0-9]+\\.8h' "$OUT/conv3x3F16Arith.dis")
   hs=$(grep -cE $'\tfmadd\th[0-9]+' "$OUT/conv3x3F16Arith.dis")
   echo "fmla v.8h in the network's fp16-arithmetic conv3x3F16Arith: $h; scalar fp16 fmadd: $hs"
-  [ "$h" -ge 128 ] && [ "$hs" -eq 0 ] || fail "conv3x3F16Arith in zsm: $h fmla v.8h (expected >= 128), $hs fmadd h"
+  [ "$h" -ge 64 ] && [ "$hs" -eq 0 ] || fail "conv3x3F16Arith in zsm: $h fmla v.8h (expected >= 64), $hs fmadd h"
   # --precision int8 runs conv3x3Int8Dot (ZSMKernelsInt8's aarch64 backend): on this dotprod
   # build its tiles are `sdot v.4s, v.16b, v.4b[i]` (from C, Sources/CZSMNeon; two 16-channel
   # steps x 4 lanes x 16 accumulators = 128 in the unrolled loop), with no calls to the Swift

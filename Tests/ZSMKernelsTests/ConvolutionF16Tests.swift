@@ -78,4 +78,67 @@ final class ConvolutionF16Tests: XCTestCase {
     check(cin: 8, cout: 16, height: 7, width: 9, stride: 2, epilogue: .relu, seed: 3)
     check(cin: 3, cout: 24, height: 4, width: 5, stride: 1, epilogue: .none, seed: 4)
   }
+
+  #if arch(arm64)
+    /// `conv3x3F16Arith` into an fp32 map (the offsets and mask) is the fp16-output kernel with
+    /// the final rounding left out: every fp32 result rounds to exactly the fp16 result, and
+    /// both are within 8 u (u = 2^-11) of the summation magnitude of the Double reference (the
+    /// kernel's bound, Tests/ARM64/selftest.c: at most 1.7 u measured).
+    func testFP16ArithmeticIntoFP32() {
+      for (cin, cout, width, stride, seed) in [(16, 54, 11, 1, UInt64(5)), (32, 16, 13, 1, 6), (16, 20, 9, 2, 7)] {
+        let height = 5
+        var rng = TestRandom(seed: seed)
+        let input = rng.array(cin * height * width).map { Float(Float16($0)) }
+        let weights = rng.array(cout * cin * 9, -0.3, 0.3).map { Float(Float16($0)) }
+        let bias = rng.array(cout, -0.5, 0.5)
+        let oh = (height + stride - 1) / stride
+        let ow = (width + stride - 1) / stride
+        let inRow = (width + 2) * cin
+        var inStorage = [Float16](repeating: 0, count: (height + 2) * inRow)
+        for c in 0..<cin {
+          for y in 0..<height {
+            for x in 0..<width {
+              inStorage[(y + 1) * inRow + (x + 1) * cin + c] = Float16(input[(c * height + y) * width + x])
+            }
+          }
+        }
+        let packed = TestWeights(oihw: weights, bias: bias, cout: cout, cin: cin, taps: 9)
+        var halfWeights = (0..<packed.layout.packedWeightCount).map { Float16(packed.weights[$0]) }
+        var half = [Float16](repeating: .nan, count: oh * ow * cout)
+        var single = [Float](repeating: .nan, count: oh * ow * cout)
+        inStorage.withUnsafeMutableBufferPointer { inp in
+          halfWeights.withUnsafeMutableBufferPointer { w in
+            let inMap = FeatureMapF16(
+              base: inp.baseAddress! + inRow + cin, height: height, width: width, channels: cin, pixelStride: cin,
+              rowStride: inRow)
+            let pw = PackedConvWeightsF16(layout: packed.layout, weights: w.baseAddress!, bias: packed.bias)
+            half.withUnsafeMutableBufferPointer { out in
+              let m = FeatureMapF16(
+                base: out.baseAddress!, height: oh, width: ow, channels: cout, pixelStride: cout, rowStride: ow * cout)
+              conv3x3F16Arith(input: inMap, weights: pw, output: m, stride: stride, epilogue: .leakyRelu, rows: 0..<oh)
+            }
+            single.withUnsafeMutableBufferPointer { out in
+              let m = FeatureMap(
+                base: out.baseAddress!, height: oh, width: ow, channels: cout, pixelStride: cout, rowStride: ow * cout)
+              for rows in [0..<(oh / 2), (oh / 2)..<oh] {
+                conv3x3F16Arith(input: inMap, weights: pw, output: m, stride: stride, epilogue: .leakyRelu, rows: rows)
+              }
+            }
+          }
+        }
+        let (want, magnitude) = Reference.conv(
+          input: input, cin: cin, height: height, width: width, weights: weights, bias: bias, cout: cout, kernel: 3,
+          stride: stride)
+        for c in 0..<cout {
+          for i in 0..<(oh * ow) {
+            let got = single[i * cout + c]
+            XCTAssertEqual(Float16(got), half[i * cout + c], "C\(cin)->\(cout)/\(stride) (\(c), \(i))")
+            let w = Reference.leaky(want[c * oh * ow + i])
+            let bound = 8 * 0x1p-11 * magnitude[c * oh * ow + i] + 1e-6
+            XCTAssertLessThanOrEqual(abs(Double(got) - w), bound, "C\(cin)->\(cout)/\(stride) (\(c), \(i))")
+          }
+        }
+      }
+    }
+  #endif
 }

@@ -39,6 +39,62 @@ final class DeformableConvTests: XCTestCase {
     XCTAssertLessThan(err, 1e-5, "C\(channels) G\(groups) \(width)x\(height) offsets ±\(offsetScale): \(err)")
   }
 
+  #if arch(arm64)
+    /// `deformConv3x3F16Arith` between fp16 maps against the Double reference on the same
+    /// fp16 values: bound 8 u of the summation magnitude (u = 2^-11: the samples rounded to fp16
+    /// columns, 0.5 u, and conv3x3F16Arith's kernel-row sums, measured at most 1.7 u) plus the
+    /// output's rounding (u of the value).
+    func testFP16Arithmetic() {
+      for (channels, groups, cout, height, width, tile, seed) in [
+        (16, 2, 16, 4, 11, 48, UInt64(20)), (16, 2, 20, 3, 13, 5, 21), (64, 8, 64, 3, 6, 48, 22),
+        (12, 4, 20, 4, 7, 48, 23),
+      ] {
+        var rng = TestRandom(seed: seed)
+        let input = rng.array(channels * height * width).map { Float(Float16($0)) }
+        let omChannels = 27 * groups
+        var om = rng.array(omChannels * height * width, -2.5, 2.5)
+        for i in (18 * groups * height * width)..<om.count { om[i] = rng.uniform(-4, 4) }
+        let weights = rng.array(cout * channels * 9, -0.3, 0.3).map { Float(Float16($0)) }
+        let bias = rng.array(cout, -0.5, 0.5)
+        let inMap = TestMap(height: height, width: width, channels: channels, halo: 0)
+        inMap.load(nchw: input)
+        let omMap = TestMap(height: height, width: width, channels: omChannels, halo: 0)
+        omMap.load(nchw: om)
+        let packed = TestWeights(oihw: weights, bias: bias, cout: cout, cin: channels, taps: 9)
+        var halfWeights = (0..<packed.layout.packedWeightCount).map { Float16(packed.weights[$0]) }
+        let scratch = UnsafeMutablePointer<Float>.allocate(
+          capacity: DeformableConv.scratchCount(inputChannels: channels, groups: groups, tilePixels: tile))
+        defer { scratch.deallocate() }
+        let outMap = TestMap(height: height, width: width, channels: cout, halo: 0, fill: 999)
+        outMap.withHalfMap { outHalf in
+          inMap.withHalfMap { inHalf in
+            halfWeights.withUnsafeMutableBufferPointer { w in
+              let pw = PackedConvWeightsF16(layout: packed.layout, weights: w.baseAddress!, bias: packed.bias)
+              for rows in [0..<1, 1..<height] {
+                deformConv3x3F16Arith(
+                  input: inHalf, offsetsAndMask: omMap.map, groups: groups, weights: pw, output: outHalf,
+                  epilogue: .leakyRelu, rows: rows, scratch: scratch, tilePixels: tile)
+              }
+            }
+          }
+          for y in 0..<height {
+            for x in 0..<width { for c in 0..<cout { outMap.map.pixel(y, x)[c] = Float(outHalf.pixel(y, x)[c]) } }
+          }
+        }
+        let (want, magnitude) = Reference.deformConv(
+          input: input, channels: channels, height: height, width: width, offsetsAndMask: om, groups: groups,
+          weights: weights, bias: bias, cout: cout)
+        let got = outMap.nchw()
+        for i in got.indices {
+          let w = Reference.leaky(want[i])
+          let bound = 8 * 0x1p-11 * magnitude[i] + abs(w) * 0x1p-11 + 1e-6
+          XCTAssertLessThanOrEqual(
+            abs(Double(got[i]) - w), bound, "C\(channels) G\(groups) -> \(cout) tile \(tile): value \(i)")
+        }
+      }
+    }
+  #endif
+
   func testNetworkShape64Channels8Groups() {
     check(channels: 64, groups: 8, cout: 64, height: 5, width: 9, offsetScale: 3, tile: 48, seed: 1)
   }

@@ -37,6 +37,30 @@ final class ElementwiseTests: XCTestCase {
     }
   }
 
+  /// Between fp16 maps (the 4x tail's bands with `--precision fp16`): the shuffle and LeakyReLU
+  /// of the fp16 values, rounded once to fp16.
+  func testPixelShuffleBetweenFP16Maps() {
+    var rng = TestRandom(seed: 3)
+    let (c, h, w) = (16, 2, 3)
+    let values = rng.array(4 * c * h * w).map { Float(Float16($0)) }
+    let inMap = TestMap(height: h, width: w, channels: 4 * c, halo: 0)
+    inMap.load(nchw: values)
+    let single = TestMap(height: 2 * h, width: 2 * w, channels: c, halo: 0)
+    pixelShuffle2x(input: inMap.map, output: single.map, leaky: true, rows: 0..<h)
+    let outMap = TestMap(height: 2 * h, width: 2 * w, channels: c, halo: 0)
+    outMap.withHalfMap { outHalf in
+      inMap.withHalfMap { inHalf in
+        pixelShuffle2x(input: AnyFeatureMap(inHalf), output: AnyFeatureMap(outHalf), leaky: true, rows: 0..<h)
+      }
+      for y in 0..<(2 * h) {
+        for x in 0..<(2 * w) {
+          for k in 0..<c { outMap.map.pixel(y, x)[k] = Float(outHalf.pixel(y, x)[k]) }
+        }
+      }
+    }
+    XCTAssertEqual(outMap.nchw(), single.nchw().map { Float(Float16($0)) })
+  }
+
   func testSigmoidAndTanhAreAccurateEverywhere() {
     var values: [Float] = [0, -0, 1e-7, -1e-7, 1e-3, -0.3, 0.62, 0.63, -0.7, 3, -9, 20, -20, 87, -87, 100, -100]
     var rng = TestRandom(seed: 3)

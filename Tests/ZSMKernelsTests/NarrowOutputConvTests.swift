@@ -69,6 +69,43 @@ final class NarrowOutputConvTests: XCTestCase {
     check(cin: 16, height: 4, width: 10, epilogue: .none, outputPixelStride: 16, seed: 23)
   }
 
+  /// On an fp16 map (the tail's fp16 band) the kernel widens each input vector as it loads it
+  /// and computes in fp32: bit for bit the fp32 kernel on the same (fp16-representable) values.
+  func testFP16InputIsTheFP32KernelOnTheWidenedValues() {
+    for (cin, width, seed) in [(16, 9, UInt64(30)), (32, 6, 31), (16, 2, 32)] {
+      let height = 4
+      var rng = TestRandom(seed: seed)
+      let inMap = TestMap(height: height, width: width, channels: cin, halo: 1)
+      inMap.load(nchw: rng.array(cin * height * width).map { Float(Float16($0)) })
+      let weights = rng.array(3 * cin * 9, -0.3, 0.3)
+      let bias = rng.array(3, -0.5, 0.5)
+      var packed = [Float](repeating: .nan, count: NarrowOutputConv.weightCount(inputChannels: cin))
+      weights.withUnsafeBufferPointer { w in
+        packed.withUnsafeMutableBufferPointer { p in
+          NarrowOutputConv.pack(weights: w.baseAddress!, inputChannels: cin, into: p.baseAddress!)
+        }
+      }
+      let single = TestMap(height: height, width: width, channels: 3, halo: 0, fill: .nan)
+      let half = TestMap(height: height, width: width, channels: 3, halo: 0, fill: .nan)
+      packed.withUnsafeBufferPointer { p in
+        bias.withUnsafeBufferPointer { b in
+          conv3x3NarrowOutput(
+            input: inMap.map, weights: p.baseAddress!, bias: b.baseAddress!, output: single.map,
+            epilogue: .leakyRelu, rows: 0..<height)
+          inMap.withHalfMap { h in
+            for rows in [0..<1, 1..<height] {
+              conv3x3NarrowOutput(
+                input: h, weights: p.baseAddress!, bias: b.baseAddress!, output: half.map, epilogue: .leakyRelu,
+                rows: rows)
+            }
+          }
+        }
+      }
+      XCTAssertEqual(half.nchw(), single.nchw(), "cin \(cin) width \(width)")
+      XCTAssertFalse(half.nchw().contains { $0.isNaN })
+    }
+  }
+
   func testEligibility() {
     XCTAssertTrue(NarrowOutputConv.eligible(kernelSize: 3, stride: 1, inputChannels: 16, outputChannels: 3))
     XCTAssertTrue(NarrowOutputConv.eligible(kernelSize: 3, stride: 1, inputChannels: 64, outputChannels: 3))

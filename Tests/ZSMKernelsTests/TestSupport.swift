@@ -63,6 +63,19 @@ final class TestMap {
     }
   }
 
+  /// `body` with an fp16 copy of the storage (each value rounded to nearest, the halo zero), as
+  /// a map of the same geometry.
+  func withHalfMap<R>(_ body: (FeatureMapF16) -> R) -> R {
+    let half = UnsafeMutablePointer<Float16>.allocate(capacity: count)
+    defer { half.deallocate() }
+    for i in 0..<count { half[i] = Float16(storage[i]) }
+    let m = map
+    let halfMap = FeatureMapF16(
+      base: half + (m.base - storage), height: height, width: width, channels: channels, pixelStride: pixelStride,
+      rowStride: m.rowStride)
+    return body(halfMap)
+  }
+
   /// Copies the map out as `[C][H][W]`.
   func nchw() -> [Float] {
     let m = map

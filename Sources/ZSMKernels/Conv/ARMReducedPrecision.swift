@@ -23,29 +23,33 @@
 
   /// fp16 -> fp32 lane by lane (fcvtl/fcvtl2; the generic initialiser is a call).
   @inline(__always)
-  func widenHalves(_ lo: SIMD8<Float16>, _ hi: SIMD8<Float16>) -> SIMD16<Float> {
-    var f = SIMD16<Float>()
-    for k in 0..<8 {
-      f[k] = Float(lo[k])
-      f[k &+ 8] = Float(hi[k])
-    }
+  func widenHalf8(_ h: SIMD8<Float16>) -> SIMD8<Float> {
+    var f = SIMD8<Float>()
+    for k in 0..<8 { f[k] = Float(h[k]) }
     return f
   }
 
-  /// Pixel slots of the fp16 tile: 8 pixels x 16 channels = 16 fp16 accumulators, 8 input vectors
-  /// (which must sit in v0-v15 for `fmla v.h[i]`), 2 weight vectors: 26 of the 32 registers.
+  /// Pixel slots of the fp16 tile: 8 pixels x 8 channels = 8 fp16 accumulators, 8 input vectors
+  /// (which must sit in v0-v15 for `fmla v.h[i]`), the weight vectors of one input vector's 8
+  /// lanes: 24 of the 32 registers in whichever order the compiler schedules the products.
+  /// (A 16-channel tile needs 16 accumulators, and Swift 6.2.3's aarch64 build hoisted the
+  /// 16 weight vectors of a step out of the pixel loop: 33 live registers, spilled on every
+  /// step.)
   let f16TilePixels = 8
 
-  /// One tile of `pixels` (a constant after inlining: 8 or 4) output pixels x 16 output channels,
-  /// of which the first `count` are stored (the others recompute pixel `count - 1`). Each kernel
-  /// row (3 taps x Cin products) is accumulated in fp16 with fused multiply-adds, then widened and
-  /// added into fp32 sums: no fp16 sum runs longer than 3 * Cin terms. Where a pixel's channels
-  /// are dense (`kxStride == cin`) the three taps of a kernel row are one run of 3 * Cin halves.
+  /// One tile of `pixels` (a constant after inlining: 8 or 4) output pixels x 8 output channels
+  /// (half `half` of the 16-channel weight block `b`), of which the first `count` pixels are
+  /// stored (the others recompute pixel `count - 1`) and the first `validLanes` channels. Each
+  /// kernel row (3 taps x Cin products) is accumulated in fp16 with fused multiply-adds, then
+  /// widened and added into fp32 sums: no fp16 sum runs longer than 3 * Cin terms. Where a
+  /// pixel's channels are dense (`kxStride == cin`) the three taps of a kernel row are one run
+  /// of 3 * Cin halves.
   @inline(__always)
   func f16Tile(
     pixels: Int, count: Int, a: UnsafePointer<Float16>, pStride: Int, kxStride: Int, kyStride: Int, cin: Int,
-    b: UnsafePointer<Float16>, bias: UnsafePointer<Float>, epilogue: Epilogue, residual: FeatureMapF16?,
-    residualAt: (y: Int, x: Int), out: UnsafeMutablePointer<Float16>, outPStride: Int, validLanes: Int
+    b: UnsafePointer<Float16>, half: Int, bias: UnsafePointer<Float>, epilogue: Epilogue, residual: FeatureMapF16?,
+    residualAt: (y: Int, x: Int), out: UnsafeMutableRawPointer, outFloat32: Bool, outPStride: Int,
+    validLanes: Int
   ) {
     let last = count &- 1
     let a0 = a
@@ -59,57 +63,40 @@
     let dense = kxStride == cin
     let runs = dense ? 1 : 3
     let runLength = dense ? 3 &* cin : cin
-    var s0 = SIMD16<Float>()
-    var s1 = SIMD16<Float>()
-    var s2 = SIMD16<Float>()
-    var s3 = SIMD16<Float>()
-    var s4 = SIMD16<Float>()
-    var s5 = SIMD16<Float>()
-    var s6 = SIMD16<Float>()
-    var s7 = SIMD16<Float>()
-    var bp = b
+    var s0 = SIMD8<Float>()
+    var s1 = SIMD8<Float>()
+    var s2 = SIMD8<Float>()
+    var s3 = SIMD8<Float>()
+    var s4 = SIMD8<Float>()
+    var s5 = SIMD8<Float>()
+    var s6 = SIMD8<Float>()
+    var s7 = SIMD8<Float>()
+    var bp = b + 8 &* half
     for ky in 0..<3 {
-      var c0l = SIMD8<Float16>()
-      var c0h = SIMD8<Float16>()
-      var c1l = SIMD8<Float16>()
-      var c1h = SIMD8<Float16>()
-      var c2l = SIMD8<Float16>()
-      var c2h = SIMD8<Float16>()
-      var c3l = SIMD8<Float16>()
-      var c3h = SIMD8<Float16>()
-      var c4l = SIMD8<Float16>()
-      var c4h = SIMD8<Float16>()
-      var c5l = SIMD8<Float16>()
-      var c5h = SIMD8<Float16>()
-      var c6l = SIMD8<Float16>()
-      var c6h = SIMD8<Float16>()
-      var c7l = SIMD8<Float16>()
-      var c7h = SIMD8<Float16>()
+      var c0 = SIMD8<Float16>()
+      var c1 = SIMD8<Float16>()
+      var c2 = SIMD8<Float16>()
+      var c3 = SIMD8<Float16>()
+      var c4 = SIMD8<Float16>()
+      var c5 = SIMD8<Float16>()
+      var c6 = SIMD8<Float16>()
+      var c7 = SIMD8<Float16>()
       // One input channel for every pixel: x_p holds it in lane `j` (or everywhere, j 0).
       @inline(__always)
       func step(
         _ x0: SIMD8<Float16>, _ x1: SIMD8<Float16>, _ x2: SIMD8<Float16>, _ x3: SIMD8<Float16>, _ x4: SIMD8<Float16>,
         _ x5: SIMD8<Float16>, _ x6: SIMD8<Float16>, _ x7: SIMD8<Float16>, _ j: Int
       ) {
-        let wl = loadHalf8(bp)
-        let wh = loadHalf8(bp + 8)
-        c0l = fmaLane(c0l, wl, x0, j)
-        c0h = fmaLane(c0h, wh, x0, j)
-        c1l = fmaLane(c1l, wl, x1, j)
-        c1h = fmaLane(c1h, wh, x1, j)
-        c2l = fmaLane(c2l, wl, x2, j)
-        c2h = fmaLane(c2h, wh, x2, j)
-        c3l = fmaLane(c3l, wl, x3, j)
-        c3h = fmaLane(c3h, wh, x3, j)
+        let w = loadHalf8(bp)
+        c0 = fmaLane(c0, w, x0, j)
+        c1 = fmaLane(c1, w, x1, j)
+        c2 = fmaLane(c2, w, x2, j)
+        c3 = fmaLane(c3, w, x3, j)
         if pixels > 4 {
-          c4l = fmaLane(c4l, wl, x4, j)
-          c4h = fmaLane(c4h, wh, x4, j)
-          c5l = fmaLane(c5l, wl, x5, j)
-          c5h = fmaLane(c5h, wh, x5, j)
-          c6l = fmaLane(c6l, wl, x6, j)
-          c6h = fmaLane(c6h, wh, x6, j)
-          c7l = fmaLane(c7l, wl, x7, j)
-          c7h = fmaLane(c7h, wh, x7, j)
+          c4 = fmaLane(c4, w, x4, j)
+          c5 = fmaLane(c5, w, x5, j)
+          c6 = fmaLane(c6, w, x6, j)
+          c7 = fmaLane(c7, w, x7, j)
         }
         bp += 16
       }
@@ -144,70 +131,77 @@
           ic &+= 1
         }
       }
-      s0 += widenHalves(c0l, c0h)
-      s1 += widenHalves(c1l, c1h)
-      s2 += widenHalves(c2l, c2h)
-      s3 += widenHalves(c3l, c3h)
+      s0 += widenHalf8(c0)
+      s1 += widenHalf8(c1)
+      s2 += widenHalf8(c2)
+      s3 += widenHalf8(c3)
       if pixels > 4 {
-        s4 += widenHalves(c4l, c4h)
-        s5 += widenHalves(c5l, c5h)
-        s6 += widenHalves(c6l, c6h)
-        s7 += widenHalves(c7l, c7h)
+        s4 += widenHalf8(c4)
+        s5 += widenHalf8(c5)
+        s6 += widenHalf8(c6)
+        s7 += widenHalf8(c7)
       }
     }
-    let biasV = UnsafeRawPointer(bias).loadUnaligned(as: SIMD16<Float>.self)
-    f16Finish(s0 + biasV, 0, count, epilogue, residual, residualAt, out, outPStride, validLanes)
-    f16Finish(s1 + biasV, 1, count, epilogue, residual, residualAt, out, outPStride, validLanes)
-    f16Finish(s2 + biasV, 2, count, epilogue, residual, residualAt, out, outPStride, validLanes)
-    f16Finish(s3 + biasV, 3, count, epilogue, residual, residualAt, out, outPStride, validLanes)
+    let biasV = UnsafeRawPointer(bias + 8 &* half).loadUnaligned(as: SIMD8<Float>.self)
+    let lanes = min(validLanes, 8)
+    f16Finish(s0 + biasV, 0, count, epilogue, residual, residualAt, out, outFloat32, outPStride, lanes)
+    f16Finish(s1 + biasV, 1, count, epilogue, residual, residualAt, out, outFloat32, outPStride, lanes)
+    f16Finish(s2 + biasV, 2, count, epilogue, residual, residualAt, out, outFloat32, outPStride, lanes)
+    f16Finish(s3 + biasV, 3, count, epilogue, residual, residualAt, out, outFloat32, outPStride, lanes)
     if pixels > 4 {
-      f16Finish(s4 + biasV, 4, count, epilogue, residual, residualAt, out, outPStride, validLanes)
-      f16Finish(s5 + biasV, 5, count, epilogue, residual, residualAt, out, outPStride, validLanes)
-      f16Finish(s6 + biasV, 6, count, epilogue, residual, residualAt, out, outPStride, validLanes)
-      f16Finish(s7 + biasV, 7, count, epilogue, residual, residualAt, out, outPStride, validLanes)
+      f16Finish(s4 + biasV, 4, count, epilogue, residual, residualAt, out, outFloat32, outPStride, lanes)
+      f16Finish(s5 + biasV, 5, count, epilogue, residual, residualAt, out, outFloat32, outPStride, lanes)
+      f16Finish(s6 + biasV, 6, count, epilogue, residual, residualAt, out, outFloat32, outPStride, lanes)
+      f16Finish(s7 + biasV, 7, count, epilogue, residual, residualAt, out, outFloat32, outPStride, lanes)
     }
   }
 
-  /// Activation (or residual) on fp32 `conv + bias`, rounded to fp16 and stored.
+  /// Activation (or residual) on fp32 `conv + bias` of 8 channels, stored to `out`: rounded to
+  /// fp16, or as fp32 where `outFloat32` (the deformable convolutions' offsets and mask).
   @inline(__always)
   func f16Finish(
-    _ sum: SIMD16<Float>, _ pixel: Int, _ count: Int, _ epilogue: Epilogue, _ residual: FeatureMapF16?,
-    _ residualAt: (y: Int, x: Int), _ out: UnsafeMutablePointer<Float16>, _ outPStride: Int, _ validLanes: Int
+    _ sum: SIMD8<Float>, _ pixel: Int, _ count: Int, _ epilogue: Epilogue, _ residual: FeatureMapF16?,
+    _ residualAt: (y: Int, x: Int), _ out: UnsafeMutableRawPointer, _ outFloat32: Bool, _ outPStride: Int,
+    _ lanes: Int
   ) {
     if pixel >= count { return }
     var v = sum
-    let lanes = min(validLanes, 16)
+    let zero = SIMD8<Float>()  // compared as a vector: 6.2.3 builds a comparison with a scalar lane by lane
     switch epilogue {
     case .none: break
-    case .relu: v = relu(v)
-    case .leakyRelu: v = leakyRelu(v)
+    case .relu: v = v.replacing(with: zero, where: v .< zero)
+    case .leakyRelu: v = v.replacing(with: v * leakySlope, where: v .< zero)
     case .residual:
       if let residual {
         let r = residual.pixel(residualAt.y, residualAt.x &+ pixel)
-        if lanes == 16 {  // fcvtl, fcvtl2 (a lane loop here went through the stack)
-          v += widenHalves(loadHalf8(UnsafePointer(r)), loadHalf8(UnsafePointer(r + 8)))
+        if lanes == 8 {  // fcvtl, fcvtl2 (a lane loop here went through the stack)
+          v += widenHalf8(loadHalf8(UnsafePointer(r)))
         } else {
           for k in 0..<lanes { v[k] += Float(r[k]) }
         }
       }
     }
-    var lo = SIMD8<Float16>()
-    var hi = SIMD8<Float16>()
-    for k in 0..<8 {  // fcvtn, fcvtn2 (the generic initialiser is a call)
-      lo[k] = Float16(v[k])
-      hi[k] = Float16(v[k &+ 8])
+    if outFloat32 {
+      let dst = out.assumingMemoryBound(to: Float.self) + pixel &* outPStride
+      if lanes == 8 {
+        storeVector8(v, dst)
+      } else {
+        for k in 0..<lanes { dst[k] = v[k] }
+      }
+      return
     }
-    let dst = out + pixel &* outPStride
-    if lanes == 16 {
-      UnsafeMutableRawPointer(dst).storeBytes(of: lo, as: SIMD8<Float16>.self)
-      UnsafeMutableRawPointer(dst + 8).storeBytes(of: hi, as: SIMD8<Float16>.self)
+    var h = SIMD8<Float16>()
+    for k in 0..<8 { h[k] = Float16(v[k]) }  // fcvtn, fcvtn2 (the generic initialiser is a call)
+    let dst = out.assumingMemoryBound(to: Float16.self) + pixel &* outPStride
+    if lanes == 8 {
+      UnsafeMutableRawPointer(dst).storeBytes(of: h, as: SIMD8<Float16>.self)
     } else {
-      for k in 0..<lanes { dst[k] = k < 8 ? lo[k] : hi[k &- 8] }
+      for k in 0..<lanes { dst[k] = h[k] }
     }
   }
 
   /// 3x3 convolution (pad 1, stride 1 or 2) with Float16 input, weights and output and fp16
-  /// arithmetic: fused multiply-adds in fp16 (`fmla v.8h` by element, tiles of 8 pixels x 16
+  /// arithmetic: fused multiply-adds in fp16 (`fmla v.8h` by element, tiles of 8 pixels x 8
   /// channels), each kernel row's partial sum (3 x Cin products) added into fp32, and bias,
   /// activation and the final rounding done from fp32. Error (Tests/ARM64/selftest.c, Cin 64,
   /// random data): at most 1.7 u of |bias| + sum |w x| (u = 2^-11), tested against 8 u. In a C
@@ -222,40 +216,107 @@
     input: FeatureMapF16, weights: PackedConvWeightsF16, output: FeatureMapF16, stride: Int, epilogue: Epilogue,
     residual: FeatureMapF16? = nil, rows: Range<Int>
   ) {
+    f16ArithRows(
+      input: input, weights: weights, out: UnsafeMutableRawPointer(output.base), outFloat32: false,
+      outWidth: output.width, outPixelStride: output.pixelStride,
+      outRowStride: output.rowStride, stride: stride, epilogue: epilogue, residual: residual, rows: rows)
+  }
+
+  /// `conv3x3F16Arith` writing fp32: the same fp16 products and fp32 row sums, the result not
+  /// rounded to fp16 (the deformable convolutions' offsets and mask, which stay fp32 maps: they
+  /// are sampling positions). No residual.
+  public func conv3x3F16Arith(
+    input: FeatureMapF16, weights: PackedConvWeightsF16, output: FeatureMap, stride: Int, epilogue: Epilogue,
+    rows: Range<Int>
+  ) {
+    f16ArithRows(
+      input: input, weights: weights, out: UnsafeMutableRawPointer(output.base), outFloat32: true,
+      outWidth: output.width, outPixelStride: output.pixelStride,
+      outRowStride: output.rowStride, stride: stride, epilogue: epilogue, residual: nil, rows: rows)
+  }
+
+  /// The rows of either `conv3x3F16Arith`: output `out` holds fp16 or (`outFloat32`) fp32
+  /// values, strides in values. Inlined into both, so each holds its tile loop.
+  @inline(__always)
+  func f16ArithRows(
+    input: FeatureMapF16, weights: PackedConvWeightsF16, out: UnsafeMutableRawPointer, outFloat32: Bool,
+    outWidth: Int, outPixelStride: Int, outRowStride: Int, stride: Int, epilogue: Epilogue,
+    residual: FeatureMapF16?, rows: Range<Int>
+  ) {
     let layout = weights.layout
     let cin = layout.inputChannels
     let cout = layout.outputChannels
     let blockStride = 9 &* cin
+    let outBytes = outFloat32 ? 4 : 2
     for oy in rows {
       let aRow = input.pixel(oy &* stride &- 1, -1)
-      let outRow = output.pixel(oy, 0)
+      let outRow = out + oy &* outRowStride &* outBytes
       var o0 = 0
+      // 8 output channels at a time (half a weight block); none past the last channel.
       while o0 < cout {
-        let b = weights.weights + o0 &* blockStride
+        let b = weights.weights + (o0 >> 4) &* 16 &* blockStride
+        let half = (o0 >> 3) & 1
         let blockResidual = residual.map { $0.channelSlice(o0) }
         var x = 0
-        while x < output.width {
-          let count = min(f16TilePixels, output.width &- x)
+        while x < outWidth {
+          let count = min(f16TilePixels, outWidth &- x)
           let tileA = aRow + x &* stride &* input.pixelStride
-          let tileOut = outRow + (x &* output.pixelStride &+ o0)
+          let tileOut = outRow + (x &* outPixelStride &+ o0) &* outBytes
           // Full tiles of 8; a rest of up to 4 pixels runs the 4-pixel variant.
           if count > 4 {
             f16Tile(
               pixels: 8, count: count, a: tileA, pStride: stride &* input.pixelStride, kxStride: input.pixelStride,
-              kyStride: input.rowStride, cin: cin, b: b, bias: weights.bias + o0, epilogue: epilogue,
-              residual: blockResidual, residualAt: (oy, x), out: tileOut, outPStride: output.pixelStride,
-              validLanes: cout &- o0)
+              kyStride: input.rowStride, cin: cin, b: b, half: half, bias: weights.bias + (o0 & ~15),
+              epilogue: epilogue, residual: blockResidual, residualAt: (oy, x), out: tileOut, outFloat32: outFloat32,
+              outPStride: outPixelStride, validLanes: cout &- o0)
           } else {
             f16Tile(
               pixels: 4, count: count, a: tileA, pStride: stride &* input.pixelStride, kxStride: input.pixelStride,
-              kyStride: input.rowStride, cin: cin, b: b, bias: weights.bias + o0, epilogue: epilogue,
-              residual: blockResidual, residualAt: (oy, x), out: tileOut, outPStride: output.pixelStride,
-              validLanes: cout &- o0)
+              kyStride: input.rowStride, cin: cin, b: b, half: half, bias: weights.bias + (o0 & ~15),
+              epilogue: epilogue, residual: blockResidual, residualAt: (oy, x), out: tileOut, outFloat32: outFloat32,
+              outPStride: outPixelStride, validLanes: cout &- o0)
           }
           x &+= count
         }
-        o0 &+= 16
+        o0 &+= 8
       }
+    }
+  }
+
+  /// One tile row of the deformable convolution in fp16 arithmetic: `count` pixels of fp16
+  /// columns (`[pixel][tap][channel]`, 9 x `cin` halves a pixel: each kernel row one dense run)
+  /// times `weights`, into `out` (fp16, or fp32 where `outFloat32`; `outPStride` values a pixel).
+  @inline(__always)
+  func f16ColumnTiles(
+    count: Int, columns: UnsafePointer<Float16>, cin: Int, weights: PackedConvWeightsF16, epilogue: Epilogue,
+    out: UnsafeMutableRawPointer, outFloat32: Bool, outPStride: Int
+  ) {
+    let cout = weights.layout.outputChannels
+    let pStride = 9 &* cin
+    let outBytes = outFloat32 ? 4 : 2
+    var o0 = 0
+    while o0 < cout {  // 8 output channels at a time, as in `f16ArithRows`
+      let b = weights.weights + (o0 >> 4) &* 16 &* pStride
+      let half = (o0 >> 3) & 1
+      var x = 0
+      while x < count {
+        let n = min(f16TilePixels, count &- x)
+        let a = columns + x &* pStride
+        let dst = out + (x &* outPStride &+ o0) &* outBytes
+        if n > 4 {
+          f16Tile(
+            pixels: 8, count: n, a: a, pStride: pStride, kxStride: cin, kyStride: 3 &* cin, cin: cin, b: b,
+            half: half, bias: weights.bias + (o0 & ~15), epilogue: epilogue, residual: nil, residualAt: (0, 0),
+            out: dst, outFloat32: outFloat32, outPStride: outPStride, validLanes: cout &- o0)
+        } else {
+          f16Tile(
+            pixels: 4, count: n, a: a, pStride: pStride, kxStride: cin, kyStride: 3 &* cin, cin: cin, b: b,
+            half: half, bias: weights.bias + (o0 & ~15), epilogue: epilogue, residual: nil, residualAt: (0, 0),
+            out: dst, outFloat32: outFloat32, outPStride: outPStride, validLanes: cout &- o0)
+        }
+        x &+= n
+      }
+      o0 &+= 8
     }
   }
 

@@ -96,6 +96,23 @@ public func deformConv3x3(
   }
 }
 
+#if arch(arm64)
+  /// `deformConv3x3` between fp16 maps in fp16 arithmetic: the bilinear samples are computed in
+  /// fp32 and rounded to fp16 columns, which `conv3x3F16Arith`'s tiles multiply with the fp16
+  /// weights (its packing: `PackedConvWeightsF16`), each kernel row in fp16 FMAs, the rows added
+  /// in fp32. Fast only on CPUs with ARMv8.2 FP16 arithmetic (see ARMReducedPrecision.swift).
+  public func deformConv3x3F16Arith(
+    input: FeatureMapF16, offsetsAndMask: FeatureMap, groups: Int, weights: PackedConvWeightsF16,
+    output: FeatureMapF16, epilogue: Epilogue, rows: Range<Int>, scratch: UnsafeMutablePointer<Float>,
+    tilePixels: Int = DeformableConv.defaultTilePixels
+  ) {
+    deformConvRows(
+      input: input, offsetsAndMask: offsetsAndMask, groups: groups, layout: weights.layout, weights: nil,
+      halfArithmetic: weights, output: output, epilogue: epilogue, rows: rows, scratch: scratch,
+      tilePixels: tilePixels)
+  }
+#endif
+
 // Inlined into the entry points; the gather and the corner tables are out of line
 // (Tests/ARM64/loops.py checks their loops by name).
 @inline(__always)
@@ -103,6 +120,20 @@ func deformConvRows<I: MapElement, O: MapElement>(
   input: FeatureMapOf<I>, offsetsAndMask: FeatureMap, groups: Int, weights: PackedConvWeights,
   output: FeatureMapOf<O>, epilogue: Epilogue, rows: Range<Int>, scratch: UnsafeMutablePointer<Float>,
   tilePixels: Int
+) {
+  deformConvRows(
+    input: input, offsetsAndMask: offsetsAndMask, groups: groups, layout: weights.layout, weights: weights,
+    halfArithmetic: nil, output: output, epilogue: epilogue, rows: rows, scratch: scratch, tilePixels: tilePixels)
+}
+
+/// The rows of every entry point: the multiply by `weights` in fp32 (columns of fp32), or, on
+/// arm64 with `halfArithmetic` (then `weights` is nil), by those fp16 weights in fp16
+/// arithmetic (columns rounded to fp16 as they are gathered; `conv3x3F16Arith`'s tiles).
+@inline(__always)
+func deformConvRows<I: MapElement, O: MapElement>(
+  input: FeatureMapOf<I>, offsetsAndMask: FeatureMap, groups: Int, layout: ConvWeightLayout,
+  weights: PackedConvWeights?, halfArithmetic: PackedConvWeightsF16?, output: FeatureMapOf<O>, epilogue: Epilogue,
+  rows: Range<Int>, scratch: UnsafeMutablePointer<Float>, tilePixels: Int
 ) {
   let cin = input.channels
   let groupChannels = cin / groups
@@ -129,7 +160,8 @@ func deformConvRows<I: MapElement, O: MapElement>(
   // their weights are 0).
   let columnStep = input.width > 1 ? input.pixelStride : 0
   let rowStep = input.height > 1 ? input.rowStride : 0
-  let wide = weights.layout.paddedOutputChannels
+  let wide = layout.paddedOutputChannels
+  let halfColumns = UnsafeMutableRawPointer(columns).assumingMemoryBound(to: Float16.self)
   for lane in 0..<chunkLanes {
     let (j, l) = (lane / lanes, lane % lanes)
     let k = l % 9
@@ -170,13 +202,31 @@ func deformConvRows<I: MapElement, O: MapElement>(
             laneTable: UnsafeRawPointer(laneTable), cornerTable: cornerTable)
         }
         // 3. Gather: column[tap][c] = sum over corners of weight * input[corner][c].
-        gatherColumns(
-          input: UnsafePointer(input.base), column: columns + j0 &* 9 &* cin, lanes: pixels &* lanes,
-          groupChannels: groupChannels, columnStep: columnStep, rowStep: rowStep,
-          laneTable: UnsafeRawPointer(laneTable), cornerTable: UnsafeRawPointer(cornerTable))
+        if halfArithmetic != nil {
+          gatherColumns(
+            input: UnsafePointer(input.base), column: halfColumns + j0 &* 9 &* cin, lanes: pixels &* lanes,
+            groupChannels: groupChannels, columnStep: columnStep, rowStep: rowStep,
+            laneTable: UnsafeRawPointer(laneTable), cornerTable: UnsafeRawPointer(cornerTable))
+        } else {
+          gatherColumns(
+            input: UnsafePointer(input.base), column: columns + j0 &* 9 &* cin, lanes: pixels &* lanes,
+            groupChannels: groupChannels, columnStep: columnStep, rowStep: rowStep,
+            laneTable: UnsafeRawPointer(laneTable), cornerTable: UnsafeRawPointer(cornerTable))
+        }
         j0 &+= pixels
       }
       // 4. Multiply the tile's columns with the packed weights.
+      #if arch(arm64)
+        if let halfArithmetic {
+          f16ColumnTiles(
+            count: count, columns: UnsafePointer(halfColumns), cin: cin, weights: halfArithmetic, epilogue: epilogue,
+            out: UnsafeMutableRawPointer(output.pixel(oy, x0)), outFloat32: O.self == Float.self,
+            outPStride: output.pixelStride)
+          x0 &+= count
+          continue
+        }
+      #endif
+      guard let weights else { preconditionFailure("deformable conv: no weights") }
       if O.self == Float.self {
         let out = UnsafeMutableRawPointer(output.pixel(oy, x0)).assumingMemoryBound(to: Float.self)
         runTileRow(
@@ -353,8 +403,8 @@ private func hat(_ t: SIMD16<Float>) -> SIMD16<Float> {
 /// steps from it. Not inlined: in the row loop its table pointer was spilled and reloaded from
 /// the stack for every corner (3% of the 64-channel sampler).
 @inline(never)
-private func gatherColumns<I: MapElement>(
-  input: UnsafePointer<I>, column: UnsafeMutablePointer<Float>, lanes: Int, groupChannels: Int, columnStep: Int,
+private func gatherColumns<I: MapElement, C: MapElement>(
+  input: UnsafePointer<I>, column: UnsafeMutablePointer<C>, lanes: Int, groupChannels: Int, columnStep: Int,
   rowStep: Int, laneTable: UnsafeRawPointer, cornerTable: UnsafeRawPointer
 ) {
   let diagonalStep = columnStep &+ rowStep
@@ -365,7 +415,7 @@ private func gatherColumns<I: MapElement>(
     input + Int(corner.load(fromByteOffset: 256, as: Int32.self))
   }
   @inline(__always)
-  func destination(_ lane: Int) -> UnsafeMutablePointer<Float> {
+  func destination(_ lane: Int) -> UnsafeMutablePointer<C> {
     column + Int(laneTable.load(fromByteOffset: 4 &* (64 &* (lane >> 4) &+ (lane & 15)) &+ 192, as: Int32.self))
   }
   @inline(__always)
@@ -379,7 +429,7 @@ private func gatherColumns<I: MapElement>(
       v = v.addingProduct(I.load8(p + columnStep), weight(c, 1))
       v = v.addingProduct(I.load8(p + rowStep), weight(c, 2))
       v = v.addingProduct(I.load8(p + diagonalStep), weight(c, 3))
-      storeVector8(v, destination(l))
+      C.store8(v, destination(l))
     }
   case 16:
     for l in 0..<lanes {
@@ -389,7 +439,7 @@ private func gatherColumns<I: MapElement>(
       v = v.addingProduct(I.load16(p + columnStep), weight(c, 1))
       v = v.addingProduct(I.load16(p + rowStep), weight(c, 2))
       v = v.addingProduct(I.load16(p + diagonalStep), weight(c, 3))
-      storeVector(v, destination(l))
+      C.store16(v, destination(l))
     }
   default:
     for l in 0..<lanes {
@@ -403,7 +453,7 @@ private func gatherColumns<I: MapElement>(
         s = s.addingProduct(I.load1(p1 + ch), w1)
         s = s.addingProduct(I.load1(p2 + ch), w2)
         s = s.addingProduct(I.load1(p3 + ch), w3)
-        dst[ch] = s
+        C.store1(s, dst + ch)
       }
     }
   }

@@ -58,6 +58,24 @@ public func conv3x3NarrowOutput(
   input: FeatureMap, weights: UnsafePointer<Float>, bias: UnsafePointer<Float>, output: FeatureMap,
   epilogue: Epilogue, rows: Range<Int>
 ) {
+  narrowOutputRows(input: input, weights: weights, bias: bias, output: output, epilogue: epilogue, rows: rows)
+}
+
+/// `conv3x3NarrowOutput` on an fp16 input map (the 4x tail's fp16 band with `--precision
+/// fp16`): each input vector widened as it is loaded, the arithmetic in fp32.
+public func conv3x3NarrowOutput(
+  input: FeatureMapF16, weights: UnsafePointer<Float>, bias: UnsafePointer<Float>, output: FeatureMap,
+  epilogue: Epilogue, rows: Range<Int>
+) {
+  narrowOutputRows(input: input, weights: weights, bias: bias, output: output, epilogue: epilogue, rows: rows)
+}
+
+// Inlined into both entry points, each a loop of its own input type.
+@inline(__always)
+func narrowOutputRows<I: MapElement>(
+  input: FeatureMapOf<I>, weights: UnsafePointer<Float>, bias: UnsafePointer<Float>, output: FeatureMap,
+  epilogue: Epilogue, rows: Range<Int>
+) {
   let cin = input.channels
   let ps = input.pixelStride
   let tapStride = 3 &* cin
@@ -90,8 +108,8 @@ public func conv3x3NarrowOutput(
             let row = UnsafePointer(input.base + ((oy &+ ky &- 1) &* input.rowStride &+ (x &- 1) &* ps &+ block))
             let w = weights + (3 &* ky &* tapStride &+ block)
             for kx in 0..<3 {
-              let p0 = loadVector(row + kx &* ps)
-              let p1 = loadVector(row + (kx &+ 1) &* ps)
+              let p0 = I.load16(row + kx &* ps)
+              let p1 = I.load16(row + (kx &+ 1) &* ps)
               let wk = w + kx &* tapStride
               a00 = a00.addingProduct(p0, loadVector(wk))
               a10 = a10.addingProduct(p1, loadVector(wk))
@@ -136,12 +154,12 @@ public func conv3x3NarrowOutput(
           for ky in 0..<3 {
             // Input pixels x-1 ..< x+5 of row oy+ky-1, channels c ..< c+4.
             let row = UnsafePointer(input.base + ((oy &+ ky &- 1) &* input.rowStride &+ (x &- 1) &* ps &+ c))
-            let v0 = loadVector4(row)
-            let v1 = loadVector4(row + ps)
-            let v2 = loadVector4(row + 2 &* ps)
-            let v3 = loadVector4(row + 3 &* ps)
-            let v4 = loadVector4(row + 4 &* ps)
-            let v5 = loadVector4(row + 5 &* ps)
+            let v0 = I.load4(row)
+            let v1 = I.load4(row + ps)
+            let v2 = I.load4(row + 2 &* ps)
+            let v3 = I.load4(row + 3 &* ps)
+            let v4 = I.load4(row + 4 &* ps)
+            let v5 = I.load4(row + 5 &* ps)
             let w = weights + (3 &* ky &* tapStride &+ c)
             for kx in 0..<3 {
               let wk = w + kx &* tapStride
@@ -204,12 +222,12 @@ public func conv3x3NarrowOutput(
           for ky in 0..<3 {
             // Input pixels x-1 ..< x+5 of row oy+ky-1, channels block ..< block+16.
             let row = UnsafePointer(input.base + ((oy &+ ky &- 1) &* input.rowStride &+ (x &- 1) &* ps &+ block))
-            let v0 = loadVector(row)
-            let v1 = loadVector(row + ps)
-            let v2 = loadVector(row + 2 &* ps)
-            let v3 = loadVector(row + 3 &* ps)
-            let v4 = loadVector(row + 4 &* ps)
-            let v5 = loadVector(row + 5 &* ps)
+            let v0 = I.load16(row)
+            let v1 = I.load16(row + ps)
+            let v2 = I.load16(row + 2 &* ps)
+            let v3 = I.load16(row + 3 &* ps)
+            let v4 = I.load16(row + 4 &* ps)
+            let v5 = I.load16(row + 5 &* ps)
             let w = weights + (3 &* ky &* tapStride &+ block)
             for kx in 0..<3 {
               let wk = w + kx &* tapStride
@@ -261,7 +279,7 @@ public func conv3x3NarrowOutput(
       var block = 0
       while block < cin {
         for tap in 0..<9 {
-          let p = loadVector(
+          let p = I.load16(
             UnsafePointer(
               input.base + ((oy &+ tap / 3 &- 1) &* input.rowStride &+ (x &+ tap % 3 &- 1) &* ps &+ block)))
           let w = weights + (tap &* tapStride &+ block)

@@ -8,32 +8,38 @@ public func pixelShuffle2x(input: FeatureMap, output: FeatureMap, leaky: Bool, r
   shuffleRows(input: input, output: output, leaky: leaky, rows: rows)
 }
 
-/// `pixelShuffle2x` into a map of either precision.
-public func pixelShuffle2x(input: FeatureMap, output: AnyFeatureMap, leaky: Bool, rows: Range<Int>) {
-  switch output.element {
-  case .float32: shuffleRows(input: input, output: output.float32, leaky: leaky, rows: rows)
-  case .float16: shuffleRows(input: input, output: output.float16, leaky: leaky, rows: rows)
+/// `pixelShuffle2x` between maps of either precision (fp16 values are widened, shuffled and
+/// activated in fp32, and rounded back: the same values as an fp16 LeakyReLU).
+public func pixelShuffle2x(input: AnyFeatureMap, output: AnyFeatureMap, leaky: Bool, rows: Range<Int>) {
+  switch (input.element, output.element) {
+  case (.float32, .float32): shuffleRows(input: input.float32, output: output.float32, leaky: leaky, rows: rows)
+  case (.float32, .float16): shuffleRows(input: input.float32, output: output.float16, leaky: leaky, rows: rows)
+  case (.float16, .float32): shuffleRows(input: input.float16, output: output.float32, leaky: leaky, rows: rows)
+  case (.float16, .float16): shuffleRows(input: input.float16, output: output.float16, leaky: leaky, rows: rows)
   }
 }
 
 // Inlined so the fp32 entry point holds the loop itself (Tests/ARM64/loops.py checks it by name).
 @inline(__always)
-func shuffleRows<O: MapElement>(input: FeatureMap, output: FeatureMapOf<O>, leaky: Bool, rows: Range<Int>) {
+func shuffleRows<I: MapElement, O: MapElement>(
+  input: FeatureMapOf<I>, output: FeatureMapOf<O>, leaky: Bool, rows: Range<Int>
+) {
   let channels = output.channels
   for h in rows {
     for w in 0..<input.width {
-      let src = input.pixel(h, w)
+      let src = UnsafePointer(input.pixel(h, w))
       for phase in 0..<4 {
         let dst = output.pixel(2 &* h &+ phase / 2, 2 &* w &+ phase % 2)
         let s = src + phase &* channels
         var c = 0
         while c &+ 16 <= channels {
-          let v = loadVector(s + c)
+          let v = I.load16(s + c)
           O.store16(leaky ? leakyRelu(v) : v, dst + c)
           c &+= 16
         }
         while c < channels {
-          O.store1(leaky ? leakyRelu(s[c]) : s[c], dst + c)
+          let v = I.load1(s + c)
+          O.store1(leaky ? leakyRelu(v) : v, dst + c)
           c &+= 1
         }
       }

@@ -78,10 +78,8 @@ extension GraphContext {
       planConv(layer, input: input, output: band)
       return
     }
-    var full = map(band)
-    full.base -= rows.lowerBound * full.rowStride
-    full.height = anyMap(input).height
-    runConv(layer, input: anyMap(input), output: AnyFeatureMap(full), residual: nil, rows: rows)
+    let full = shifted(anyMap(band), firstRow: rows.lowerBound, height: anyMap(input).height)
+    runConv(layer, input: anyMap(input), output: full, residual: nil, rows: rows)
     PixelShuffle2x(input: full, output: anyMap(output), leaky: true).run(pool: pool, rows: rows)
   }
 
@@ -131,22 +129,20 @@ extension GraphContext {
     let r1 = rows.upperBound
     let halfHeight = fullHeight / 2
     // upconv2 at 2x rows [r0/2 - 1, r1/2 + 1).
-    let up2 = shifted(map(bands.up2), firstRow: r0 / 2 - 1, height: halfHeight)
+    let up2 = shifted(anyMap(bands.up2), firstRow: r0 / 2 - 1, height: halfHeight)
     let halfRows = max(0, r0 / 2 - 1)..<min(halfHeight, r1 / 2 + 1)
-    runConv(layers.upconv2, input: anyMap(ps1), output: AnyFeatureMap(up2), residual: nil, rows: halfRows)
+    runConv(layers.upconv2, input: anyMap(ps1), output: up2, residual: nil, rows: halfRows)
     // Shuffle to 4x rows [r0 - 2, r1 + 2), zero outside the image.
-    let ps2 = shifted(map(bands.ps2), firstRow: r0 - 2, height: fullHeight)
+    let ps2 = shifted(anyMap(bands.ps2), firstRow: r0 - 2, height: fullHeight)
     PixelShuffle2x(input: up2, output: ps2, leaky: true).run(pool: pool, rows: halfRows)
     zeroRows(ps2, (r0 - 2)..<(r1 + 2), outside: fullHeight)
     // HRconv at rows [r0 - 1, r1 + 1).
-    let hr = shifted(map(bands.hr), firstRow: r0 - 1, height: fullHeight)
-    runConv(
-      layers.hrConv, input: AnyFeatureMap(ps2), output: AnyFeatureMap(hr), residual: nil,
-      rows: max(0, r0 - 1)..<min(fullHeight, r1 + 1))
+    let hr = shifted(anyMap(bands.hr), firstRow: r0 - 1, height: fullHeight)
+    runConv(layers.hrConv, input: ps2, output: hr, residual: nil, rows: max(0, r0 - 1)..<min(fullHeight, r1 + 1))
     zeroRows(hr, (r0 - 1)..<(r1 + 1), outside: fullHeight)
     // conv_last at the band's rows, then out to the frame (cropped).
-    let rgb = shifted(map(bands.rgb), firstRow: r0, height: fullHeight)
-    runConv(layers.convLast, input: AnyFeatureMap(hr), output: AnyFeatureMap(rgb), residual: nil, rows: rows)
+    let rgb = shifted(anyMap(bands.rgb), firstRow: r0, height: fullHeight).float32
+    runConv(layers.convLast, input: hr, output: AnyFeatureMap(rgb), residual: nil, rows: rows)
     if let frame {
       var store = StorePlanes(source: rgb, destination: frame, height: cropHeight, width: cropWidth)
       if let skip, let first = skip.first {
@@ -159,17 +155,19 @@ extension GraphContext {
   }
 
   /// `m` re-addressed so that global row `firstRow` is the buffer's row 0.
-  private func shifted(_ m: FeatureMap, firstRow: Int, height: Int) -> FeatureMap {
+  private func shifted(_ m: AnyFeatureMap, firstRow: Int, height: Int) -> AnyFeatureMap {
     var s = m
-    s.base = m.base - firstRow * m.rowStride
+    s.base = m.base - firstRow * m.rowStride * m.element.byteCount
     s.height = height
     return s
   }
 
   /// Zeroes the rows of `range` that lie outside `0..<height` (halo columns included).
-  private func zeroRows(_ m: FeatureMap, _ range: Range<Int>, outside height: Int) {
+  private func zeroRows(_ m: AnyFeatureMap, _ range: Range<Int>, outside height: Int) {
+    let bytes = m.element.byteCount
     for r in range where r < 0 || r >= height {
-      (m.base + r * m.rowStride - m.pixelStride).update(repeating: 0, count: m.rowStride)
+      (m.base + (r * m.rowStride - m.pixelStride) * bytes).initializeMemory(
+        as: UInt8.self, repeating: 0, count: m.rowStride * bytes)
     }
   }
 }

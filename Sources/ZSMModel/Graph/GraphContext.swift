@@ -230,23 +230,28 @@ extension GraphContext {
       if let residual, descriptors[residual.id].element != descriptors[output.id].element {
         throw ShapeError("conv \(layer.name): residual and output differ in precision")
       }
-      planConv(layer, input: input, output: output)
+      planConv(layer, input: input, output: output, residual: residual != nil)
     } else {
       runConv(layer, input: anyMap(input), output: anyMap(output), residual: residual.map { anyMap($0) })
     }
     advance()
   }
 
-  /// Whether `layer` runs in fp16 arithmetic on a CPU that has it: allowed, and reading and
-  /// writing fp16 maps.
-  static func fp16ArithmeticApplies(_ layer: Conv2D, input: MapElementType, output: MapElementType) -> Bool {
-    layer.halfArithmeticWeights != nil && input == .float16 && output == .float16
+  /// Whether `layer` runs in fp16 arithmetic on a CPU that has it: allowed, and reading an fp16
+  /// map (it writes fp16, or fp32 where its output is an fp32 map without a residual: the
+  /// offsets and mask).
+  static func fp16ArithmeticApplies(
+    _ layer: Conv2D, input: MapElementType, output: MapElementType, residual: Bool
+  ) -> Bool {
+    layer.halfArithmeticWeights != nil && input == .float16 && (output == .float16 || !residual)
   }
 
   /// Records the per-thread scratch `layer` needs: none in fp16 arithmetic, the Winograd
   /// path's, or staging rows when an operand is not fp32.
-  func planConv(_ layer: Conv2D, input: PlannedTensor, output: PlannedTensor) {
-    if Self.fp16ArithmeticApplies(layer, input: descriptors[input.id].element, output: descriptors[output.id].element) {
+  func planConv(_ layer: Conv2D, input: PlannedTensor, output: PlannedTensor, residual: Bool = false) {
+    if Self.fp16ArithmeticApplies(
+      layer, input: descriptors[input.id].element, output: descriptors[output.id].element, residual: residual)
+    {
       fp16ArithmeticLayers.insert(layer.name)
       if fp16Arithmetic { return }  // no staging rows
     }
@@ -265,6 +270,7 @@ extension GraphContext {
       return
     }
     guard !isFloat32(input) || !isFloat32(output) else { return }
+    if layer.narrowOutput != nil && isFloat32(output) { return }  // reads fp16 itself
     stagingFloatsPerWorker = max(stagingFloatsPerWorker, layer.stagingFloatsPerWorker(inputWidth: view(input).width))
   }
 
@@ -306,9 +312,16 @@ extension GraphContext {
       #endif
     }
     #if arch(arm64)
-      if fp16Arithmetic && Self.fp16ArithmeticApplies(layer, input: input.element, output: output.element) {
-        layer.runFP16Arithmetic(
-          input: input.float16, output: output.float16, residual: residual?.float16, pool: pool, rows: rows)
+      if fp16Arithmetic
+        && Self.fp16ArithmeticApplies(
+          layer, input: input.element, output: output.element, residual: residual != nil)
+      {
+        if output.element == .float16 {
+          layer.runFP16Arithmetic(
+            input: input.float16, output: output.float16, residual: residual?.float16, pool: pool, rows: rows)
+        } else {
+          layer.runFP16Arithmetic(input: input.float16, output: output.float32, pool: pool, rows: rows)
+        }
         return
       }
     #endif
@@ -318,8 +331,8 @@ extension GraphContext {
         scratchPerWorker: stagingFloatsPerWorker)
       return
     }
-    if layer.narrowOutput != nil && input.element == .float32 && output.element == .float32 {
-      layer.runNarrowOutput(input: input.float32, output: output.float32, pool: pool, rows: rows)
+    if layer.narrowOutput != nil && output.element == .float32 {
+      layer.runNarrowOutput(input: input, output: output.float32, pool: pool, rows: rows)
       return
     }
     layer.halfWeights?.widen(pool: pool)
@@ -348,8 +361,22 @@ extension GraphContext {
       guard view(scratch).channels >= layer.scratchFloatsPerWorker * pool.threadCount else {
         throw ShapeError("deformable conv \(layer.name): scratch too small")
       }
+      if layer.halfArithmeticWeights != nil && !isFloat32(input) && !isFloat32(output) {
+        fp16ArithmeticLayers.insert(layer.name)
+      }
     } else {
       let start = monotonicNanoseconds()
+      #if arch(arm64)
+        let (i, o) = (anyMap(input), anyMap(output))
+        if fp16Arithmetic && layer.halfArithmeticWeights != nil && i.element == .float16 && o.element == .float16 {
+          layer.runFP16Arithmetic(
+            input: i.float16, offsetsAndMask: map(offsets), output: o.float16, pool: pool,
+            scratch: view(scratch).storage)
+          deformNanoseconds += monotonicNanoseconds() - start
+          advance()
+          return
+        }
+      #endif
       layer.halfWeights?.widen(pool: pool)
       layer.runUnchecked(
         input: anyMap(input), offsetsAndMask: map(offsets), output: anyMap(output), pool: pool,

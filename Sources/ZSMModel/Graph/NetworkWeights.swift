@@ -115,7 +115,8 @@ struct WeightPacker {
     return DeformableLayer(
       offsets: offsets,
       deform: DeformableConv2D(
-        name: name, groups: groups, epilogue: epilogue, weights: main.weights, halfWeights: main.halfWeights))
+        name: name, groups: groups, epilogue: epilogue, weights: main.weights, halfWeights: main.halfWeights,
+        halfArithmeticWeights: main.halfArithmeticWeights))
   }
 }
 

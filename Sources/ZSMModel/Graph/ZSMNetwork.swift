@@ -499,7 +499,11 @@ public final class ZSMNetwork {
       "x2 features",
       TensorDescriptor(
         height: 2 * paddedHeight, width: 2 * paddedWidth, channels: c, halo: 1, element: activationElement))
-    let up1 = g.tensor("upconv1 band", TensorDescriptor(height: headBandRows, width: paddedWidth, channels: 4 * c))
+    // The bands hold activations (fp16 with --precision fp16, so that upconv1, upconv2 and
+    // HRconv run in fp16 arithmetic where the CPU has it); the RGB band is fp32.
+    let up1 = g.tensor(
+      "upconv1 band",
+      TensorDescriptor(height: headBandRows, width: paddedWidth, channels: 4 * c, element: activationElement))
     var lr0 = 0
     while lr0 < paddedHeight {
       let lr1 = min(lr0 + headBandRows, paddedHeight)
@@ -508,9 +512,15 @@ public final class ZSMNetwork {
     }
     let wide = 4 * paddedWidth
     let bands = TailBands(
-      up2: g.tensor("upconv2 band", TensorDescriptor(height: bandRows / 2 + 2, width: wide / 2, channels: 4 * tw)),
-      ps2: g.tensor("x4 band", TensorDescriptor(height: bandRows + 4, width: wide, channels: tw, halo: 1)),
-      hr: g.tensor("HRconv band", TensorDescriptor(height: bandRows + 2, width: wide, channels: tw, halo: 1)),
+      up2: g.tensor(
+        "upconv2 band",
+        TensorDescriptor(height: bandRows / 2 + 2, width: wide / 2, channels: 4 * tw, element: activationElement)),
+      ps2: g.tensor(
+        "x4 band",
+        TensorDescriptor(height: bandRows + 4, width: wide, channels: tw, halo: 1, element: activationElement)),
+      hr: g.tensor(
+        "HRconv band",
+        TensorDescriptor(height: bandRows + 2, width: wide, channels: tw, halo: 1, element: activationElement)),
       rgb: g.tensor("RGB band", TensorDescriptor(height: bandRows, width: wide, channels: 3)))
     var r0 = 0
     while r0 < 4 * height {

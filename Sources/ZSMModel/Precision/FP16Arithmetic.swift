@@ -5,22 +5,28 @@ import ZSMRuntime
 /// `CPUFeatures.fp16Arithmetic`), and why the others keep fp16 storage.
 ///
 /// A layer runs `conv3x3F16Arith` (fp16 FMAs per kernel row, the three row sums added in fp32,
-/// bias and activation from fp32) when its group is in `groups`, it is 3x3, and both its input
-/// and its output are fp16 maps. That leaves in fp16 storage (fp32 arithmetic on widened rows),
-/// whatever `groups` says:
+/// bias and activation from fp32) when its group is in `groups`, it is 3x3, and its input is an
+/// fp16 map; it writes fp16, or fp32 where its output is an fp32 map (then without a residual).
+/// A deformable convolution between fp16 maps runs `deformConv3x3F16Arith` (its samples
+/// rounded to fp16 columns, then the same tiles). That leaves in fp16 storage (fp32 arithmetic
+/// on widened rows), whatever `groups` says:
 /// - `conv_first`: it reads the fp32 input frame;
-/// - `conv_offset_mask`: it writes the fp32 offsets and mask (the sampling positions);
-/// - the deformable convolutions (their own gather kernel), the 1x1 fusions;
-/// - `upconv1`, `upconv2`, `HRconv` and `conv_last`: they write (and the last two read) the
-///   4x tail's fp32 row bands.
-/// What remains, and runs in fp16 arithmetic: the residual blocks (feature extraction and
-/// reconstruction trunk), the pyramid convs (also the state aligners'), the offset feature
-/// convs `L*_offset_conv*`, the `L*_fea_conv` merges and the ConvLSTM gate conv. On the
-/// fixtures all of them together keep the network at 50 dB PSNR or more against fp32
+/// - the 1x1 fusions;
+/// - `conv_last`: 3 output channels, its own kernel (`conv3x3NarrowOutput`, which widens the
+///   fp16 band as it reads it).
+/// What runs in fp16 arithmetic: the residual blocks (feature extraction and reconstruction
+/// trunk), the pyramid convs (also the state aligners'), the offset feature convs
+/// `L*_offset_conv*`, the `L*_fea_conv` merges, the ConvLSTM gate conv, the deformable
+/// convolutions and their `conv_offset_mask` (its offsets and mask written in fp32: it only
+/// reads fp16), and the 4x tail's `upconv1`, `upconv2` and `HRconv` (on fp16 row bands). On the fixtures
+/// all of them together keep the network at 50 dB PSNR or more against fp32
 /// (FP16ArithmeticTests).
 public enum FP16ArithmeticPolicy {
   /// The board files' layer groups (`Int8Policy.group(of:)`) allowed fp16 arithmetic.
-  public static let groups: Set<String> = ["residual_blocks", "pyramid", "offset_convs", "fea_convs", "lstm_gates"]
+  public static let groups: Set<String> = [
+    "residual_blocks", "pyramid", "offset_convs", "fea_convs", "lstm_gates", "offset_mask", "deformable",
+    "upsampling",
+  ]
 
   /// Whether this build on this CPU runs the allowed layers in fp16 arithmetic.
   public static var available: Bool { CPUFeatures.fp16Arithmetic }

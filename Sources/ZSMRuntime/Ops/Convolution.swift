@@ -20,7 +20,7 @@ public struct Conv2D: @unchecked Sendable {
   /// `WinogradPolicy`, `prefersWinograd`).
   public var winograd: WinogradConvWeights?
   /// The weights `conv3x3NarrowOutput` reads, for 3x3 layers with 3 output channels
-  /// (`conv_last`; see `NarrowOutputConv`): fp32 maps then run there (`runNarrowOutput`).
+  /// (`conv_last`; see `NarrowOutputConv`): it runs there (`runNarrowOutput`) into an fp32 map.
   public var narrowOutput: NarrowOutputWeights?
 
   public init(
@@ -38,8 +38,8 @@ public struct Conv2D: @unchecked Sendable {
     self.weights = weights
   }
 
-  /// This layer, allowed to run in fp16 arithmetic (`runFP16Arithmetic`) when its input and
-  /// output are fp16 maps: a 3x3 layer with fp16 weights gets `halfArithmeticWeights` (the
+  /// This layer, allowed to run in fp16 arithmetic (`runFP16Arithmetic`) when its input is an
+  /// fp16 map (its output fp16, or fp32 without a residual): a 3x3 layer with fp16 weights gets `halfArithmeticWeights` (the
   /// same fp16 packing `halfWeights` widens, read directly); any other layer is returned as is.
   public func allowingFP16Arithmetic() -> Conv2D {
     guard kernelSize == 3, let halfWeights else { return self }
@@ -141,8 +141,9 @@ extension Conv2D {
     return layer
   }
 
-  /// Computes between fp32 maps in `conv3x3NarrowOutput` (needs `narrowOutput`).
-  public func runNarrowOutput(input: FeatureMap, output: FeatureMap, pool: WorkerPool, rows: Range<Int>? = nil) {
+  /// Computes in `conv3x3NarrowOutput` (needs `narrowOutput`) into an fp32 map, from an fp32 or
+  /// an fp16 map.
+  public func runNarrowOutput(input: AnyFeatureMap, output: FeatureMap, pool: WorkerPool, rows: Range<Int>? = nil) {
     guard let narrowOutput else { preconditionFailure("conv \(name): no narrow-output weights") }
     pool.forEachRowRange(
       rows: rows ?? 0..<output.height,
@@ -152,13 +153,21 @@ extension Conv2D {
 
 struct NarrowOutputConvRows: RowJob {
   let weights: NarrowOutputWeights
-  let input: FeatureMap
+  let input: AnyFeatureMap
   let output: FeatureMap
   let epilogue: Epilogue
 
   func run(rows: Range<Int>, worker: Int) {
-    conv3x3NarrowOutput(
-      input: input, weights: weights.weights, bias: weights.bias, output: output, epilogue: epilogue, rows: rows)
+    switch input.element {
+    case .float32:
+      conv3x3NarrowOutput(
+        input: input.float32, weights: weights.weights, bias: weights.bias, output: output, epilogue: epilogue,
+        rows: rows)
+    case .float16:
+      conv3x3NarrowOutput(
+        input: input.float16, weights: weights.weights, bias: weights.bias, output: output, epilogue: epilogue,
+        rows: rows)
+    }
   }
 }
 
@@ -203,6 +212,21 @@ extension Conv2D {
     }
   }
 
+  extension Conv2D {
+    /// `runFP16Arithmetic` into an fp32 map (no residual): the fp16 products and fp32 row sums,
+    /// the result kept in fp32 (the deformable convolutions' offsets and mask).
+    public func runFP16Arithmetic(
+      input: FeatureMapF16, output: FeatureMap, pool: WorkerPool, rows: Range<Int>? = nil
+    ) {
+      guard let weights = halfArithmeticWeights else {
+        preconditionFailure("conv \(name): not allowed fp16 arithmetic (no fp16 weights)")
+      }
+      pool.forEachRowRange(
+        rows: rows ?? 0..<output.height,
+        F16ArithmeticToFP32Rows(weights: weights, input: input, output: output, stride: stride, epilogue: epilogue))
+    }
+  }
+
   struct F16ArithmeticConvRows: RowJob {
     let weights: PackedConvWeightsF16
     let input: FeatureMapF16
@@ -215,6 +239,18 @@ extension Conv2D {
       conv3x3F16Arith(
         input: input, weights: weights, output: output, stride: stride, epilogue: epilogue, residual: residual,
         rows: rows)
+    }
+  }
+
+  struct F16ArithmeticToFP32Rows: RowJob {
+    let weights: PackedConvWeightsF16
+    let input: FeatureMapF16
+    let output: FeatureMap
+    let stride: Int
+    let epilogue: Epilogue
+
+    func run(rows: Range<Int>, worker: Int) {
+      conv3x3F16Arith(input: input, weights: weights, output: output, stride: stride, epilogue: epilogue, rows: rows)
     }
   }
 #endif
@@ -262,12 +298,17 @@ public struct DeformableConv2D: @unchecked Sendable {
   public let tilePixels: Int
   /// fp16 weights: widen into `weights.weights` before each run (see `WeightStorage`).
   public let halfWeights: HalfWeights?
+  /// The fp16 weights as `deformConv3x3F16Arith` reads them, when this layer may run in fp16
+  /// arithmetic between fp16 maps (`Conv2D.allowingFP16Arithmetic` of the same weights).
+  public let halfArithmeticWeights: PackedConvWeightsF16?
 
   public init(
     name: String, groups: Int, epilogue: Epilogue, weights: PackedConvWeights,
-    tilePixels: Int = RuntimeTuning.deformableTilePixels, halfWeights: HalfWeights? = nil
+    tilePixels: Int = RuntimeTuning.deformableTilePixels, halfWeights: HalfWeights? = nil,
+    halfArithmeticWeights: PackedConvWeightsF16? = nil
   ) {
     self.halfWeights = halfWeights
+    self.halfArithmeticWeights = halfArithmeticWeights
     self.name = name
     self.groups = groups
     self.epilogue = epilogue
@@ -330,6 +371,45 @@ public struct DeformableConv2D: @unchecked Sendable {
       DeformableRows(dcn: self, input: input, offsetsAndMask: offsetsAndMask, output: output, scratch: scratch))
   }
 }
+
+#if arch(arm64)
+  extension DeformableConv2D {
+    /// Computes between fp16 maps in fp16 arithmetic (`deformConv3x3F16Arith`). Needs
+    /// `halfArithmeticWeights`; fast only where `CPUFeatures.fp16Arithmetic`.
+    public func runFP16Arithmetic(
+      input: FeatureMapF16, offsetsAndMask: FeatureMap, output: FeatureMapF16, pool: WorkerPool,
+      scratch: UnsafeMutablePointer<Float>
+    ) {
+      guard let weights = halfArithmeticWeights else {
+        preconditionFailure("deformable conv \(name): not allowed fp16 arithmetic (no fp16 weights)")
+      }
+      let perWorker = scratchFloatsPerWorker
+      pool.forEachRowRange(
+        rows: output.height,
+        F16ArithmeticDeformableRows(
+          weights: weights, groups: groups, epilogue: epilogue, tilePixels: tilePixels, input: input,
+          offsetsAndMask: offsetsAndMask, output: output, scratch: scratch, scratchPerWorker: perWorker))
+    }
+  }
+
+  struct F16ArithmeticDeformableRows: RowJob {
+    let weights: PackedConvWeightsF16
+    let groups: Int
+    let epilogue: Epilogue
+    let tilePixels: Int
+    let input: FeatureMapF16
+    let offsetsAndMask: FeatureMap
+    let output: FeatureMapF16
+    let scratch: UnsafeMutablePointer<Float>
+    let scratchPerWorker: Int
+
+    func run(rows: Range<Int>, worker: Int) {
+      deformConv3x3F16Arith(
+        input: input, offsetsAndMask: offsetsAndMask, groups: groups, weights: weights, output: output,
+        epilogue: epilogue, rows: rows, scratch: scratch + worker * scratchPerWorker, tilePixels: tilePixels)
+    }
+  }
+#endif
 
 struct DeformableRows: RowJob {
   let dcn: DeformableConv2D

@@ -26,16 +26,16 @@ public struct Upsample2x: RowJob {
 
 /// Pixel shuffle x2 of phase-major channels (see `pixelShuffle2x`), optionally with LeakyReLU.
 public struct PixelShuffle2x: RowJob {
-  public let input: FeatureMap
+  public let input: AnyFeatureMap
   public let output: AnyFeatureMap
   public let leaky: Bool
 
   public init(input: FeatureMap, output: FeatureMap, leaky: Bool) {
-    self.init(input: input, output: AnyFeatureMap(output), leaky: leaky)
+    self.init(input: AnyFeatureMap(input), output: AnyFeatureMap(output), leaky: leaky)
   }
 
-  /// Into a map of either precision.
-  public init(input: FeatureMap, output: AnyFeatureMap, leaky: Bool) {
+  /// Between maps of either precision.
+  public init(input: AnyFeatureMap, output: AnyFeatureMap, leaky: Bool) {
     self.input = input
     self.output = output
     self.leaky = leaky
