@@ -106,6 +106,51 @@ final class NarrowOutputConvTests: XCTestCase {
     }
   }
 
+  #if arch(arm64)
+    /// `conv3x3NarrowOutputF16Arith` on fp16 values and weights against the Double reference:
+    /// within 8 u (u = 2^-11) of the summation magnitude (each of the 8 lanes sums 9 x Cin / 8
+    /// products in fp16, then the lanes are added in fp32).
+    func testFP16Arithmetic() {
+      for (cin, width, seed) in [(16, 9, UInt64(40)), (64, 6, 41), (16, 3, 42)] {
+        let height = 4
+        var rng = TestRandom(seed: seed)
+        let input = rng.array(cin * height * width).map { Float(Float16($0)) }
+        let weights = rng.array(3 * cin * 9, -0.3, 0.3).map { Float(Float16($0)) }
+        let bias = rng.array(3, -0.5, 0.5)
+        let inMap = TestMap(height: height, width: width, channels: cin, halo: 1)
+        inMap.load(nchw: input)
+        var packed = [Float](repeating: .nan, count: NarrowOutputConv.weightCount(inputChannels: cin))
+        weights.withUnsafeBufferPointer { w in
+          packed.withUnsafeMutableBufferPointer { p in
+            NarrowOutputConv.pack(weights: w.baseAddress!, inputChannels: cin, into: p.baseAddress!)
+          }
+        }
+        let half = packed.map { Float16($0) }
+        let outMap = TestMap(height: height, width: width, channels: 3, halo: 0, fill: .nan)
+        half.withUnsafeBufferPointer { p in
+          bias.withUnsafeBufferPointer { b in
+            inMap.withHalfMap { h in
+              for rows in [0..<1, 1..<height] {
+                conv3x3NarrowOutputF16Arith(
+                  input: h, weights: p.baseAddress!, bias: b.baseAddress!, output: outMap.map, epilogue: .leakyRelu,
+                  rows: rows)
+              }
+            }
+          }
+        }
+        let reference = Reference.conv(
+          input: input, cin: cin, height: height, width: width, weights: weights, bias: bias, cout: 3, kernel: 3,
+          stride: 1)
+        let got = outMap.nchw()
+        for i in got.indices {
+          let w = Reference.leaky(reference.value[i])
+          let bound = 8 * 0x1p-11 * reference.magnitude[i] + 1e-6
+          XCTAssertLessThanOrEqual(abs(Double(got[i]) - w), bound, "cin \(cin) width \(width): value \(i)")
+        }
+      }
+    }
+  #endif
+
   func testEligibility() {
     XCTAssertTrue(NarrowOutputConv.eligible(kernelSize: 3, stride: 1, inputChannels: 16, outputChannels: 3))
     XCTAssertTrue(NarrowOutputConv.eligible(kernelSize: 3, stride: 1, inputChannels: 64, outputChannels: 3))

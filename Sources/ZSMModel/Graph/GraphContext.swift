@@ -316,7 +316,9 @@ extension GraphContext {
         && Self.fp16ArithmeticApplies(
           layer, input: input.element, output: output.element, residual: residual != nil)
       {
-        if output.element == .float16 {
+        if layer.narrowOutput != nil && output.element == .float32 {  // conv_last: its own kernel
+          layer.runNarrowOutput(input: input, output: output.float32, pool: pool, rows: rows, fp16Arithmetic: true)
+        } else if output.element == .float16 {
           layer.runFP16Arithmetic(
             input: input.float16, output: output.float16, residual: residual?.float16, pool: pool, rows: rows)
         } else {

@@ -11,9 +11,10 @@ import ZSMRuntime
 /// rounded to fp16 columns, then the same tiles). That leaves in fp16 storage (fp32 arithmetic
 /// on widened rows), whatever `groups` says:
 /// - `conv_first`: it reads the fp32 input frame;
-/// - the 1x1 fusions;
-/// - `conv_last`: 3 output channels, its own kernel (`conv3x3NarrowOutput`, which widens the
-///   fp16 band as it reads it).
+/// - the 1x1 fusions.
+/// `conv_last` (3 output channels) runs its own kernel in fp16 arithmetic
+/// (`conv3x3NarrowOutputF16Arith`: 8-lane fp16 sums over the input channels, 18 products each
+/// at tail width 16, added across lanes in fp32).
 /// What runs in fp16 arithmetic: the residual blocks (feature extraction and reconstruction
 /// trunk), the pyramid convs (also the state aligners'), the offset feature convs
 /// `L*_offset_conv*`, the `L*_fea_conv` merges, the ConvLSTM gate conv, the deformable
@@ -25,7 +26,7 @@ public enum FP16ArithmeticPolicy {
   /// The board files' layer groups (`Int8Policy.group(of:)`) allowed fp16 arithmetic.
   public static let groups: Set<String> = [
     "residual_blocks", "pyramid", "offset_convs", "fea_convs", "lstm_gates", "offset_mask", "deformable",
-    "upsampling",
+    "upsampling", "conv_last",
   ]
 
   /// Whether this build on this CPU runs the allowed layers in fp16 arithmetic.

@@ -107,24 +107,30 @@ public struct Conv2D: @unchecked Sendable {
 /// once at load, in fp32 whatever the network's weight precision).
 public final class NarrowOutputWeights: @unchecked Sendable {
   public let weights: UnsafeMutablePointer<Float>
+  /// The same weights in fp16, for `conv3x3NarrowOutputF16Arith` (ARMv8.2 FP16).
+  public let halfWeights: UnsafeMutablePointer<Float16>
   public let bias: UnsafeMutablePointer<Float>
   public let inputChannels: Int
 
   /// From PyTorch `[3][inputChannels][3][3]` weights and `[3]` bias.
   public init(oihw: UnsafePointer<Float>, bias b: UnsafePointer<Float>, inputChannels: Int) {
     self.inputChannels = inputChannels
-    weights = .allocate(capacity: NarrowOutputConv.weightCount(inputChannels: inputChannels))
+    let count = NarrowOutputConv.weightCount(inputChannels: inputChannels)
+    weights = .allocate(capacity: count)
     NarrowOutputConv.pack(weights: oihw, inputChannels: inputChannels, into: weights)
+    halfWeights = .allocate(capacity: count)
+    for i in 0..<count { halfWeights[i] = Float16(weights[i]) }
     bias = .allocate(capacity: NarrowOutputConv.outputChannels)
     bias.initialize(from: b, count: NarrowOutputConv.outputChannels)
   }
 
   deinit {
     weights.deallocate()
+    halfWeights.deallocate()
     bias.deallocate()
   }
 
-  public var byteCount: Int { 4 * (NarrowOutputConv.weightCount(inputChannels: inputChannels) + 3) }
+  public var byteCount: Int { 6 * NarrowOutputConv.weightCount(inputChannels: inputChannels) + 12 }
 }
 
 extension Conv2D {
@@ -142,12 +148,16 @@ extension Conv2D {
   }
 
   /// Computes in `conv3x3NarrowOutput` (needs `narrowOutput`) into an fp32 map, from an fp32 or
-  /// an fp16 map.
-  public func runNarrowOutput(input: AnyFeatureMap, output: FeatureMap, pool: WorkerPool, rows: Range<Int>? = nil) {
+  /// an fp16 map; with `fp16Arithmetic` (an fp16 input, arm64) in `conv3x3NarrowOutputF16Arith`.
+  public func runNarrowOutput(
+    input: AnyFeatureMap, output: FeatureMap, pool: WorkerPool, rows: Range<Int>? = nil, fp16Arithmetic: Bool = false
+  ) {
     guard let narrowOutput else { preconditionFailure("conv \(name): no narrow-output weights") }
     pool.forEachRowRange(
       rows: rows ?? 0..<output.height,
-      NarrowOutputConvRows(weights: narrowOutput, input: input, output: output, epilogue: epilogue))
+      NarrowOutputConvRows(
+        weights: narrowOutput, input: input, output: output, epilogue: epilogue,
+        fp16Arithmetic: fp16Arithmetic && input.element == .float16))
   }
 }
 
@@ -156,8 +166,17 @@ struct NarrowOutputConvRows: RowJob {
   let input: AnyFeatureMap
   let output: FeatureMap
   let epilogue: Epilogue
+  let fp16Arithmetic: Bool
 
   func run(rows: Range<Int>, worker: Int) {
+    #if arch(arm64)
+      if fp16Arithmetic {
+        conv3x3NarrowOutputF16Arith(
+          input: input.float16, weights: weights.halfWeights, bias: weights.bias, output: output, epilogue: epilogue,
+          rows: rows)
+        return
+      }
+    #endif
     switch input.element {
     case .float32:
       conv3x3NarrowOutput(
