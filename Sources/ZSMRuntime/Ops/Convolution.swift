@@ -39,8 +39,9 @@ public struct Conv2D: @unchecked Sendable {
   }
 
   /// This layer, allowed to run in fp16 arithmetic (`runFP16Arithmetic`) when its input is an
-  /// fp16 map (its output fp16, or fp32 without a residual): a 3x3 layer with fp16 weights gets `halfArithmeticWeights` (the
-  /// same fp16 packing `halfWeights` widens, read directly); any other layer is returned as is.
+  /// fp16 map (its output fp16, or fp32 without a residual): a 3x3 layer with fp16 weights gets
+  /// `halfArithmeticWeights` (the same fp16 packing `halfWeights` widens, read directly); any
+  /// other layer is returned as is.
   public func allowingFP16Arithmetic() -> Conv2D {
     guard kernelSize == 3, let halfWeights else { return self }
     var layer = self
