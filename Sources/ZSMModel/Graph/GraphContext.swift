@@ -368,21 +368,21 @@ extension GraphContext {
       }
     } else {
       let start = monotonicNanoseconds()
+      let (i, o) = (anyMap(input), anyMap(output))
+      var ranFP16Arithmetic = false
       #if arch(arm64)
-        let (i, o) = (anyMap(input), anyMap(output))
         if fp16Arithmetic && layer.halfArithmeticWeights != nil && i.element == .float16 && o.element == .float16 {
           layer.runFP16Arithmetic(
             input: i.float16, offsetsAndMask: map(offsets), output: o.float16, pool: pool,
             scratch: view(scratch).storage)
-          deformNanoseconds += monotonicNanoseconds() - start
-          advance()
-          return
+          ranFP16Arithmetic = true
         }
       #endif
-      layer.halfWeights?.widen(pool: pool)
-      layer.runUnchecked(
-        input: anyMap(input), offsetsAndMask: map(offsets), output: anyMap(output), pool: pool,
-        scratch: view(scratch).storage)
+      if !ranFP16Arithmetic {
+        layer.halfWeights?.widen(pool: pool)
+        layer.runUnchecked(
+          input: i, offsetsAndMask: map(offsets), output: o, pool: pool, scratch: view(scratch).storage)
+      }
       deformNanoseconds += monotonicNanoseconds() - start
     }
     advance()
